@@ -1,0 +1,240 @@
+//! The GPU side: adapter and device set-up in one place, kernels built once, buffers and readback.
+
+pub mod dense_product;
+
+use thiserror::Error;
+use wgpu::util::DeviceExt;
+
+/// Which adapter to open.
+#[derive(Clone, Debug, Default)]
+pub struct AdapterRequest {
+    /// Take only an adapter whose name contains this text (case-insensitive). Naming an adapter
+    /// also allows a software one (lavapipe, llvmpipe).
+    pub name: Option<String>,
+    /// Accept a software adapter when no hardware one is present.
+    pub allow_software: bool,
+}
+
+#[derive(Debug, Error)]
+pub enum GpuError {
+    #[error(
+        "no GPU adapter found{0}; install a Vulkan driver (on Debian: apt-get install mesa-vulkan-drivers for the software one)"
+    )]
+    NoAdapter(String),
+    #[error("no GPU adapter matches {name:?}; available: {available}")]
+    NoMatch { name: String, available: String },
+    #[error("cannot open a device on {adapter}: {source}")]
+    RequestDevice {
+        adapter: String,
+        source: wgpu::RequestDeviceError,
+    },
+    #[error("readback failed: {0}")]
+    Readback(String),
+    #[error("{0}")]
+    TooLarge(String),
+}
+
+/// An open device on one adapter.
+pub struct Gpu {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+}
+
+/// Every adapter wgpu can see on the backends `WGPU_BACKEND` names (default: Vulkan, Metal, DX12).
+pub fn adapters() -> Vec<wgpu::Adapter> {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    desc.backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::PRIMARY);
+    let instance = wgpu::Instance::new(desc);
+    pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
+}
+
+/// Software rasterisers run shaders on the CPU: usable for tests, never picked unasked.
+pub fn is_software(info: &wgpu::AdapterInfo) -> bool {
+    matches!(
+        info.device_type,
+        wgpu::DeviceType::Cpu | wgpu::DeviceType::Other
+    )
+}
+
+/// One line per adapter: name, backend, device type.
+pub fn describe(info: &wgpu::AdapterInfo) -> String {
+    format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type)
+}
+
+impl Gpu {
+    /// Opens the best adapter the request allows: discrete before integrated before virtual
+    /// before software.
+    pub fn open(request: &AdapterRequest) -> Result<Gpu, GpuError> {
+        let all = adapters();
+        let available = || {
+            all.iter()
+                .map(|a| describe(&a.get_info()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut candidates: Vec<&wgpu::Adapter> = match &request.name {
+            Some(name) => {
+                let wanted = name.to_lowercase();
+                let found: Vec<_> = all
+                    .iter()
+                    .filter(|a| a.get_info().name.to_lowercase().contains(&wanted))
+                    .collect();
+                if found.is_empty() {
+                    let available = if all.is_empty() {
+                        "none".to_string()
+                    } else {
+                        available()
+                    };
+                    return Err(GpuError::NoMatch {
+                        name: name.clone(),
+                        available,
+                    });
+                }
+                found
+            }
+            None => all
+                .iter()
+                .filter(|a| request.allow_software || !is_software(&a.get_info()))
+                .collect(),
+        };
+        candidates.sort_by_key(|a| match a.get_info().device_type {
+            wgpu::DeviceType::DiscreteGpu => 0,
+            wgpu::DeviceType::IntegratedGpu => 1,
+            wgpu::DeviceType::VirtualGpu => 2,
+            wgpu::DeviceType::Cpu => 3,
+            wgpu::DeviceType::Other => 4,
+        });
+        let Some(adapter) = candidates.first() else {
+            let reason = if all.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " other than software ones ({}); name one with --adapter to use it",
+                    available()
+                )
+            };
+            return Err(GpuError::NoAdapter(reason));
+        };
+        let info = adapter.get_info();
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("highlight-emu"),
+            required_features: wgpu::Features::empty(),
+            required_limits: adapter.limits(),
+            ..Default::default()
+        }))
+        .map_err(|source| GpuError::RequestDevice {
+            adapter: describe(&info),
+            source,
+        })?;
+        Ok(Gpu {
+            device,
+            queue,
+            info,
+        })
+    }
+
+    /// A compute pipeline for `shader`'s `main`; its bind group layout comes from the shader, so
+    /// bindings are described once, in WGSL.
+    pub fn pipeline(&self, label: &str, shader: &str) -> wgpu::ComputePipeline {
+        let module = self
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(label),
+                source: wgpu::ShaderSource::Wgsl(shader.into()),
+            });
+        self.device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(label),
+                layout: None,
+                module: &module,
+                entry_point: Some("main"),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+    }
+
+    /// A storage buffer holding `contents`.
+    pub fn storage_buffer(&self, label: &str, contents: &[u8]) -> wgpu::Buffer {
+        self.device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents,
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            })
+    }
+
+    /// A uniform buffer holding `contents`.
+    pub fn uniform_buffer(&self, label: &str, contents: &[u8]) -> wgpu::Buffer {
+        self.device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents,
+                usage: wgpu::BufferUsages::UNIFORM,
+            })
+    }
+
+    /// A zeroed storage buffer of `size` bytes the shader writes.
+    pub fn output_buffer(&self, label: &str, size: u64) -> wgpu::Buffer {
+        self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        })
+    }
+
+    /// Binds `buffers` to bindings 0, 1, ... of group 0 of `pipeline`.
+    pub fn bind_group(
+        &self,
+        pipeline: &wgpu::ComputePipeline,
+        buffers: &[&wgpu::Buffer],
+    ) -> wgpu::BindGroup {
+        let entries: Vec<wgpu::BindGroupEntry> = buffers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: b.as_entire_binding(),
+            })
+            .collect();
+        self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        })
+    }
+
+    /// Copies `buffer` back to the host after all submitted work is done.
+    pub fn read_back(&self, buffer: &wgpu::Buffer) -> Result<Vec<u8>, GpuError> {
+        let size = buffer.size();
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut encoder = self.device.create_command_encoder(&Default::default());
+        encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, size);
+        self.queue.submit([encoder.finish()]);
+        let slice = staging.slice(..);
+        let (sender, receiver) = futures_intrusive::channel::shared::oneshot_channel();
+        slice.map_async(wgpu::MapMode::Read, move |result| {
+            sender.send(result).unwrap_or(())
+        });
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| GpuError::Readback(e.to_string()))?;
+        match pollster::block_on(receiver.receive()) {
+            Some(Ok(())) => {}
+            Some(Err(e)) => return Err(GpuError::Readback(e.to_string())),
+            None => return Err(GpuError::Readback("the map callback never ran".into())),
+        }
+        let bytes = slice
+            .get_mapped_range()
+            .map_err(|e| GpuError::Readback(e.to_string()))?
+            .to_vec();
+        staging.unmap();
+        Ok(bytes)
+    }
+}

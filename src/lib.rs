@@ -1,0 +1,12 @@
+//! highlight-emu: emulates the HighLight sparse DNN accelerator (MICRO 2023) and the designs it is
+//! compared with, on the GPU through wgpu compute shaders, cross-checked against CPU references.
+//!
+//! The model every part follows is `docs/DESIGN.md`:
+//! patterns ([`pattern`]), operands ([`operand`]), compressed formats ([`format`]), the dense
+//! reference product ([`matrix`]) and the GPU path ([`gpu`]).
+
+pub mod format;
+pub mod gpu;
+pub mod matrix;
+pub mod operand;
+pub mod pattern;

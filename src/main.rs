@@ -1,0 +1,218 @@
+//! The `highlight-emu` command line: one small function per subcommand.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use highlight_emu::gpu;
+use highlight_emu::matrix::Matrix;
+use highlight_emu::operand::npy::{self, NpyMatrix};
+use highlight_emu::operand::{self, OperandRole};
+use highlight_emu::pattern::Pattern;
+use serde_json::json;
+
+/// Emulate the HighLight sparse DNN accelerator (MICRO 2023) and the designs it is compared with.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Largest operand the tools make or read, in elements (4 GiB of int8).
+const MAX_ELEMENTS: usize = 1 << 32;
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse a sparsity pattern and print its canonical form, density and ruled ranks.
+    ///
+    /// Patterns: dense | unstructured(D) | [RANK->...]RANK(G:H)->...->RANK(G:H),
+    /// e.g. C1(2:4)->C0(2:4), RS->C2->C1(3:4)->C0(2:4), K0(2:4), unstructured(0.25).
+    Spec {
+        /// The pattern, e.g. "C1(2:4)->C0(2:4)" (quote it: the shell treats '>' and '(' specially).
+        pattern: String,
+        /// Print one JSON object: canonical, density, sparsity, ranks [{name, g, h}].
+        #[arg(long)]
+        json: bool,
+    },
+    /// Generate a synthetic int8 operand with a pattern along K and write it as .npy.
+    Gen {
+        /// a: M x K, structure along each row; b: K x N, structure along each column.
+        #[arg(long, value_enum)]
+        operand: OperandRole,
+        /// Rows of the file (M for a, K for b).
+        #[arg(long)]
+        rows: usize,
+        /// Columns of the file (K for a, N for b).
+        #[arg(long)]
+        cols: usize,
+        /// Sparsity pattern, e.g. "C1(2:4)->C0(2:4)", "unstructured(0.5)", "dense".
+        #[arg(long)]
+        pattern: String,
+        /// Seed: the same seed gives the same file on every machine.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output .npy file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Prune a 2-D float32 or int8 .npy array (rows x K) to a pattern by the paper's rule.
+    Prune {
+        /// Sparsity pattern to prune to, e.g. "C1(2:4)->C0(2:4)".
+        #[arg(long)]
+        pattern: String,
+        /// Input .npy file (float32 or int8, rows x K).
+        #[arg(long = "in")]
+        input: PathBuf,
+        /// Output .npy file, same dtype and shape as the input.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// List the GPU adapters wgpu sees, with backend and type.
+    Devices,
+}
+
+fn main() -> ExitCode {
+    env_logger::init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Spec { pattern, json } => spec(&pattern, json),
+        Command::Gen {
+            operand,
+            rows,
+            cols,
+            pattern,
+            seed,
+            out,
+        } => gen_operand(operand, rows, cols, &pattern, seed, &out),
+        Command::Prune {
+            pattern,
+            input,
+            out,
+        } => prune(&pattern, &input, &out),
+        Command::Devices => devices(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn parse_pattern(text: &str) -> Result<Pattern> {
+    Pattern::parse(text).with_context(|| format!("bad pattern {text:?}"))
+}
+
+fn spec(text: &str, as_json: bool) -> Result<()> {
+    let pattern = parse_pattern(text)?;
+    let density = pattern.density();
+    if as_json {
+        let out = json!({
+            "canonical": pattern.to_string(),
+            "density": density,
+            "sparsity": density.map(|d| 1.0 - d),
+            "ranks": pattern.ruled_ranks(),
+        });
+        println!("{out}");
+        return Ok(());
+    }
+    println!("canonical: {pattern}");
+    match density {
+        Some(d) => println!("density:   {d} (sparsity {})", 1.0 - d),
+        None => println!("density:   set by the data (an unconstrained rank)"),
+    }
+    let ruled = pattern.ruled_ranks();
+    if ruled.is_empty() {
+        println!("ruled ranks: none");
+    }
+    for (i, rank) in ruled.iter().enumerate() {
+        let n = ruled.len() - 1 - i;
+        println!(
+            "rank {n}: {}({}:{}) density {}",
+            rank.name,
+            rank.g,
+            rank.h,
+            rank.density()
+        );
+    }
+    Ok(())
+}
+
+fn check_shape(rows: usize, cols: usize) -> Result<()> {
+    if rows == 0 || cols == 0 {
+        bail!("--rows and --cols must be at least 1 (got {rows} x {cols})");
+    }
+    match rows.checked_mul(cols) {
+        Some(size) if size <= MAX_ELEMENTS => Ok(()),
+        _ => bail!("{rows} x {cols} is too large: at most {MAX_ELEMENTS} elements"),
+    }
+}
+
+fn gen_operand(
+    role: OperandRole,
+    rows: usize,
+    cols: usize,
+    text: &str,
+    seed: u64,
+    out: &Path,
+) -> Result<()> {
+    check_shape(rows, cols)?;
+    let pattern = parse_pattern(text)?;
+    let matrix = match role {
+        OperandRole::A => operand::generate(&pattern, role, rows, cols, seed)?,
+        OperandRole::B => operand::generate(&pattern, role, cols, rows, seed)?,
+    };
+    npy::write_matrix(out, &matrix)?;
+    println!(
+        "wrote {}: int8 {rows} x {cols}, pattern {pattern}, density {} (target {}), seed {seed}",
+        out.display(),
+        matrix.density(),
+        pattern.density().unwrap_or(f64::NAN)
+    );
+    Ok(())
+}
+
+fn prune(text: &str, input: &Path, out: &Path) -> Result<()> {
+    let pattern = parse_pattern(text)?;
+    let (density, shape) = match npy::read_matrix(input)? {
+        NpyMatrix::I8(m) => write_pruned(&m, &pattern, out)?,
+        NpyMatrix::F32(m) => write_pruned(&m, &pattern, out)?,
+    };
+    println!(
+        "achieved density {density} (pattern {pattern}, target {}); wrote {} ({} x {})",
+        pattern.density().unwrap_or(f64::NAN),
+        out.display(),
+        shape.0,
+        shape.1
+    );
+    Ok(())
+}
+
+fn write_pruned<T>(m: &Matrix<T>, pattern: &Pattern, out: &Path) -> Result<(f64, (usize, usize))>
+where
+    T: operand::prune::Magnitude + npyz::AutoSerialize,
+{
+    let pruned = operand::prune(m, pattern)?;
+    npy::write_matrix(out, &pruned)?;
+    Ok((pruned.density(), (pruned.rows, pruned.cols)))
+}
+
+fn devices() -> Result<()> {
+    let adapters = gpu::adapters();
+    if adapters.is_empty() {
+        println!("no adapters (install a Vulkan driver; the software one is mesa-vulkan-drivers)");
+    }
+    for adapter in adapters {
+        let info = adapter.get_info();
+        let kind = if gpu::is_software(&info) {
+            "software"
+        } else {
+            "hardware"
+        };
+        println!("{} [{kind}]", gpu::describe(&info));
+    }
+    Ok(())
+}
