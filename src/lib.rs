@@ -5,8 +5,14 @@
 //! patterns ([`pattern`]), operands ([`operand`]), compressed formats ([`format`]), the dense
 //! reference product ([`matrix`]) and the GPU path ([`gpu`]).
 
+pub mod counters;
+pub mod design;
+pub mod energy;
 pub mod format;
 pub mod gpu;
 pub mod matrix;
 pub mod operand;
 pub mod pattern;
+pub mod reference;
+pub mod report;
+pub mod run;

@@ -5,11 +5,14 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+use highlight_emu::design::{Arch, Design};
+use highlight_emu::energy::Ert;
 use highlight_emu::gpu;
 use highlight_emu::matrix::Matrix;
 use highlight_emu::operand::npy::{self, NpyMatrix};
 use highlight_emu::operand::{self, OperandRole};
 use highlight_emu::pattern::Pattern;
+use highlight_emu::run::{Backend, Workload};
 use serde_json::json;
 
 /// Emulate the HighLight sparse DNN accelerator (MICRO 2023) and the designs it is compared with.
@@ -69,8 +72,50 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Emulate Z = A x B on one design and report cycles, energy, latency and EDP.
+    Run(RunArgs),
     /// List the GPU adapters wgpu sees, with backend and type.
     Devices,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The design to emulate.
+    #[arg(long, value_enum)]
+    design: Design,
+    /// Rows of A and Z.
+    #[arg(long)]
+    m: usize,
+    /// The reduction dimension (columns of A, rows of B).
+    #[arg(long)]
+    k: usize,
+    /// Columns of B and Z.
+    #[arg(long)]
+    n: usize,
+    /// Pattern of A along K, e.g. "C1(2:4)->C0(2:4)".
+    #[arg(long, default_value = "dense")]
+    a: String,
+    /// Pattern of B along K, e.g. "dense" or "unstructured(0.5)".
+    #[arg(long, default_value = "dense")]
+    b: String,
+    /// Seed of the synthetic operands.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Where to emulate.
+    #[arg(long, value_enum, default_value = "cpu")]
+    backend: Backend,
+    /// Print one JSON object instead of the report.
+    #[arg(long)]
+    json: bool,
+    /// Write a.npy, b.npy, z.npy and result.json into this new directory.
+    #[arg(long)]
+    save: Option<PathBuf>,
+    /// Architecture file instead of assets/arch/<design>.toml.
+    #[arg(long)]
+    arch: Option<PathBuf>,
+    /// Energy table instead of assets/ert/default-45nm.toml.
+    #[arg(long)]
+    ert: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -91,16 +136,25 @@ fn main() -> ExitCode {
             input,
             out,
         } => prune(&pattern, &input, &out),
+        Command::Run(args) => run(&args),
         Command::Devices => devices(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::from(2)
+            match err.downcast_ref::<Mismatch>() {
+                Some(_) => ExitCode::from(3),
+                None => ExitCode::from(2),
+            }
         }
     }
 }
+
+/// A result that disagrees with its reference: exit code 3.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Mismatch(String);
 
 fn parse_pattern(text: &str) -> Result<Pattern> {
     Pattern::parse(text).with_context(|| format!("bad pattern {text:?}"))
@@ -215,4 +269,80 @@ fn devices() -> Result<()> {
         println!("{} [{kind}]", gpu::describe(&info));
     }
     Ok(())
+}
+
+fn run(args: &RunArgs) -> Result<()> {
+    let workload = Workload {
+        m: args.m,
+        k: args.k,
+        n: args.n,
+        a: parse_pattern(&args.a)?,
+        b: parse_pattern(&args.b)?,
+        seed: args.seed,
+    };
+    workload.check()?;
+    let arch = match &args.arch {
+        Some(path) => Arch::load(path)?,
+        None => args.design.arch(),
+    };
+    let ert = match &args.ert {
+        Some(path) => Ert::load(path)?,
+        None => Ert::default_45nm(),
+    };
+    if let Some(dir) = &args.save
+        && dir.exists()
+    {
+        bail!(
+            "--save {}: already exists; name a new directory",
+            dir.display()
+        );
+    }
+    let operands = workload.operands()?;
+    let (result, z) = highlight_emu::run::run(args.design, arch, &ert, &workload, &operands)?;
+    if let Some(dir) = &args.save {
+        save(dir, &operands, &z, &result)?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    } else {
+        print!("{}", highlight_emu::report::run_text(&result));
+    }
+    if let Some((m, n, z, d)) = result.z_mismatch {
+        return Err(Mismatch(format!(
+            "Z[{m}, {n}] = {z} differs from the dense product {d}"
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// Writes the run into a temporary sibling directory, then renames it to `dir`, so that a failed
+/// save leaves nothing behind.
+fn save(
+    dir: &Path,
+    operands: &highlight_emu::run::Operands,
+    z: &Matrix<i32>,
+    result: &highlight_emu::run::RunResult,
+) -> Result<()> {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.with_file_name(format!(".{name}.partial-{}", std::process::id()));
+    let write = || -> Result<()> {
+        std::fs::create_dir_all(&tmp)
+            .with_context(|| format!("cannot create {}", tmp.display()))?;
+        npy::write_matrix(&tmp.join("a.npy"), &operands.a)?;
+        npy::write_matrix(&tmp.join("b.npy"), &operands.b)?;
+        npy::write_matrix(&tmp.join("z.npy"), z)?;
+        let json = serde_json::to_string_pretty(result)?;
+        std::fs::write(tmp.join("result.json"), json + "\n").context("cannot write result.json")?;
+        std::fs::rename(&tmp, dir)
+            .with_context(|| format!("cannot move the results to {}", dir.display()))
+    };
+    let outcome = write();
+    if outcome.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    outcome.with_context(|| format!("--save {}", dir.display()))
 }

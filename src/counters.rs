@@ -1,0 +1,81 @@
+//! The named action counts every emulator reports (DESIGN.md 8). One struct for every design:
+//! a part a design lacks stays zero. Counts are u64, summed on the host, so nothing wraps.
+
+use std::ops::AddAssign;
+
+use serde::Serialize;
+
+/// Declares [`Counters`] with its field names listed once, in the order the GPU buffers use.
+macro_rules! counters {
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
+        /// Action counts of one emulated run; units are in DESIGN.md 8 (bytes for GLB data,
+        /// bits for metadata, words for the VFMU, one per select, MAC, add or access otherwise).
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+        pub struct Counters {
+            $($(#[$doc])* pub $name: u64,)*
+        }
+
+        impl Counters {
+            /// Field names, in declaration order.
+            pub const NAMES: &[&str] = &[$(stringify!($name)),*];
+
+            /// `(name, count)` pairs in declaration order.
+            pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> {
+                [$((stringify!($name), self.$name)),*].into_iter()
+            }
+        }
+
+        impl AddAssign for Counters {
+            fn add_assign(&mut self, other: Counters) {
+                $(self.$name += other.$name;)*
+            }
+        }
+    };
+}
+
+counters! {
+    /// Operand A values read from the GLB (bytes).
+    glb_read_a,
+    /// Operand A metadata read from the GLB (bits).
+    glb_read_a_meta_bits,
+    /// Operand B values read from the GLB (bytes, stored words only).
+    glb_read_b,
+    /// Operand B metadata read from the GLB (bits).
+    glb_read_b_meta_bits,
+    /// Output Z written to the GLB (bytes, 4 per int32).
+    glb_write_z,
+    /// Stationary operand words written into PE registers.
+    pe_reg_write,
+    /// Stationary operand words read, one per MAC slot per cycle.
+    pe_reg_read,
+    /// Words written into the VFMU buffer.
+    vfmu_write,
+    /// Words read out of the VFMU buffer (multicast: counted once).
+    vfmu_read,
+    /// Rank1 SAF selects, one per PE per cycle.
+    rank1_mux,
+    /// Rank0 SAF selects, one per MAC per cycle.
+    rank0_mux,
+    /// Multiplies performed (both operands nonzero, or performed regardless).
+    mac,
+    /// MAC slots gated because an operand is zero.
+    mac_gated,
+    /// Additions in the adder trees and accumulations.
+    adder,
+    /// Partial-sum reads from the RF.
+    rf_read,
+    /// Partial-sum writes to the RF.
+    rf_write,
+    /// Cycles of the PE arrays.
+    cycles,
+}
+
+impl std::iter::Sum for Counters {
+    fn sum<I: Iterator<Item = Counters>>(iter: I) -> Counters {
+        let mut total = Counters::default();
+        for c in iter {
+            total += c;
+        }
+        total
+    }
+}

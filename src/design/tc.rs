@@ -1,0 +1,24 @@
+//! TC, the dense tensor core (docs/DESIGN.md 7): the HighLight loop nest with all of a row's MACs
+//! along consecutive K, no SAF, every MAC performed. It runs every pattern, computing its zeros.
+
+use super::{Arch, Dataflow};
+use crate::format::TwoRankHss;
+
+/// A row of PEs covers `pes_per_row x macs_per_pe` consecutive k: one dense K1 fiber of
+/// `K1(P:P)->K0(G:G)` per k-step.
+pub fn dataflow(arch: &Arch) -> Dataflow {
+    let (pes, macs) = (arch.pes_per_row as u32, arch.macs_per_pe as u32);
+    Dataflow {
+        shape: TwoRankHss {
+            g1: pes,
+            h1: pes,
+            g0: macs,
+            h0: macs,
+        },
+        fibers_per_step: 1,
+        rows_per_group: arch.rows_per_group(),
+        tile_n: arch.tile_n,
+        saf: false,
+        gating: false,
+    }
+}

@@ -1,0 +1,190 @@
+//! CPU twin of the tensor-core loop nest of docs/DESIGN.md 6, which HighLight and TC are
+//! configurations of ([`Dataflow`]):
+//!
+//! ```text
+//! for row group (arrays x rows of M):
+//!   for nt (RF tile of N):
+//!     for k-step (fibers_per_step K1 fibers per PE row):
+//!       load A: each PE its block slot (G0 values + K0 coords) and K1 coord
+//!       for n in nt:                          one cycle
+//!         VFMU fetches the k-step's B window of column n once, multicast
+//!         rank1 mux: each PE picks its K1 block; rank0 mux: each MAC its B value by K0 coord
+//!         MAC, or gated when the A slot or the picked B value is zero
+//!         adder tree over the row's products; RF read-modify-write of Z[m, n]
+//!     write the Z tile to the GLB
+//! ```
+//!
+//! Counting conventions (docs/DESIGN.md 8). Rows of the last group beyond M and PEs whose K1
+//! fiber lies beyond K are idle: they cost cycles, no actions. A K-padding slot of A reads as
+//! stored (HighLight's CP stores it) and is gated; TC stores A densely and reads only k < K, but
+//! performs every slot. The B window is fetched once per cycle for all rows; GLB reads of B count
+//! stored words (and, for blocked CSR, one offset per nonzero plus a start and an end address per
+//! block).
+
+use rayon::prelude::*;
+
+use crate::counters::Counters;
+use crate::design::Dataflow;
+use crate::format::{BFormat, HierarchicalCp, coord_bits};
+use crate::matrix::Matrix;
+
+/// Runs `Z = A x B` through the loop nest. `b` is B's dense view (what the VFMU expands a window
+/// to), `b_format` what the GLB stores.
+pub fn run(
+    df: &Dataflow,
+    a: &HierarchicalCp,
+    b: &Matrix<i8>,
+    b_format: &BFormat,
+) -> (Matrix<i32>, Counters) {
+    assert_eq!(a.k, b.rows, "inner dimensions of A and B differ");
+    let n = b.cols;
+    let mut z = Matrix::zeros(a.rows, n);
+    if n == 0 || a.rows == 0 {
+        return (z, Counters::default());
+    }
+    let mut counters: Counters = z
+        .data
+        .par_chunks_mut(n)
+        .enumerate()
+        .map(|(row, z_row)| pe_row(df, a, b, row, z_row))
+        .sum();
+    let groups = a.rows.div_ceil(df.rows_per_group) as u64;
+    let fetch = b_fetch(df, a, b_format);
+    counters.glb_read_b += groups * fetch.glb_read_b;
+    counters.glb_read_b_meta_bits += groups * fetch.glb_read_b_meta_bits;
+    counters.vfmu_write += groups * fetch.vfmu_write;
+    counters.vfmu_read += groups * fetch.vfmu_read;
+    counters.cycles += groups * fetch.cycles;
+    (z, counters)
+}
+
+/// The work of one row of PEs (one output row m) over every tile and k-step.
+fn pe_row(
+    df: &Dataflow,
+    a: &HierarchicalCp,
+    b: &Matrix<i8>,
+    row: usize,
+    z_row: &mut [i32],
+) -> Counters {
+    let (g1, g0, h0) = (
+        df.shape.g1 as usize,
+        df.shape.g0 as usize,
+        df.shape.h0 as usize,
+    );
+    let span = df.shape.fiber_span();
+    let (k, n) = (a.k, b.cols);
+    let meta_bits_per_pe = coord_bits(df.shape.h1 as usize) + g0 as u64 * coord_bits(h0);
+    let mut c = Counters::default();
+    for nt in (0..n).step_by(df.tile_n) {
+        let w = df.tile_n.min(n - nt);
+        let z_tile = &mut z_row[nt..nt + w];
+        for first_fiber in (0..a.fibers).step_by(df.fibers_per_step) {
+            let fibers = first_fiber..a.fibers.min(first_fiber + df.fibers_per_step);
+            let pes = (fibers.len() * g1) as u64;
+            let slots = pes * g0 as u64;
+            // Load A: every slot into the PE registers, with its coordinates where there is a SAF.
+            c.pe_reg_write += slots;
+            if df.saf {
+                c.glb_read_a += slots;
+                c.glb_read_a_meta_bits += pes * meta_bits_per_pe;
+            } else {
+                c.glb_read_a += (k.min(fibers.end * span) - fibers.start * span) as u64;
+            }
+            for fiber in fibers {
+                for block_slot in (row * a.fibers + fiber) * g1..(row * a.fibers + fiber + 1) * g1 {
+                    let k1 = a.k1_coord[block_slot] as usize;
+                    for v in block_slot * g0..(block_slot + 1) * g0 {
+                        // Rank1 then rank0 selection: the B row this MAC multiplies by.
+                        let kk = fiber * span + k1 * h0 + a.k0_coord[v] as usize;
+                        let a_value = i32::from(a.value[v]);
+                        let (performed, gated) = mac_slot(df.gating, a_value, b, kk, nt, z_tile);
+                        c.mac += performed;
+                        c.mac_gated += gated;
+                    }
+                }
+            }
+            let w = w as u64;
+            if df.saf {
+                c.rank1_mux += pes * w;
+                c.rank0_mux += slots * w;
+            }
+            c.pe_reg_read += slots * w;
+            // The adder tree sums the row's products; one more add accumulates into the RF.
+            c.adder += slots * w;
+            c.rf_read += w;
+            c.rf_write += w;
+        }
+        c.glb_write_z += 4 * w as u64;
+    }
+    c
+}
+
+/// One MAC over the `z_tile.len()` cycles of a tile: multiplies `a_value` by B[kk, nt..], adds
+/// into the partial sums, and returns (performed, gated) MAC counts.
+#[inline]
+fn mac_slot(
+    gating: bool,
+    a_value: i32,
+    b: &Matrix<i8>,
+    kk: usize,
+    nt: usize,
+    z_tile: &mut [i32],
+) -> (u64, u64) {
+    let w = z_tile.len() as u64;
+    if kk >= b.rows {
+        // K padding: B is zero there.
+        return if gating { (0, w) } else { (w, 0) };
+    }
+    if gating && a_value == 0 {
+        return (0, w);
+    }
+    let b_row = &b.data[kk * b.cols + nt..kk * b.cols + nt + z_tile.len()];
+    let mut effectual = 0u32;
+    for (z, &b_value) in z_tile.iter_mut().zip(b_row) {
+        *z += a_value * i32::from(b_value);
+        effectual += u32::from(b_value != 0);
+    }
+    if gating {
+        (u64::from(effectual), w - u64::from(effectual))
+    } else {
+        (w, 0)
+    }
+}
+
+/// B traffic and cycles of one row group: per tile, k-step and column, the VFMU fetches the
+/// k-step's window of the column once for every row.
+fn b_fetch(df: &Dataflow, a: &HierarchicalCp, b_format: &BFormat) -> Counters {
+    let span = df.shape.fiber_span();
+    let mut c = Counters::default();
+    let n = match b_format {
+        BFormat::Dense(b) => b.cols,
+        BFormat::BlockedCsr(csr) => csr.n,
+    };
+    for first_fiber in (0..a.fibers).step_by(df.fibers_per_step) {
+        let last_fiber = a.fibers.min(first_fiber + df.fibers_per_step);
+        let window = ((last_fiber - first_fiber) * span) as u64;
+        let (lo, hi) = (first_fiber * span, a.k.min(last_fiber * span));
+        for col in 0..n {
+            match b_format {
+                BFormat::Dense(_) => c.glb_read_b += (hi - lo) as u64,
+                BFormat::BlockedCsr(csr) => {
+                    let blocks = lo / csr.block..hi.div_ceil(csr.block);
+                    let first = col * csr.blocks;
+                    let nonzeros = u64::from(
+                        csr.block_end[first + blocks.end - 1]
+                            - csr.block_start[first + blocks.start],
+                    );
+                    c.glb_read_b += nonzeros;
+                    c.glb_read_b_meta_bits += nonzeros * coord_bits(csr.block)
+                        + 2 * blocks.len() as u64 * coord_bits(csr.k + 1);
+                }
+            }
+            if df.saf {
+                c.vfmu_write += window;
+                c.vfmu_read += window;
+            }
+            c.cycles += 1;
+        }
+    }
+    c
+}

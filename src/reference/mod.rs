@@ -1,0 +1,4 @@
+//! CPU reference emulators: the twins of the GPU kernels, written to be read beside them. They
+//! walk the dataflow over the compressed operands; Z comes out of the emulated datapath.
+
+pub mod highlight;

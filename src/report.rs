@@ -1,0 +1,91 @@
+//! Reports for people: the `run` result as readable text.
+
+use std::fmt::Write;
+
+use crate::run::RunResult;
+
+/// Engineering notation with an SI prefix, e.g. `1.234 µJ`.
+pub fn si(value: f64, unit: &str) -> String {
+    const PREFIXES: &[(f64, &str)] = &[
+        (1e9, "G"),
+        (1e6, "M"),
+        (1e3, "k"),
+        (1.0, ""),
+        (1e-3, "m"),
+        (1e-6, "µ"),
+        (1e-9, "n"),
+        (1e-12, "p"),
+        (1e-15, "f"),
+    ];
+    let magnitude = value.abs();
+    let &(scale, prefix) = PREFIXES
+        .iter()
+        .find(|(s, _)| magnitude >= *s)
+        .unwrap_or(&(1e-15, "f"));
+    format!("{:.4} {prefix}{unit}", value / scale)
+}
+
+/// The readable report of one run.
+pub fn run_text(r: &RunResult) -> String {
+    let w = &r.workload;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} ({} backend), Z[{} x {}] = A[{} x {}] x B[{} x {}], seed {}",
+        r.arch,
+        r.backend.id(),
+        w.m,
+        w.n,
+        w.m,
+        w.k,
+        w.k,
+        w.n,
+        w.seed
+    );
+    let _ = writeln!(
+        out,
+        "  A {} (density {:.4}, runs as {})",
+        w.a, w.a_density, r.a_runs_as
+    );
+    let _ = writeln!(out, "  B {} (density {:.4})", w.b, w.b_density);
+    let _ = writeln!(
+        out,
+        "cycles      {:>16}   speedup over TC {:.3}x (TC: {} cycles)",
+        r.cycles, r.speedup_over_tc, r.tc_cycles
+    );
+    let _ = writeln!(out, "latency     {:>16}", si(r.latency_s, "s"));
+    let _ = writeln!(
+        out,
+        "energy      {:>16}   (energy table {})",
+        si(r.energy_pj * 1e-12, "J"),
+        r.ert
+    );
+    let _ = writeln!(out, "EDP         {:>16}", si(r.edp, "J·s"));
+    let _ = writeln!(out, "energy breakdown:");
+    for (name, pj) in &r.energy_breakdown_pj {
+        let pj = pj.as_f64().unwrap_or(0.0);
+        if pj > 0.0 {
+            let count = r
+                .counters
+                .iter()
+                .find(|(c, _)| c == name)
+                .map_or(0, |(_, v)| v);
+            let share = 100.0 * pj / r.energy_pj;
+            let _ = writeln!(
+                out,
+                "  {name:<22} {count:>16}  {:>14}  {share:5.1} %",
+                si(pj * 1e-12, "J")
+            );
+        }
+    }
+    let verdict = match r.z_mismatch {
+        None => "yes".to_string(),
+        Some((m, n, z, d)) => format!("NO: Z[{m}, {n}] = {z}, dense product {d}"),
+    };
+    let _ = writeln!(out, "Z equals the dense product: {verdict}");
+    let _ = writeln!(
+        out,
+        "(first-order model: pipeline fill and bandwidth stalls are not modelled)"
+    );
+    out
+}

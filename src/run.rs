@@ -1,0 +1,267 @@
+//! One emulated run: a workload (shapes, patterns, seed), its operands, a design, a backend, and
+//! the result the `run` command reports (counters, cycles, energy, latency, EDP, Z checked).
+
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::counters::Counters;
+use crate::design::{Arch, Dataflow, Design, DesignError};
+use crate::energy::{EnergyError, Ert, Evaluation, evaluate};
+use crate::format::{BFormat, BlockedCsr, FormatError, HierarchicalCp};
+use crate::matrix::{Matrix, dense_product};
+use crate::operand::{OperandError, OperandRole, generate};
+use crate::pattern::Pattern;
+use crate::reference;
+
+/// A matrix product to emulate, with the patterns and seed its operands are made from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Workload {
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    pub a: Pattern,
+    pub b: Pattern,
+    pub seed: u64,
+}
+
+#[derive(Debug, Error)]
+pub enum RunError {
+    #[error("M, K and N must be at least 1 (got M = {m}, K = {k}, N = {n})")]
+    ZeroSize { m: usize, k: usize, n: usize },
+    #[error(
+        "M = {m}, K = {k}, N = {n} needs about {need_gib:.1} GiB of memory for operands, compressed formats and Z; this machine has {have_gib:.1} GiB available"
+    )]
+    TooLarge {
+        m: usize,
+        k: usize,
+        n: usize,
+        need_gib: f64,
+        have_gib: f64,
+    },
+    #[error(transparent)]
+    Design(#[from] DesignError),
+    #[error(transparent)]
+    Operand(#[from] OperandError),
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    #[error(transparent)]
+    Energy(#[from] EnergyError),
+}
+
+/// The operands of a workload.
+pub struct Operands {
+    pub a: Matrix<i8>,
+    pub b: Matrix<i8>,
+}
+
+/// Bytes a run holds at once: A, B and their compressed forms (at most twice their size), Z and
+/// the dense product it is checked against.
+fn bytes_needed(m: usize, k: usize, n: usize) -> Option<u64> {
+    let (m, k, n) = (m as u64, k as u64, n as u64);
+    let operands = m.checked_mul(k)?.checked_add(k.checked_mul(n)?)?;
+    let outputs = m.checked_mul(n)?.checked_mul(8)?;
+    operands.checked_mul(3)?.checked_add(outputs)
+}
+
+/// Memory the kernel says is available, if it says.
+fn available_bytes() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+impl Workload {
+    /// Refuses zero sizes and sizes whose buffers would not fit in memory.
+    pub fn check(&self) -> Result<(), RunError> {
+        let (m, k, n) = (self.m, self.k, self.n);
+        if m == 0 || k == 0 || n == 0 {
+            return Err(RunError::ZeroSize { m, k, n });
+        }
+        let gib = |b: u64| b as f64 / f64::from(1u32 << 30);
+        let need = bytes_needed(m, k, n);
+        let have = available_bytes();
+        match (need, have) {
+            (Some(need), Some(have)) if need <= have => Ok(()),
+            (Some(_), None) => Ok(()),
+            (need, have) => Err(RunError::TooLarge {
+                m,
+                k,
+                n,
+                need_gib: need.map_or(f64::INFINITY, gib),
+                have_gib: have.map_or(f64::NAN, gib),
+            }),
+        }
+    }
+
+    /// Generates A (M x K) and B (K x N) from the seed.
+    pub fn operands(&self) -> Result<Operands, RunError> {
+        Ok(Operands {
+            a: generate(&self.a, OperandRole::A, self.m, self.k, self.seed)?,
+            b: generate(&self.b, OperandRole::B, self.n, self.k, self.seed)?,
+        })
+    }
+}
+
+/// A design ready to run a workload: its dataflow and the operands in its formats.
+pub struct Prepared {
+    pub design: Design,
+    pub arch: Arch,
+    pub dataflow: Dataflow,
+    pub a: HierarchicalCp,
+    pub b: BFormat,
+}
+
+impl Prepared {
+    /// Checks that `design` runs the workload and compresses the operands for it: A in
+    /// hierarchical CP of the shape it runs as; B dense, or blocked CSR where the design has a
+    /// SAF to read it and B is not dense.
+    pub fn new(
+        design: Design,
+        arch: Arch,
+        workload: &Workload,
+        operands: &Operands,
+    ) -> Result<Prepared, RunError> {
+        let dataflow = design.dataflow(&arch, &workload.a, &workload.b)?;
+        let a = HierarchicalCp::compress(&operands.a, dataflow.shape)?;
+        let b = if dataflow.saf && workload.b != Pattern::Dense {
+            BFormat::BlockedCsr(BlockedCsr::compress(
+                &operands.b,
+                dataflow.shape.h0 as usize,
+            ))
+        } else {
+            BFormat::Dense(operands.b.clone())
+        };
+        Ok(Prepared {
+            design,
+            arch,
+            dataflow,
+            a,
+            b,
+        })
+    }
+
+    /// A's pattern as the design runs it.
+    pub fn runs_as(&self) -> String {
+        let s = self.dataflow.shape;
+        format!("K1({}:{})->K0({}:{})", s.g1, s.h1, s.g0, s.h0)
+    }
+
+    /// Runs the CPU reference emulator.
+    pub fn run_cpu(&self, operands: &Operands) -> (Matrix<i32>, Counters) {
+        reference::highlight::run(&self.dataflow, &self.a, &operands.b, &self.b)
+    }
+}
+
+/// Where a run was emulated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// The CPU reference emulators (all cores).
+    Cpu,
+}
+
+impl Backend {
+    /// The backend's name on the command line and in results.
+    pub fn id(self) -> &'static str {
+        match self {
+            Backend::Cpu => "cpu",
+        }
+    }
+}
+
+/// Everything `run` reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunResult {
+    pub design: Design,
+    pub arch: String,
+    pub ert: String,
+    pub workload: WorkloadReport,
+    /// A's pattern as the design runs it.
+    pub a_runs_as: String,
+    pub backend: Backend,
+    pub counters: Counters,
+    pub cycles: u64,
+    /// TC's cycles on the same workload, and this design's speedup over it.
+    pub tc_cycles: u64,
+    pub speedup_over_tc: f64,
+    pub energy_pj: f64,
+    pub energy_breakdown_pj: serde_json::Map<String, serde_json::Value>,
+    pub latency_s: f64,
+    pub edp: f64,
+    pub z_equals_dense: bool,
+    /// The first Z element that differs from the dense product, if any: (m, n, emulated, dense).
+    #[serde(skip)]
+    pub z_mismatch: Option<(usize, usize, i32, i32)>,
+}
+
+/// The workload as reported, with the operands' measured densities.
+#[derive(Clone, Debug, Serialize)]
+pub struct WorkloadReport {
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    pub a: String,
+    pub b: String,
+    pub seed: u64,
+    pub a_density: f64,
+    pub b_density: f64,
+}
+
+/// The first element where `z` and the dense product differ.
+pub fn first_mismatch(z: &Matrix<i32>, dense: &Matrix<i32>) -> Option<(usize, usize, i32, i32)> {
+    let i = z.data.iter().zip(&dense.data).position(|(x, y)| x != y)?;
+    Some((i / z.cols, i % z.cols, z.data[i], dense.data[i]))
+}
+
+/// Runs `workload` on `design` with the CPU reference and evaluates it.
+pub fn run(
+    design: Design,
+    arch: Arch,
+    ert: &Ert,
+    workload: &Workload,
+    operands: &Operands,
+) -> Result<(RunResult, Matrix<i32>), RunError> {
+    let prepared = Prepared::new(design, arch, workload, operands)?;
+    let (z, counters) = prepared.run_cpu(operands);
+    let Evaluation {
+        energy_pj,
+        breakdown_pj,
+        latency_s,
+        edp,
+    } = evaluate(&counters, &prepared.arch, ert)?;
+    let z_mismatch = first_mismatch(&z, &dense_product(&operands.a, &operands.b));
+    let tc_cycles =
+        crate::design::tc::dataflow(&Design::Tc.arch()).cycles(workload.m, workload.k, workload.n);
+    let result = RunResult {
+        design,
+        arch: prepared.arch.name.clone(),
+        ert: ert.name.clone(),
+        workload: WorkloadReport {
+            m: workload.m,
+            k: workload.k,
+            n: workload.n,
+            a: workload.a.to_string(),
+            b: workload.b.to_string(),
+            seed: workload.seed,
+            a_density: operands.a.density(),
+            b_density: operands.b.density(),
+        },
+        a_runs_as: prepared.runs_as(),
+        backend: Backend::Cpu,
+        cycles: counters.cycles,
+        tc_cycles,
+        speedup_over_tc: tc_cycles as f64 / counters.cycles as f64,
+        counters,
+        energy_pj,
+        energy_breakdown_pj: breakdown_pj
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.into()))
+            .collect(),
+        latency_s,
+        edp,
+        z_equals_dense: z_mismatch.is_none(),
+        z_mismatch,
+    };
+    Ok((result, z))
+}
