@@ -208,3 +208,233 @@ fn prune_refuses_other_dtypes_and_shapes() {
     assert!(err.contains("cannot read /no/such.npy"), "{err}");
     assert!(!out.exists());
 }
+
+#[test]
+fn run_json_has_the_documented_keys() {
+    let out = stdout_of(&[
+        "run",
+        "--design",
+        "highlight",
+        "--m",
+        "70",
+        "--k",
+        "50",
+        "--n",
+        "33",
+        "--a",
+        "C1(2:4)->C0(2:4)",
+        "--b",
+        "unstructured(0.5)",
+        "--seed",
+        "4",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for key in [
+        "design",
+        "workload",
+        "backend",
+        "counters",
+        "cycles",
+        "energy_pj",
+        "energy_breakdown_pj",
+        "latency_s",
+        "edp",
+        "z_equals_dense",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key} in {out}");
+    }
+    for key in ["m", "k", "n", "a", "b", "seed", "a_density", "b_density"] {
+        assert!(v["workload"].get(key).is_some(), "missing workload.{key}");
+    }
+    assert_eq!(v["design"], "highlight");
+    assert_eq!(v["backend"], "cpu");
+    assert_eq!(v["z_equals_dense"], true);
+    assert_eq!(v["workload"]["b_density"], 0.5);
+    assert_eq!(v["cycles"], v["counters"]["cycles"]);
+    // 2 row groups x 33 columns x ceil(64 padded K / 64-wide window).
+    assert_eq!(v["cycles"], 2 * 33);
+    let text = stdout_of(&["run", "--design", "tc", "--m", "8", "--k", "8", "--n", "8"]);
+    assert!(
+        text.contains("speedup over TC 1.000x") && text.contains("Z equals the dense product: yes"),
+        "{text}"
+    );
+}
+
+#[test]
+fn run_save_writes_operands_z_and_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let save = dir.path().join("run1");
+    let args = [
+        "run",
+        "--design",
+        "highlight",
+        "--m",
+        "20",
+        "--k",
+        "24",
+        "--n",
+        "9",
+        "--a",
+        "K0(2:4)",
+        "--save",
+    ];
+    stdout_of(&[&args[..], &[save.to_str().unwrap()]].concat());
+    let NpyMatrix::I8(a) = npy::read_matrix(&save.join("a.npy")).unwrap() else {
+        panic!()
+    };
+    let NpyMatrix::I8(b) = npy::read_matrix(&save.join("b.npy")).unwrap() else {
+        panic!()
+    };
+    assert_eq!((a.rows, a.cols, b.rows, b.cols), (20, 24, 24, 9));
+    let file = std::fs::File::open(save.join("z.npy")).unwrap();
+    let z: Vec<i32> = npyz::NpyFile::new(file).unwrap().into_vec().unwrap();
+    assert_eq!(z, highlight_emu::matrix::dense_product(&a, &b).data);
+    let result: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(save.join("result.json")).unwrap()).unwrap();
+    assert_eq!(result["workload"]["a"], "K0(2:4)");
+    // A second run into the same directory is refused, and a save that cannot be made leaves
+    // nothing behind.
+    let err = error_of(&[&args[..], &[save.to_str().unwrap()]].concat());
+    assert!(err.contains("already exists"), "{err}");
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, "x").unwrap();
+    let err = error_of(&[&args[..], &[blocker.join("sub").to_str().unwrap()]].concat());
+    assert!(err.contains("--save"), "{err}");
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 2, "left behind: {names:?}");
+}
+
+#[test]
+fn run_errors_name_the_problem() {
+    let base = [
+        "run",
+        "--design",
+        "highlight",
+        "--m",
+        "8",
+        "--k",
+        "8",
+        "--n",
+        "8",
+    ];
+    let with = |extra: &[&str]| error_of(&[&base[..], extra].concat());
+    let err = with(&["--a", "C1(3:4)->C0(2:4)"]);
+    assert!(
+        err.contains("HighLight cannot run A = C1(3:4)->C0(2:4)")
+            && err.contains("also satisfies K1(2:2)->K0(2:4)"),
+        "{err}"
+    );
+    let err = error_of(&[
+        "run",
+        "--design",
+        "highlight",
+        "--m",
+        "0",
+        "--k",
+        "8",
+        "--n",
+        "8",
+    ]);
+    assert!(err.contains("at least 1 (got M = 0"), "{err}");
+    let err = error_of(&[
+        "run", "--design", "tc", "--m", "4000000", "--k", "4000000", "--n", "4000000",
+    ]);
+    assert!(err.contains("GiB of memory"), "{err}");
+    let err = error_of(&[
+        "run", "--design", "nvdla", "--m", "8", "--k", "8", "--n", "8",
+    ]);
+    assert!(
+        err.contains("invalid value 'nvdla'") && err.contains("highlight"),
+        "{err}"
+    );
+    let err = with(&["--arch", "/no/such/arch.toml"]);
+    assert!(
+        err.contains("cannot read architecture file /no/such/arch.toml"),
+        "{err}"
+    );
+    let err = with(&["--ert", "/no/such/ert.toml"]);
+    assert!(
+        err.contains("cannot read energy table /no/such/ert.toml"),
+        "{err}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let bad_arch = dir.path().join("arch.toml");
+    std::fs::write(&bad_arch, "name = \"x\"\nclock_hz = 1e9\n").unwrap();
+    let err = with(&["--arch", bad_arch.to_str().unwrap()]);
+    assert!(
+        err.contains("architecture file") && err.contains("missing field"),
+        "{err}"
+    );
+    let thin_ert = dir.path().join("ert.toml");
+    std::fs::write(&thin_ert, "name = \"thin\"\n[actions.mac]\npj = 1.0\n").unwrap();
+    let err = with(&["--ert", thin_ert.to_str().unwrap()]);
+    assert!(err.contains("has no action \"glb_read\""), "{err}");
+}
+
+/// A user's own architecture and energy table are used: a 2 GHz clock halves the latency.
+#[test]
+fn run_reads_arch_and_ert_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let arch = dir.path().join("fast.toml");
+    let shipped = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/assets/arch/highlight.toml"
+    ))
+    .unwrap();
+    std::fs::write(
+        &arch,
+        shipped.replace("clock_hz = 1.0e9", "clock_hz = 2.0e9"),
+    )
+    .unwrap();
+    let ert = dir.path().join("ert.toml");
+    let table = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/assets/ert/default-45nm.toml"
+    ))
+    .unwrap();
+    std::fs::write(
+        &ert,
+        table
+            .replace("pj = 0.5608", "pj = 1.0")
+            .replace("name = \"default-45nm\"", "name = \"mine\""),
+    )
+    .unwrap();
+    let args = [
+        "run",
+        "--design",
+        "highlight",
+        "--m",
+        "64",
+        "--k",
+        "64",
+        "--n",
+        "64",
+        "--json",
+    ];
+    let v: serde_json::Value = serde_json::from_str(&stdout_of(
+        &[
+            &args[..],
+            &[
+                "--arch",
+                arch.to_str().unwrap(),
+                "--ert",
+                ert.to_str().unwrap(),
+            ],
+        ]
+        .concat(),
+    ))
+    .unwrap();
+    assert_eq!(
+        v["latency_s"].as_f64().unwrap(),
+        v["cycles"].as_f64().unwrap() / 2e9
+    );
+    assert_eq!(
+        v["energy_breakdown_pj"]["mac"].as_f64().unwrap(),
+        v["counters"]["mac"].as_f64().unwrap()
+    );
+    assert_eq!(v["ert"], "mine");
+}

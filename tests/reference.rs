@@ -1,0 +1,249 @@
+//! The CPU reference emulators of HighLight and TC (docs/DESIGN.md 6 to 8): exact Z, cycles by
+//! the formula, counters worked by hand, energy accounting.
+
+use approx::assert_relative_eq;
+use highlight_emu::counters::Counters;
+use highlight_emu::design::Design;
+use highlight_emu::energy::{Ert, evaluate};
+use highlight_emu::matrix::{Matrix, dense_product};
+use highlight_emu::pattern::Pattern;
+use highlight_emu::run::{Operands, Prepared, Workload, run};
+use proptest::prelude::*;
+
+fn workload(m: usize, k: usize, n: usize, a: &str, b: &str, seed: u64) -> Workload {
+    Workload {
+        m,
+        k,
+        n,
+        a: Pattern::parse(a).unwrap(),
+        b: Pattern::parse(b).unwrap(),
+        seed,
+    }
+}
+
+/// Patterns HighLight runs: dense, K0(2:H0) and K1(2:H1)->K0(2:H0), sparser G included.
+fn highlight_a() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("dense".to_string()),
+        (1u32..=2, 2u32..=4).prop_map(|(g, h)| format!("K0({g}:{h})")),
+        (1u32..=2, 2u32..=8, 1u32..=2, 2u32..=4)
+            .prop_map(|(g1, h1, g0, h0)| format!("K1({g1}:{h1})->K0({g0}:{h0})")),
+        Just("K1(4:4)->K0(2:4)".to_string()),
+    ]
+}
+
+fn any_b() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("dense".to_string()),
+        (1u32..=100).prop_map(|p| format!("unstructured({})", f64::from(p) / 100.0))
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(40))]
+
+    /// Ragged shapes (M, N, K not multiples of 64, 128, 16 or H1*H0) included.
+    #[test]
+    fn z_equals_the_dense_product(a in highlight_a(), b in any_b(), m in 1usize..150, k in 1usize..100, n in 1usize..300, seed: u64) {
+        let w = workload(m, k, n, &a, &b, seed);
+        let ops = w.operands().unwrap();
+        let dense = dense_product(&ops.a, &ops.b);
+        for design in [Design::Highlight, Design::Tc] {
+            let prepared = Prepared::new(design, design.arch(), &w, &ops).unwrap();
+            let (z, c) = prepared.run_cpu(&ops);
+            prop_assert_eq!(&z, &dense, "{:?} A {} B {}", design, a, b);
+            prop_assert_eq!(c.cycles, prepared.dataflow.cycles(m, k, n));
+            // Every row group reads B once, in the words and metadata its format stores.
+            let groups = m.div_ceil(64) as u64;
+            prop_assert_eq!(c.glb_read_b, groups * prepared.b.storage().value_words);
+            prop_assert_eq!(c.glb_read_b_meta_bits, groups * prepared.b.storage().metadata_bits);
+            prop_assert_eq!(c.glb_write_z, 4 * (m * n) as u64);
+        }
+    }
+}
+
+/// For every supported (H1, H0) with evenly dividing shapes: HighLight's cycles follow
+/// docs/DESIGN.md 6 and equal TC's cycles x density(A) = TC x 4 / (H1 H0).
+#[test]
+fn cycles_follow_the_formula() {
+    for h1 in 2..=8usize {
+        for h0 in 2..=4usize {
+            let window = 4 * h1 * h0;
+            let k = window * 16 / gcd(window, 16);
+            let (m, n) = (128, 24);
+            let w = workload(m, k, n, &format!("K1(2:{h1})->K0(2:{h0})"), "dense", 3);
+            let ops = w.operands().unwrap();
+            let (hl, _) = run(
+                Design::Highlight,
+                Design::Highlight.arch(),
+                &Ert::default_45nm(),
+                &w,
+                &ops,
+            )
+            .unwrap();
+            let (tc, _) = run(
+                Design::Tc,
+                Design::Tc.arch(),
+                &Ert::default_45nm(),
+                &w,
+                &ops,
+            )
+            .unwrap();
+            assert_eq!(
+                hl.cycles,
+                (m / 64 * n * (k / window)) as u64,
+                "H1 {h1} H0 {h0}"
+            );
+            assert_eq!(tc.cycles, (m / 64 * n * (k / 16)) as u64);
+            assert_eq!(
+                hl.cycles * (h1 * h0) as u64,
+                tc.cycles * 4,
+                "H1 {h1} H0 {h0}"
+            );
+            assert!(hl.z_equals_dense && tc.z_equals_dense);
+        }
+    }
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// Two rows of K0(2:4) A (one K1 fiber of K1(2:2)->K0(2:4): 2 PEs x 2 MACs) against an
+/// 8 x 2 B, every counter worked by hand.
+#[test]
+fn counters_by_hand() {
+    #[rustfmt::skip]
+    let a = Matrix::from_vec(2, 8, vec![
+        1, 0, 2, 0,   0, 3, 0, 4,   // slots at k = 0, 2, 5, 7: every A slot nonzero
+        0, 0, 0, 6,   0, 0, 0, 0,   // 6 at k = 3; padding slots (value 0) at k = 0, 4, 5
+    ]);
+    #[rustfmt::skip]
+    let b = Matrix::from_vec(8, 2, vec![
+        5, 0,
+        1, 1,
+        0, 1,
+        7, 0,
+        1, 1,
+        0, 2,
+        1, 1,
+        9, 0,
+    ]);
+    let w = workload(2, 8, 2, "K0(2:4)", "unstructured(0.5)", 0);
+    let ops = Operands { a, b };
+    let prepared = Prepared::new(Design::Highlight, Design::Highlight.arch(), &w, &ops).unwrap();
+    assert_eq!(prepared.runs_as(), "K1(2:2)->K0(2:4)");
+    let (z, c) = prepared.run_cpu(&ops);
+    assert_eq!(z, dense_product(&ops.a, &ops.b));
+    // Row 0 selects B = (5, 0, 0, 9) for n = 0 and (0, 1, 2, 0) for n = 1: 4 of the 8 selected B
+    // values are zero, so 4 MACs are gated. Row 1: its 3 padding slots are gated in both cycles,
+    // and its 6 meets B[3] = (7, 0): one MAC, one gated.
+    let expected = Counters {
+        glb_read_a: 8,            // 4 slots per row
+        glb_read_a_meta_bits: 20, // per row 2 PEs x (1 K1 bit + 2 x 2 K0 bits)
+        glb_read_b: 11,           // B's nonzeros: 6 + 5
+        glb_read_b_meta_bits: 54, // 11 offsets x 2 bits + 2 columns x 2 blocks x 2 addresses x 4 bits
+        glb_write_z: 16,          // 4 outputs x 4 bytes
+        pe_reg_write: 8,
+        pe_reg_read: 16, // 2 rows x 4 slots x 2 cycles
+        vfmu_write: 16,  // 8-word window x 2 cycles
+        vfmu_read: 16,
+        rank1_mux: 8, // 2 rows x 2 PEs x 2 cycles
+        rank0_mux: 16,
+        mac: 4 + 1,
+        mac_gated: 4 + 7,
+        adder: 16,
+        rf_read: 4,
+        rf_write: 4,
+        cycles: 2, // one row group x N = 2 x one k-step
+    };
+    assert_eq!(c, expected);
+}
+
+#[test]
+fn energy_breakdown_sums_to_the_total() {
+    let w = workload(70, 90, 130, "K1(2:4)->K0(2:4)", "unstructured(0.6)", 5);
+    let ops = w.operands().unwrap();
+    for design in [Design::Highlight, Design::Tc] {
+        let (r, _) = run(design, design.arch(), &Ert::default_45nm(), &w, &ops).unwrap();
+        let sum: f64 = r
+            .energy_breakdown_pj
+            .values()
+            .map(|v| v.as_f64().unwrap())
+            .sum();
+        assert_relative_eq!(sum, r.energy_pj, max_relative = 1e-12);
+        assert_relative_eq!(r.latency_s, r.cycles as f64 / 1e9, max_relative = 1e-12);
+        assert_relative_eq!(
+            r.edp,
+            r.energy_pj * 1e-12 * r.latency_s,
+            max_relative = 1e-12
+        );
+        let e = evaluate(&r.counters, &design.arch(), &Ert::default_45nm()).unwrap();
+        let mac = e
+            .breakdown_pj
+            .iter()
+            .find(|(name, _)| *name == "mac")
+            .unwrap()
+            .1;
+        assert_relative_eq!(mac, r.counters.mac as f64 * 0.5608, max_relative = 1e-12);
+    }
+}
+
+/// The paper: HighLight is at EDP parity with TC on dense layers.
+#[test]
+fn dense_highlight_is_at_edp_parity_with_tc() {
+    let w = workload(256, 256, 256, "dense", "dense", 11);
+    let ops = w.operands().unwrap();
+    let (hl, _) = run(
+        Design::Highlight,
+        Design::Highlight.arch(),
+        &Ert::default_45nm(),
+        &w,
+        &ops,
+    )
+    .unwrap();
+    let (tc, _) = run(
+        Design::Tc,
+        Design::Tc.arch(),
+        &Ert::default_45nm(),
+        &w,
+        &ops,
+    )
+    .unwrap();
+    assert_eq!(hl.cycles, tc.cycles);
+    let ratio = hl.edp / tc.edp;
+    assert!((0.9..=1.1).contains(&ratio), "HighLight/TC EDP = {ratio}");
+    assert!(hl.edp > tc.edp, "HighLight pays for its SAFs on dense data");
+}
+
+#[test]
+fn unsupported_a_names_what_highlight_runs() {
+    let w = workload(8, 16, 8, "C1(3:4)->C0(2:4)", "dense", 1);
+    let ops = w.operands().unwrap();
+    let err = Prepared::new(Design::Highlight, Design::Highlight.arch(), &w, &ops)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("HighLight cannot run A = C1(3:4)->C0(2:4)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("K1(2:H1)->K0(2:H0) with 2 <= H1 <= 8, 2 <= H0 <= 4"),
+        "{err}"
+    );
+    assert!(err.contains("also satisfies K1(2:2)->K0(2:4)"), "{err}");
+    let w = workload(8, 16, 8, "unstructured(0.5)", "dense", 1);
+    let err = Prepared::new(
+        Design::Highlight,
+        Design::Highlight.arch(),
+        &w,
+        &w.operands().unwrap(),
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(err.contains("cannot run A = unstructured(0.5)"), "{err}");
+    // TC runs every pattern, computing its zeros.
+    assert!(Prepared::new(Design::Tc, Design::Tc.arch(), &w, &w.operands().unwrap()).is_ok());
+}
