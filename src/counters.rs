@@ -19,6 +19,17 @@ macro_rules! counters {
             /// Field names, in declaration order.
             pub const NAMES: &[&str] = &[$(stringify!($name)),*];
 
+            /// Builds counters from their values in declaration order.
+            pub fn from_fn(mut value: impl FnMut(usize) -> u64) -> Counters {
+                let mut i = 0;
+                Counters {
+                    $($name: {
+                        i += 1;
+                        value(i - 1)
+                    },)*
+                }
+            }
+
             /// `(name, count)` pairs in declaration order.
             pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> {
                 [$((stringify!($name), self.$name)),*].into_iter()

@@ -12,7 +12,7 @@ use highlight_emu::matrix::Matrix;
 use highlight_emu::operand::npy::{self, NpyMatrix};
 use highlight_emu::operand::{self, OperandRole};
 use highlight_emu::pattern::Pattern;
-use highlight_emu::run::{Backend, Workload};
+use highlight_emu::run::{BackendChoice, Workload, open_backend};
 use serde_json::json;
 
 /// Emulate the HighLight sparse DNN accelerator (MICRO 2023) and the designs it is compared with.
@@ -101,9 +101,17 @@ struct RunArgs {
     /// Seed of the synthetic operands.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Where to emulate.
-    #[arg(long, value_enum, default_value = "cpu")]
-    backend: Backend,
+    /// Where to emulate: auto takes a hardware GPU when there is one, else the CPU reference.
+    #[arg(long, value_enum, default_value = "auto")]
+    backend: BackendChoice,
+    /// Use the GPU adapter whose name contains this text (see `devices`); naming a software
+    /// adapter such as llvmpipe allows it.
+    #[arg(long, env = "HIGHLIGHT_ADAPTER")]
+    adapter: Option<String>,
+    /// Run on the GPU and on the CPU reference and compare Z and every counter; exit 3 on a
+    /// mismatch.
+    #[arg(long)]
+    check: bool,
     /// Print one JSON object instead of the report.
     #[arg(long)]
     json: bool,
@@ -297,8 +305,20 @@ fn run(args: &RunArgs) -> Result<()> {
             dir.display()
         );
     }
+    let (gpu, fallback) = open_backend(args.backend, args.adapter.as_deref(), args.check)?;
+    if let Some(reason) = fallback {
+        eprintln!("note: using the CPU reference: {reason}");
+    }
     let operands = workload.operands()?;
-    let (result, z) = highlight_emu::run::run(args.design, arch, &ert, &workload, &operands)?;
+    let (result, z) = highlight_emu::run::run(
+        args.design,
+        arch,
+        &ert,
+        &workload,
+        &operands,
+        gpu.as_ref(),
+        args.check,
+    )?;
     if let Some(dir) = &args.save {
         save(dir, &operands, &z, &result)?;
     }
@@ -306,6 +326,13 @@ fn run(args: &RunArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {
         print!("{}", highlight_emu::report::run_text(&result));
+    }
+    if let Some(difference) = result
+        .check
+        .as_ref()
+        .and_then(|c| c.first_difference.as_ref())
+    {
+        return Err(Mismatch(format!("GPU and CPU differ: {difference}")).into());
     }
     if let Some((m, n, z, d)) = result.z_mismatch {
         return Err(Mismatch(format!(

@@ -83,6 +83,25 @@ pub fn run_text(r: &RunResult) -> String {
         Some((m, n, z, d)) => format!("NO: Z[{m}, {n}] = {z}, dense product {d}"),
     };
     let _ = writeln!(out, "Z equals the dense product: {verdict}");
+    if let Some(check) = &r.check {
+        let verdict = match &check.first_difference {
+            None => "yes, Z and every counter".to_string(),
+            Some(d) => format!("NO: {d}"),
+        };
+        let _ = writeln!(out, "GPU equals the CPU reference: {verdict}");
+    }
+    let gpu_time = r
+        .gpu_time_ms
+        .map_or(String::new(), |t| format!(", GPU time {t:.3} ms"));
+    let adapter = r
+        .adapter
+        .as_ref()
+        .map_or(String::new(), |a| format!(" on {a}"));
+    let _ = writeln!(
+        out,
+        "emulation: wall {:.1} ms{gpu_time}{adapter}",
+        r.wall_ms
+    );
     let _ = writeln!(
         out,
         "(first-order model: pipeline fill and bandwidth stalls are not modelled)"

@@ -1,6 +1,8 @@
 //! One emulated run: a workload (shapes, patterns, seed), its operands, a design, a backend, and
 //! the result the `run` command reports (counters, cycles, energy, latency, EDP, Z checked).
 
+use std::time::Instant;
+
 use serde::Serialize;
 use thiserror::Error;
 
@@ -8,6 +10,8 @@ use crate::counters::Counters;
 use crate::design::{Arch, Dataflow, Design, DesignError};
 use crate::energy::{EnergyError, Ert, Evaluation, evaluate};
 use crate::format::{BFormat, BlockedCsr, FormatError, HierarchicalCp};
+use crate::gpu::highlight::HighlightKernel;
+use crate::gpu::{AdapterRequest, Gpu, GpuError};
 use crate::matrix::{Matrix, dense_product};
 use crate::operand::{OperandError, OperandRole, generate};
 use crate::pattern::Pattern;
@@ -46,6 +50,12 @@ pub enum RunError {
     Format(#[from] FormatError),
     #[error(transparent)]
     Energy(#[from] EnergyError),
+    #[error(transparent)]
+    Gpu(#[from] GpuError),
+    #[error(
+        "--check compares the GPU with the CPU reference, and no GPU adapter is available: {0}"
+    )]
+    CheckNeedsGpu(GpuError),
 }
 
 /// The operands of a workload.
@@ -151,14 +161,99 @@ impl Prepared {
     pub fn run_cpu(&self, operands: &Operands) -> (Matrix<i32>, Counters) {
         reference::highlight::run(&self.dataflow, &self.a, &operands.b, &self.b)
     }
+
+    /// Runs the CPU reference emulator, timed.
+    pub fn emulate_cpu(&self, operands: &Operands) -> Emulation {
+        let start = Instant::now();
+        let (z, counters) = self.run_cpu(operands);
+        Emulation {
+            z,
+            counters,
+            wall_ms: start.elapsed().as_secs_f64() * 1e3,
+            gpu_time_ms: None,
+        }
+    }
+
+    /// Runs the GPU emulation, timed (wall time includes uploads and readback).
+    pub fn emulate_gpu(&self, gpu: &GpuBackend) -> Result<Emulation, GpuError> {
+        let start = Instant::now();
+        let run = gpu.kernel.run(&gpu.gpu, &self.dataflow, &self.a, &self.b)?;
+        Ok(Emulation {
+            z: run.z,
+            counters: run.counters,
+            wall_ms: start.elapsed().as_secs_f64() * 1e3,
+            gpu_time_ms: run.gpu_time_ms,
+        })
+    }
+}
+
+/// Z and counters of one emulation, with its timing.
+pub struct Emulation {
+    pub z: Matrix<i32>,
+    pub counters: Counters,
+    pub wall_ms: f64,
+    pub gpu_time_ms: Option<f64>,
+}
+
+/// An open device with the kernels built once for every run on it.
+pub struct GpuBackend {
+    pub gpu: Gpu,
+    pub kernel: HighlightKernel,
+}
+
+impl GpuBackend {
+    pub fn open(request: &AdapterRequest) -> Result<GpuBackend, GpuError> {
+        let gpu = Gpu::open(request)?;
+        let kernel = HighlightKernel::new(&gpu);
+        Ok(GpuBackend { gpu, kernel })
+    }
+}
+
+/// The backend a user asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendChoice {
+    /// A hardware GPU when there is one, else the CPU reference. A software adapter (lavapipe)
+    /// only when named with --adapter.
+    Auto,
+    /// The GPU; an error when there is none.
+    Gpu,
+    /// The CPU reference emulators.
+    Cpu,
+}
+
+/// Opens the GPU `choice` and `adapter` ask for: `Ok(None)` means the CPU reference. With
+/// `check`, a GPU is required whatever the choice. The second value says why `auto` fell back.
+pub fn open_backend(
+    choice: BackendChoice,
+    adapter: Option<&str>,
+    check: bool,
+) -> Result<(Option<GpuBackend>, Option<String>), RunError> {
+    let request = AdapterRequest {
+        name: adapter.map(str::to_string),
+        allow_software: false,
+    };
+    match (choice, check) {
+        (BackendChoice::Cpu, false) => Ok((None, None)),
+        (BackendChoice::Gpu, false) => Ok((Some(GpuBackend::open(&request)?), None)),
+        (_, true) => GpuBackend::open(&request)
+            .map(|g| (Some(g), None))
+            .map_err(RunError::CheckNeedsGpu),
+        (BackendChoice::Auto, false) => match GpuBackend::open(&request) {
+            Ok(g) => Ok((Some(g), None)),
+            Err(e) => Ok((None, Some(e.to_string()))),
+        },
+    }
 }
 
 /// Where a run was emulated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
     /// The CPU reference emulators (all cores).
     Cpu,
+    /// The WGSL kernels on a GPU adapter.
+    Gpu,
 }
 
 impl Backend {
@@ -166,8 +261,32 @@ impl Backend {
     pub fn id(self) -> &'static str {
         match self {
             Backend::Cpu => "cpu",
+            Backend::Gpu => "gpu",
         }
     }
+}
+
+/// The outcome of `--check`: the GPU against the CPU reference, and Z against the dense product.
+#[derive(Clone, Debug, Serialize)]
+pub struct Check {
+    pub cpu_gpu_equal: bool,
+    pub z_equals_dense: bool,
+    /// The first counter or Z element where GPU and CPU differ.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_difference: Option<String>,
+}
+
+/// The first counter, then the first Z element, where two emulations differ.
+pub fn first_difference(gpu: &Emulation, cpu: &Emulation) -> Option<String> {
+    let counter = gpu
+        .counters
+        .iter()
+        .zip(cpu.counters.iter())
+        .find(|((_, g), (_, c))| g != c);
+    if let Some(((name, g), (_, c))) = counter {
+        return Some(format!("counter {name}: GPU {g}, CPU {c}"));
+    }
+    first_mismatch(&gpu.z, &cpu.z).map(|(m, n, g, c)| format!("Z[{m}, {n}]: GPU {g}, CPU {c}"))
 }
 
 /// Everything `run` reports.
@@ -180,6 +299,15 @@ pub struct RunResult {
     /// A's pattern as the design runs it.
     pub a_runs_as: String,
     pub backend: Backend,
+    /// The GPU adapter, when the GPU ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<String>,
+    /// Wall time of the emulation (GPU: uploads, dispatches and readback) in ms.
+    pub wall_ms: f64,
+    /// Device time of the dispatches from timestamp queries, where the adapter has them.
+    pub gpu_time_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<Check>,
     pub counters: Counters,
     pub cycles: u64,
     /// TC's cycles on the same workload, and this design's speedup over it.
@@ -214,23 +342,43 @@ pub fn first_mismatch(z: &Matrix<i32>, dense: &Matrix<i32>) -> Option<(usize, us
     Some((i / z.cols, i % z.cols, z.data[i], dense.data[i]))
 }
 
-/// Runs `workload` on `design` with the CPU reference and evaluates it.
+/// Runs `workload` on `design`, on the GPU when one is given, else with the CPU reference;
+/// with `check`, also on the CPU reference, comparing Z and every counter.
 pub fn run(
     design: Design,
     arch: Arch,
     ert: &Ert,
     workload: &Workload,
     operands: &Operands,
+    gpu: Option<&GpuBackend>,
+    check: bool,
 ) -> Result<(RunResult, Matrix<i32>), RunError> {
     let prepared = Prepared::new(design, arch, workload, operands)?;
-    let (z, counters) = prepared.run_cpu(operands);
+    let emulation = match gpu {
+        Some(g) => prepared.emulate_gpu(g)?,
+        None => prepared.emulate_cpu(operands),
+    };
+    let z_mismatch = first_mismatch(&emulation.z, &dense_product(&operands.a, &operands.b));
+    let check = (check && gpu.is_some()).then(|| {
+        let difference = first_difference(&emulation, &prepared.emulate_cpu(operands));
+        Check {
+            cpu_gpu_equal: difference.is_none(),
+            z_equals_dense: z_mismatch.is_none(),
+            first_difference: difference,
+        }
+    });
+    let Emulation {
+        z,
+        counters,
+        wall_ms,
+        gpu_time_ms,
+    } = emulation;
     let Evaluation {
         energy_pj,
         breakdown_pj,
         latency_s,
         edp,
     } = evaluate(&counters, &prepared.arch, ert)?;
-    let z_mismatch = first_mismatch(&z, &dense_product(&operands.a, &operands.b));
     let tc_cycles =
         crate::design::tc::dataflow(&Design::Tc.arch()).cycles(workload.m, workload.k, workload.n);
     let result = RunResult {
@@ -248,7 +396,15 @@ pub fn run(
             b_density: operands.b.density(),
         },
         a_runs_as: prepared.runs_as(),
-        backend: Backend::Cpu,
+        backend: if gpu.is_some() {
+            Backend::Gpu
+        } else {
+            Backend::Cpu
+        },
+        adapter: gpu.map(|g| crate::gpu::describe(&g.gpu.info)),
+        wall_ms,
+        gpu_time_ms,
+        check,
         cycles: counters.cycles,
         tc_cycles,
         speedup_over_tc: tc_cycles as f64 / counters.cycles as f64,

@@ -1,5 +1,7 @@
 //! The command line as a user runs it: outputs, files and error exits.
 
+mod common;
+
 use assert_cmd::Command;
 use highlight_emu::matrix::Matrix;
 use highlight_emu::operand::npy::{self, NpyMatrix};
@@ -437,4 +439,60 @@ fn run_reads_arch_and_ert_files() {
         v["counters"]["mac"].as_f64().unwrap()
     );
     assert_eq!(v["ert"], "mine");
+}
+
+#[test]
+fn gpu_backend_with_an_unknown_adapter_fails_clearly() {
+    let err = error_of(&[
+        "run",
+        "--design",
+        "highlight",
+        "--m",
+        "8",
+        "--k",
+        "8",
+        "--n",
+        "8",
+        "--backend",
+        "gpu",
+        "--adapter",
+        "no-such-device",
+    ]);
+    assert!(
+        err.contains("no GPU adapter matches \"no-such-device\"; available:"),
+        "{err}"
+    );
+}
+
+/// `--check` on the software adapter: GPU and CPU agree on Z and every counter.
+#[test]
+fn run_check_compares_gpu_with_cpu() {
+    let Some(gpu) = common::gpu_or_skip("run_check_compares_gpu_with_cpu") else {
+        return;
+    };
+    let out = stdout_of(&[
+        "run",
+        "--design",
+        "highlight",
+        "--m",
+        "100",
+        "--k",
+        "72",
+        "--n",
+        "140",
+        "--a",
+        "K1(2:3)->K0(2:4)",
+        "--b",
+        "unstructured(0.4)",
+        "--check",
+        "--json",
+        "--adapter",
+        &gpu.info.name,
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["backend"], "gpu");
+    assert_eq!(v["check"]["cpu_gpu_equal"], true, "{out}");
+    assert_eq!(v["check"]["z_equals_dense"], true);
+    assert!(v["wall_ms"].as_f64().unwrap() > 0.0);
+    assert!(v.get("gpu_time_ms").is_some());
 }

@@ -51,3 +51,114 @@ fn every_shader_validates_with_naga() {
     }
     assert!(checked > 0, "no shaders found in {}", dir.display());
 }
+
+use highlight_emu::counters::Counters;
+use highlight_emu::design::Design;
+use highlight_emu::gpu::highlight::{HighlightKernel, sum_partials};
+use highlight_emu::pattern::Pattern;
+use highlight_emu::run::{Prepared, Workload};
+
+/// The shader's counter indices are the order of `Counters::NAMES`.
+#[test]
+fn shader_counter_indices_follow_counters_names() {
+    let source = include_str!("../shaders/highlight.wgsl");
+    for (i, name) in Counters::NAMES.iter().enumerate() {
+        let line = format!("const C_{} = {i}u;", name.to_uppercase());
+        assert!(
+            source.contains(&line),
+            "shaders/highlight.wgsl lacks `{line}`"
+        );
+    }
+    assert!(source.contains(&format!("const NUM_COUNTERS = {}u;", Counters::NAMES.len())));
+}
+
+/// Partial counts whose total exceeds 2^32 sum without wrapping.
+#[test]
+fn partial_counts_sum_in_u64() {
+    let width = Counters::NAMES.len();
+    let mut words = vec![0u32; 5 * width];
+    for wg in 0..5 {
+        words[wg * width] = u32::MAX;
+        words[wg * width + width - 1] = 3_000_000_000;
+    }
+    let total = sum_partials(&words);
+    assert_eq!(total.glb_read_a, 5 * u64::from(u32::MAX));
+    assert_eq!(total.cycles, 15_000_000_000);
+    assert_eq!(total.mac, 0);
+}
+
+/// GPU equals CPU, Z and every counter, for every design on patterns it supports, with dense and
+/// unstructured B and ragged shapes (none a multiple of 64, 128, 16 or H1*H0 where it matters).
+#[test]
+fn gpu_equals_cpu_reference() {
+    let Some(gpu) = gpu_or_skip("gpu_equals_cpu_reference") else {
+        return;
+    };
+    let kernel = HighlightKernel::new(&gpu);
+    let cases = [
+        (
+            Design::Highlight,
+            130,
+            100,
+            200,
+            "K1(2:4)->K0(2:4)",
+            "dense",
+        ),
+        (
+            Design::Highlight,
+            64,
+            256,
+            128,
+            "dense",
+            "unstructured(0.5)",
+        ),
+        (
+            Design::Highlight,
+            77,
+            45,
+            131,
+            "K1(2:8)->K0(2:4)",
+            "unstructured(0.3)",
+        ),
+        (Design::Highlight, 1, 7, 1, "K0(2:3)", "unstructured(1)"),
+        (Design::Highlight, 200, 96, 50, "K1(1:5)->K0(2:2)", "dense"),
+        (
+            Design::Highlight,
+            33,
+            200,
+            257,
+            "K1(4:4)->K0(1:4)",
+            "unstructured(0.05)",
+        ),
+        (Design::Tc, 130, 100, 200, "K1(2:4)->K0(2:4)", "dense"),
+        (
+            Design::Tc,
+            65,
+            17,
+            129,
+            "unstructured(0.4)",
+            "unstructured(0.6)",
+        ),
+        (Design::Tc, 256, 256, 256, "dense", "dense"),
+    ];
+    for (seed, (design, m, k, n, a, b)) in cases.into_iter().enumerate() {
+        let w = Workload {
+            m,
+            k,
+            n,
+            a: Pattern::parse(a).unwrap(),
+            b: Pattern::parse(b).unwrap(),
+            seed: seed as u64,
+        };
+        let ops = w.operands().unwrap();
+        let prepared = Prepared::new(design, design.arch(), &w, &ops).unwrap();
+        let (cpu_z, cpu_counters) = prepared.run_cpu(&ops);
+        let gpu_run = kernel
+            .run(&gpu, &prepared.dataflow, &prepared.a, &prepared.b)
+            .unwrap();
+        let case = format!("{design:?} {m} x {k} x {n}, A {a}, B {b}");
+        assert_eq!(gpu_run.z, dense_product(&ops.a, &ops.b), "{case}: Z");
+        assert_eq!(gpu_run.z, cpu_z, "{case}: Z");
+        assert_eq!(gpu_run.counters, cpu_counters, "{case}: counters");
+    }
+}

@@ -7,8 +7,22 @@ use highlight_emu::design::Design;
 use highlight_emu::energy::{Ert, evaluate};
 use highlight_emu::matrix::{Matrix, dense_product};
 use highlight_emu::pattern::Pattern;
-use highlight_emu::run::{Operands, Prepared, Workload, run};
+use highlight_emu::run::{Operands, Prepared, RunResult, Workload, run};
 use proptest::prelude::*;
+
+/// Runs and evaluates a workload on the CPU reference with the shipped architecture and ERT.
+fn reference_run(design: Design, w: &Workload, ops: &Operands) -> (RunResult, Matrix<i32>) {
+    run(
+        design,
+        design.arch(),
+        &Ert::default_45nm(),
+        w,
+        ops,
+        None,
+        false,
+    )
+    .unwrap()
+}
 
 fn workload(m: usize, k: usize, n: usize, a: &str, b: &str, seed: u64) -> Workload {
     Workload {
@@ -73,22 +87,8 @@ fn cycles_follow_the_formula() {
             let (m, n) = (128, 24);
             let w = workload(m, k, n, &format!("K1(2:{h1})->K0(2:{h0})"), "dense", 3);
             let ops = w.operands().unwrap();
-            let (hl, _) = run(
-                Design::Highlight,
-                Design::Highlight.arch(),
-                &Ert::default_45nm(),
-                &w,
-                &ops,
-            )
-            .unwrap();
-            let (tc, _) = run(
-                Design::Tc,
-                Design::Tc.arch(),
-                &Ert::default_45nm(),
-                &w,
-                &ops,
-            )
-            .unwrap();
+            let (hl, _) = reference_run(Design::Highlight, &w, &ops);
+            let (tc, _) = reference_run(Design::Tc, &w, &ops);
             assert_eq!(
                 hl.cycles,
                 (m / 64 * n * (k / window)) as u64,
@@ -165,7 +165,7 @@ fn energy_breakdown_sums_to_the_total() {
     let w = workload(70, 90, 130, "K1(2:4)->K0(2:4)", "unstructured(0.6)", 5);
     let ops = w.operands().unwrap();
     for design in [Design::Highlight, Design::Tc] {
-        let (r, _) = run(design, design.arch(), &Ert::default_45nm(), &w, &ops).unwrap();
+        let (r, _) = reference_run(design, &w, &ops);
         let sum: f64 = r
             .energy_breakdown_pj
             .values()
@@ -194,22 +194,8 @@ fn energy_breakdown_sums_to_the_total() {
 fn dense_highlight_is_at_edp_parity_with_tc() {
     let w = workload(256, 256, 256, "dense", "dense", 11);
     let ops = w.operands().unwrap();
-    let (hl, _) = run(
-        Design::Highlight,
-        Design::Highlight.arch(),
-        &Ert::default_45nm(),
-        &w,
-        &ops,
-    )
-    .unwrap();
-    let (tc, _) = run(
-        Design::Tc,
-        Design::Tc.arch(),
-        &Ert::default_45nm(),
-        &w,
-        &ops,
-    )
-    .unwrap();
+    let (hl, _) = reference_run(Design::Highlight, &w, &ops);
+    let (tc, _) = reference_run(Design::Tc, &w, &ops);
     assert_eq!(hl.cycles, tc.cycles);
     let ratio = hl.edp / tc.edp;
     assert!((0.9..=1.1).contains(&ratio), "HighLight/TC EDP = {ratio}");
@@ -246,4 +232,29 @@ fn unsupported_a_names_what_highlight_runs() {
     assert!(err.contains("cannot run A = unstructured(0.5)"), "{err}");
     // TC runs every pattern, computing its zeros.
     assert!(Prepared::new(Design::Tc, Design::Tc.arch(), &w, &w.operands().unwrap()).is_ok());
+}
+
+/// `--check` names the first differing counter, else the first differing Z element.
+#[test]
+fn first_difference_names_counter_then_element() {
+    use highlight_emu::run::{Emulation, first_difference};
+    let emulation = |mac: u64, z0: i32| Emulation {
+        z: Matrix::from_vec(1, 2, vec![z0, 7]),
+        counters: Counters {
+            mac,
+            cycles: 4,
+            ..Counters::default()
+        },
+        wall_ms: 1.0,
+        gpu_time_ms: None,
+    };
+    assert_eq!(first_difference(&emulation(5, 1), &emulation(5, 1)), None);
+    assert_eq!(
+        first_difference(&emulation(6, 1), &emulation(5, 2)).unwrap(),
+        "counter mac: GPU 6, CPU 5"
+    );
+    assert_eq!(
+        first_difference(&emulation(5, 1), &emulation(5, 2)).unwrap(),
+        "Z[0, 0]: GPU 1, CPU 2"
+    );
 }

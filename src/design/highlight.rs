@@ -19,7 +19,8 @@ pub fn dataflow(arch: &Arch, a: &Pattern) -> Result<Dataflow, DesignError> {
     Ok(Dataflow {
         shape,
         fibers_per_step: arch.pes_per_row / rank1.g as usize,
-        rows_per_group: arch.rows_per_group(),
+        arrays: arch.arrays,
+        rows_per_array: arch.rows_per_array,
         tile_n: arch.tile_n,
         saf: true,
         gating: true,

@@ -182,10 +182,6 @@ impl Arch {
         self.arrays * self.rows_per_array
     }
 
-    /// MACs in the whole design.
-    pub fn macs(&self) -> usize {
-        self.rows_per_group() * self.pes_per_row * self.macs_per_pe
-    }
 }
 
 /// How the tensor-core loop nest of docs/DESIGN.md 6 runs one workload: the configuration shared
@@ -196,8 +192,10 @@ pub struct Dataflow {
     pub shape: TwoRankHss,
     /// K1 fibers one row of PEs covers per k-step: PEs per row / G1.
     pub fibers_per_step: usize,
-    /// Rows of M the arrays work on together (arrays x rows per array).
-    pub rows_per_group: usize,
+    /// PE arrays working in lockstep on different rows of M.
+    pub arrays: usize,
+    /// Rows of PEs per array.
+    pub rows_per_array: usize,
     /// Output columns of one RF tile.
     pub tile_n: usize,
     /// Rank1 and rank0 SAFs present: A metadata, VFMU and muxes are used and counted.
@@ -207,6 +205,11 @@ pub struct Dataflow {
 }
 
 impl Dataflow {
+    /// Rows of M the arrays work on together (arrays x rows per array).
+    pub fn rows_per_group(&self) -> usize {
+        self.arrays * self.rows_per_array
+    }
+
     /// K1 fibers per row for a reduction of `k`.
     pub fn fibers(&self, k: usize) -> usize {
         k.div_ceil(self.shape.fiber_span())
@@ -220,6 +223,6 @@ impl Dataflow {
     /// Cycles = ceil(M / rows per group) x N x k-steps (docs/DESIGN.md 6); pipeline fill and
     /// bandwidth stalls are not modelled.
     pub fn cycles(&self, m: usize, k: usize, n: usize) -> u64 {
-        (m.div_ceil(self.rows_per_group) * n * self.k_steps(k)) as u64
+        (m.div_ceil(self.rows_per_group()) * n * self.k_steps(k)) as u64
     }
 }

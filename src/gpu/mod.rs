@@ -1,6 +1,7 @@
 //! The GPU side: adapter and device set-up in one place, kernels built once, buffers and readback.
 
 pub mod dense_product;
+pub mod highlight;
 
 use thiserror::Error;
 use wgpu::util::DeviceExt;
@@ -32,6 +33,8 @@ pub enum GpuError {
     Readback(String),
     #[error("{0}")]
     TooLarge(String),
+    #[error("{0}; use --backend cpu")]
+    Unsupported(String),
 }
 
 /// An open device on one adapter.
@@ -119,7 +122,8 @@ impl Gpu {
         let info = adapter.get_info();
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("highlight-emu"),
-            required_features: wgpu::Features::empty(),
+            // GPU time comes from timestamp queries where the adapter has them.
+            required_features: adapter.features() & wgpu::Features::TIMESTAMP_QUERY,
             required_limits: adapter.limits(),
             ..Default::default()
         }))

@@ -48,7 +48,7 @@ pub fn run(
         .enumerate()
         .map(|(row, z_row)| pe_row(df, a, b, row, z_row))
         .sum();
-    let groups = a.rows.div_ceil(df.rows_per_group) as u64;
+    let groups = a.rows.div_ceil(df.rows_per_group()) as u64;
     let fetch = b_fetch(df, a, b_format);
     counters.glb_read_b += groups * fetch.glb_read_b;
     counters.glb_read_b_meta_bits += groups * fetch.glb_read_b_meta_bits;

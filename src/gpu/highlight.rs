@@ -1,0 +1,339 @@
+//! Host side of `shaders/highlight.wgsl`, the GPU twin of [`crate::reference::highlight`]: buffers
+//! from the compressed formats, one pipeline built once, dispatches split to fit the device, and
+//! the per-workgroup counters summed in u64.
+
+use bytemuck::{Pod, Zeroable};
+
+use super::{Gpu, GpuError};
+use crate::counters::Counters;
+use crate::design::Dataflow;
+use crate::format::{BFormat, HierarchicalCp, coord_bits};
+use crate::matrix::Matrix;
+
+const SHADER: &str = include_str!("../../shaders/highlight.wgsl");
+/// The shader's compile-time sizes: RF tile columns (= workgroup size), rows per array, PEs and
+/// MAC slots of a row per k-step, and int8 values of one B window.
+const TILE_N: usize = 128;
+const MAX_ROWS: usize = 16;
+const MAX_PES: usize = 16;
+const MAX_SLOTS: usize = 32;
+const MAX_WINDOW: usize = 128;
+/// Largest K whose per-workgroup u32 counts cannot wrap (a workgroup does at most
+/// 16 rows x 128 columns x Kpad MAC slots).
+const MAX_K: usize = 1 << 20;
+
+/// The uniform block of the shader (`Params`).
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Params {
+    rows: u32,
+    k: u32,
+    n: u32,
+    fibers: u32,
+    g1: u32,
+    h1: u32,
+    g0: u32,
+    h0: u32,
+    fibers_per_step: u32,
+    saf: u32,
+    gating: u32,
+    b_csr: u32,
+    b_blocks: u32,
+    h1_bits: u32,
+    h0_bits: u32,
+    offset_bits: u32,
+    addr_bits: u32,
+    rows_per_array: u32,
+    arrays_per_group: u32,
+    _pad: u32,
+}
+
+/// What one GPU emulation returns.
+pub struct GpuRun {
+    pub z: Matrix<i32>,
+    pub counters: Counters,
+    /// Time the dispatches took on the device, where the adapter has timestamp queries.
+    pub gpu_time_ms: Option<f64>,
+}
+
+/// The tensor-core kernel (HighLight and TC), built once per device and reused.
+pub struct HighlightKernel {
+    pipeline: wgpu::ComputePipeline,
+}
+
+/// Sums per-workgroup counter rows (`Counters::NAMES.len()` u32 words each) in u64.
+pub fn sum_partials(words: &[u32]) -> Counters {
+    let width = Counters::NAMES.len();
+    Counters::from_fn(|c| {
+        words
+            .iter()
+            .skip(c)
+            .step_by(width)
+            .map(|&w| u64::from(w))
+            .sum()
+    })
+}
+
+fn pack_u32(values: impl Iterator<Item = u32>) -> Vec<u8> {
+    values.flat_map(u32::to_le_bytes).collect()
+}
+
+/// int8 values packed four to a little-endian word, zero-padded to whole words.
+fn pack_i8(values: &[i8]) -> Vec<u8> {
+    let mut bytes: Vec<u8> = values.iter().map(|&v| v as u8).collect();
+    bytes.resize(values.len().div_ceil(4).max(1) * 4, 0);
+    bytes
+}
+
+impl HighlightKernel {
+    pub fn new(gpu: &Gpu) -> Self {
+        HighlightKernel {
+            pipeline: gpu.pipeline("highlight", SHADER),
+        }
+    }
+
+    /// Checks that the kernel's fixed sizes hold this dataflow and shape.
+    fn check(&self, df: &Dataflow, k: usize) -> Result<(), GpuError> {
+        let s = df.shape;
+        let pes = df.fibers_per_step * s.g1 as usize;
+        let problems = [
+            (
+                df.tile_n != TILE_N,
+                format!(
+                    "RF tiles of {TILE_N} columns (the architecture has {})",
+                    df.tile_n
+                ),
+            ),
+            (
+                df.rows_per_array > MAX_ROWS,
+                format!(
+                    "at most {MAX_ROWS} rows per array (got {})",
+                    df.rows_per_array
+                ),
+            ),
+            (
+                pes > MAX_PES,
+                format!("at most {MAX_PES} PEs per row (got {pes})"),
+            ),
+            (
+                pes * s.g0 as usize > MAX_SLOTS,
+                format!("at most {MAX_SLOTS} MACs per row"),
+            ),
+            (
+                df.fibers_per_step * s.fiber_span() > MAX_WINDOW,
+                format!("B windows of at most {MAX_WINDOW} values"),
+            ),
+            (
+                k > MAX_K,
+                format!("K up to {MAX_K}, so that per-workgroup counts cannot wrap (got K = {k})"),
+            ),
+        ];
+        match problems.into_iter().find(|(bad, _)| *bad) {
+            Some((_, what)) => Err(GpuError::Unsupported(format!(
+                "the GPU kernel emulates {what}"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Emulates `Z = A x B` on the device. Rows of A are split into dispatches of whole row
+    /// groups where the device's binding size or workgroup count limits require it.
+    pub fn run(
+        &self,
+        gpu: &Gpu,
+        df: &Dataflow,
+        a: &HierarchicalCp,
+        b: &BFormat,
+    ) -> Result<GpuRun, GpuError> {
+        let (m, k) = (a.rows, a.k);
+        self.check(df, k)?;
+        let limits = gpu.device.limits();
+        let max_binding = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
+        let max_groups = limits.max_compute_workgroups_per_dimension as usize;
+        let (g1, g0) = (df.shape.g1 as usize, df.shape.g0 as usize);
+        let n = match b {
+            BFormat::Dense(b) => b.cols,
+            BFormat::BlockedCsr(csr) => csr.n,
+        };
+        let tiles = n.div_ceil(TILE_N);
+        if tiles > max_groups {
+            return Err(GpuError::TooLarge(format!(
+                "N = {n} needs {tiles} RF tiles; the device dispatches at most {max_groups}"
+            )));
+        }
+
+        // B, shared by every dispatch.
+        let empty = [0u8; 4];
+        let (b_csr, b_blocks, offset_bits, b_buffers) = match b {
+            BFormat::Dense(b) => (
+                0,
+                0,
+                0,
+                [
+                    pack_i8(&b.data),
+                    empty.to_vec(),
+                    empty.to_vec(),
+                    empty.to_vec(),
+                ],
+            ),
+            BFormat::BlockedCsr(csr) => {
+                let nonzeros = csr
+                    .value
+                    .iter()
+                    .zip(&csr.offset)
+                    .map(|(&v, &o)| u32::from(v as u8) | u32::from(o) << 8);
+                let buffers = [
+                    empty.to_vec(),
+                    pack_u32(csr.block_start.iter().copied()),
+                    pack_u32(csr.block_end.iter().copied()),
+                    pack_u32(nonzeros.chain(std::iter::once(0))),
+                ];
+                (1, csr.blocks as u32, coord_bits(csr.block) as u32, buffers)
+            }
+        };
+        if let Some(big) = b_buffers.iter().find(|buf| buf.len() as u64 > max_binding) {
+            return Err(GpuError::TooLarge(format!(
+                "B ({k} x {n}) needs a {} byte buffer; the device binds at most {max_binding} bytes",
+                big.len()
+            )));
+        }
+        let b_bufs: Vec<wgpu::Buffer> = b_buffers
+            .iter()
+            .map(|bytes| gpu.storage_buffer("b", bytes))
+            .collect();
+
+        // Rows per dispatch: whole row groups whose A, Z and counter buffers fit the limits.
+        let group = df.rows_per_group();
+        let row_bytes = (a.fibers * g1 * g0 * 4).max(n * 4) as u64;
+        let counter_bytes_per_group = (df.arrays * tiles * Counters::NAMES.len() * 4) as u64;
+        let groups_by_binding = max_binding / row_bytes.max(1) / group as u64;
+        let groups_by_counters = max_binding / counter_bytes_per_group;
+        let groups_by_dispatch = (max_groups / df.arrays) as u64;
+        let groups_per_dispatch = groups_by_binding
+            .min(groups_by_counters)
+            .min(groups_by_dispatch) as usize;
+        if groups_per_dispatch == 0 {
+            return Err(GpuError::TooLarge(format!(
+                "one row group of {group} rows needs {} byte buffers; the device binds at most {max_binding} bytes",
+                row_bytes * group as u64
+            )));
+        }
+        let rows_per_dispatch = groups_per_dispatch * group;
+
+        let timestamps = gpu
+            .device
+            .features()
+            .contains(wgpu::Features::TIMESTAMP_QUERY);
+        let mut z = Matrix::zeros(m, n);
+        let mut counters = Counters::default();
+        let mut gpu_ns = 0.0;
+        for first_row in (0..m).step_by(rows_per_dispatch) {
+            let rows = rows_per_dispatch.min(m - first_row);
+            let block_slots = (first_row * a.fibers * g1)..((first_row + rows) * a.fibers * g1);
+            let value_slots = (block_slots.start * g0)..(block_slots.end * g0);
+            let a_k1 = pack_u32(a.k1_coord[block_slots].iter().map(|&c| u32::from(c)));
+            let a_slot = pack_u32(
+                a.value[value_slots.clone()]
+                    .iter()
+                    .zip(&a.k0_coord[value_slots])
+                    .map(|(&v, &c)| u32::from(v as u8) | u32::from(c) << 8),
+            );
+            let params = Params {
+                rows: rows as u32,
+                k: k as u32,
+                n: n as u32,
+                fibers: a.fibers as u32,
+                g1: df.shape.g1,
+                h1: df.shape.h1,
+                g0: df.shape.g0,
+                h0: df.shape.h0,
+                fibers_per_step: df.fibers_per_step as u32,
+                saf: u32::from(df.saf),
+                gating: u32::from(df.gating),
+                b_csr,
+                b_blocks,
+                h1_bits: coord_bits(df.shape.h1 as usize) as u32,
+                h0_bits: coord_bits(df.shape.h0 as usize) as u32,
+                offset_bits,
+                addr_bits: coord_bits(k + 1) as u32,
+                rows_per_array: df.rows_per_array as u32,
+                arrays_per_group: df.arrays as u32,
+                _pad: 0,
+            };
+            let array_blocks = rows.div_ceil(df.rows_per_array);
+            let workgroups = array_blocks * tiles;
+            let params_buf = gpu.uniform_buffer("params", bytemuck::bytes_of(&params));
+            let a_k1_buf = gpu.storage_buffer("a_k1", &a_k1);
+            let a_slot_buf = gpu.storage_buffer("a_slot", &a_slot);
+            let z_buf = gpu.output_buffer("z", (rows * n * 4) as u64);
+            let counter_buf =
+                gpu.output_buffer("counters", (workgroups * Counters::NAMES.len() * 4) as u64);
+            let bind_group = gpu.bind_group(
+                &self.pipeline,
+                &[
+                    &params_buf,
+                    &a_k1_buf,
+                    &a_slot_buf,
+                    &b_bufs[0],
+                    &b_bufs[1],
+                    &b_bufs[2],
+                    &b_bufs[3],
+                    &z_buf,
+                    &counter_buf,
+                ],
+            );
+            let query = timestamps.then(|| {
+                gpu.device.create_query_set(&wgpu::QuerySetDescriptor {
+                    label: Some("dispatch time"),
+                    ty: wgpu::QueryType::Timestamp,
+                    count: 2,
+                })
+            });
+            let resolved = query.as_ref().map(|_| {
+                gpu.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("timestamps"),
+                    size: 16,
+                    usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                    mapped_at_creation: false,
+                })
+            });
+            let mut encoder = gpu.device.create_command_encoder(&Default::default());
+            {
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("highlight"),
+                    timestamp_writes: query.as_ref().map(|query_set| {
+                        wgpu::ComputePassTimestampWrites {
+                            query_set,
+                            beginning_of_pass_write_index: Some(0),
+                            end_of_pass_write_index: Some(1),
+                        }
+                    }),
+                });
+                pass.set_pipeline(&self.pipeline);
+                pass.set_bind_group(0, &bind_group, &[]);
+                pass.dispatch_workgroups(tiles as u32, array_blocks as u32, 1);
+            }
+            if let (Some(query_set), Some(resolved)) = (&query, &resolved) {
+                encoder.resolve_query_set(query_set, 0..2, resolved, 0);
+            }
+            gpu.queue.submit([encoder.finish()]);
+            let z_words: Vec<i32> = bytemuck::pod_collect_to_vec(&gpu.read_back(&z_buf)?);
+            z.data[first_row * n..(first_row + rows) * n].copy_from_slice(&z_words);
+            counters += sum_partials(&bytemuck::pod_collect_to_vec::<u8, u32>(
+                &gpu.read_back(&counter_buf)?,
+            ));
+            if let Some(resolved) = &resolved {
+                let ticks: Vec<u64> = bytemuck::pod_collect_to_vec(&gpu.read_back(resolved)?);
+                gpu_ns += ticks[1].saturating_sub(ticks[0]) as f64
+                    * f64::from(gpu.queue.get_timestamp_period());
+            }
+        }
+        Ok(GpuRun {
+            z,
+            counters,
+            gpu_time_ms: timestamps.then_some(gpu_ns * 1e-6),
+        })
+    }
+}
