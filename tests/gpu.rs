@@ -162,3 +162,50 @@ fn gpu_equals_cpu_reference() {
         assert_eq!(gpu_run.counters, cpu_counters, "{case}: counters");
     }
 }
+
+/// Rows split into several dispatches when a buffer would exceed the binding limit: the result
+/// is the one dispatch's. A shape that cannot fit at all is an error, not a device loss.
+#[test]
+fn large_shapes_split_into_dispatches() {
+    let Some(gpu) = gpu_or_skip("large_shapes_split_into_dispatches") else {
+        return;
+    };
+    let w = Workload {
+        m: 200,
+        k: 64,
+        n: 150,
+        a: Pattern::parse("K1(2:4)->K0(2:4)").unwrap(),
+        b: Pattern::parse("unstructured(0.5)").unwrap(),
+        seed: 8,
+    };
+    let ops = w.operands().unwrap();
+    let prepared = Prepared::new(Design::Highlight, Design::Highlight.arch(), &w, &ops).unwrap();
+    let (cpu_z, cpu_counters) = prepared.run_cpu(&ops);
+    // One 64-row group of Z is 64 x 150 x 4 = 38400 bytes: a 40000-byte limit gives 4 dispatches.
+    let split = HighlightKernel::new(&gpu).with_binding_limit(40_000);
+    let run = split
+        .run(&gpu, &prepared.dataflow, &prepared.a, &prepared.b)
+        .unwrap();
+    assert_eq!(run.z, cpu_z);
+    assert_eq!(run.counters, cpu_counters);
+    let tiny = HighlightKernel::new(&gpu).with_binding_limit(30_000);
+    let err = tiny
+        .run(&gpu, &prepared.dataflow, &prepared.a, &prepared.b)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("one row group of 64 rows needs 38400 byte buffers"),
+        "{err}"
+    );
+    let err = HighlightKernel::new(&gpu)
+        .with_binding_limit(1_000)
+        .run(&gpu, &prepared.dataflow, &prepared.a, &prepared.b)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("B (64 x 150) needs a") && err.contains("binds at most 1000 bytes"),
+        "{err}"
+    );
+}

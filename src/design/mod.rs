@@ -181,7 +181,6 @@ impl Arch {
     pub fn rows_per_group(&self) -> usize {
         self.arrays * self.rows_per_array
     }
-
 }
 
 /// How the tensor-core loop nest of docs/DESIGN.md 6 runs one workload: the configuration shared

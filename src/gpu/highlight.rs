@@ -59,6 +59,8 @@ pub struct GpuRun {
 /// The tensor-core kernel (HighLight and TC), built once per device and reused.
 pub struct HighlightKernel {
     pipeline: wgpu::ComputePipeline,
+    /// Largest buffer a dispatch binds, below the device's own limit when set.
+    binding_limit: Option<u64>,
 }
 
 /// Sums per-workgroup counter rows (`Counters::NAMES.len()` u32 words each) in u64.
@@ -89,7 +91,15 @@ impl HighlightKernel {
     pub fn new(gpu: &Gpu) -> Self {
         HighlightKernel {
             pipeline: gpu.pipeline("highlight", SHADER),
+            binding_limit: None,
         }
+    }
+
+    /// Binds at most `bytes` per buffer, splitting rows into more dispatches: to share a device,
+    /// and to exercise the split on a small one.
+    pub fn with_binding_limit(mut self, bytes: u64) -> Self {
+        self.binding_limit = Some(bytes);
+        self
     }
 
     /// Checks that the kernel's fixed sizes hold this dataflow and shape.
@@ -150,7 +160,8 @@ impl HighlightKernel {
         let limits = gpu.device.limits();
         let max_binding = limits
             .max_storage_buffer_binding_size
-            .min(limits.max_buffer_size);
+            .min(limits.max_buffer_size)
+            .min(self.binding_limit.unwrap_or(u64::MAX));
         let max_groups = limits.max_compute_workgroups_per_dimension as usize;
         let (g1, g0) = (df.shape.g1 as usize, df.shape.g0 as usize);
         let n = match b {
