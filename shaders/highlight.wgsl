@@ -1,5 +1,5 @@
 // GPU twin of src/reference/highlight.rs: the tensor-core loop nest of docs/DESIGN.md 6, which
-// HighLight (saf = 1, gating = 1) and TC (saf = 0, gating = 0) are configurations of.
+// HighLight, TC and STC are configurations of (rank1_saf, rank0_saf, vfmu, gating).
 //
 // One workgroup emulates one PE array (up to 16 rows of M) on one RF tile of 128 output columns;
 // invocation `n` of the workgroup is cycle n of the tile, i.e. output column n. Per k-step:
@@ -24,7 +24,9 @@ struct Params {
     g0: u32,
     h0: u32,
     fibers_per_step: u32,   // K1 fibers a row of PEs covers per k-step
-    saf: u32,               // 1: rank1/rank0 SAFs, VFMU and A metadata are used and counted
+    rank1_saf: u32,         // 1: K1 coordinates are read, rank1 muxes select blocks
+    rank0_saf: u32,         // 1: A is read compressed with K0 coordinates, rank0 muxes select values
+    vfmu: u32,              // 1: a VFMU buffers the B window
     gating: u32,            // 1: zero operands are gated; 0: every MAC slot is performed
     b_csr: u32,             // 1: B is blocked CSR; 0: dense
     b_blocks: u32,          // CSR blocks per column
@@ -34,7 +36,9 @@ struct Params {
     addr_bits: u32,         // CSR address bits
     rows_per_array: u32,
     arrays_per_group: u32,
-    _pad: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 // Counter indices: the order of Counters::NAMES in src/counters.rs (a test checks it).
@@ -126,10 +130,11 @@ fn main(
                 reg_value[r * MAX_SLOTS + s] = byte_of(word, 0u);
                 reg_k0[r * MAX_SLOTS + s] = k0;
                 count[C_PE_REG_WRITE] += 1u;
-                if p.saf == 1u {
+                if p.rank0_saf == 1u {
                     count[C_GLB_READ_A] += 1u;
-                    if s % p.g0 == 0u {
-                        count[C_GLB_READ_A_META_BITS] += p.h1_bits + p.g0 * p.h0_bits;
+                    count[C_GLB_READ_A_META_BITS] += p.h0_bits;
+                    if p.rank1_saf == 1u && s % p.g0 == 0u {
+                        count[C_GLB_READ_A_META_BITS] += p.h1_bits;
                     }
                 } else if fiber * span + k1 * p.h0 + k0 < p.k {
                     // Stored densely: only k < K is read.
@@ -179,7 +184,7 @@ fn main(
                 }
             }
             if fetch_counter {
-                if p.saf == 1u {
+                if p.vfmu == 1u {
                     count[C_VFMU_WRITE] += width;
                     count[C_VFMU_READ] += width;
                 }
@@ -212,8 +217,10 @@ fn main(
                 acc[r] += sum;
             }
             let rows_slots = rows_active * slots;
-            if p.saf == 1u {
+            if p.rank1_saf == 1u {
                 count[C_RANK1_MUX] += rows_active * pes;
+            }
+            if p.rank0_saf == 1u {
                 count[C_RANK0_MUX] += rows_slots;
             }
             count[C_PE_REG_READ] += rows_slots;

@@ -134,7 +134,7 @@ impl Prepared {
     ) -> Result<Prepared, RunError> {
         let dataflow = design.dataflow(&arch, &workload.a, &workload.b)?;
         let a = HierarchicalCp::compress(&operands.a, dataflow.shape)?;
-        let b = if dataflow.saf && workload.b != Pattern::Dense {
+        let b = if dataflow.b_compressed && workload.b != Pattern::Dense {
             BFormat::BlockedCsr(BlockedCsr::compress(
                 &operands.b,
                 dataflow.shape.h0 as usize,

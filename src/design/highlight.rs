@@ -22,7 +22,10 @@ pub fn dataflow(arch: &Arch, a: &Pattern) -> Result<Dataflow, DesignError> {
         arrays: arch.arrays,
         rows_per_array: arch.rows_per_array,
         tile_n: arch.tile_n,
-        saf: true,
+        rank1_saf: true,
+        rank0_saf: true,
+        vfmu: true,
+        b_compressed: true,
         gating: true,
     })
 }

@@ -197,8 +197,14 @@ pub struct Dataflow {
     pub rows_per_array: usize,
     /// Output columns of one RF tile.
     pub tile_n: usize,
-    /// Rank1 and rank0 SAFs present: A metadata, VFMU and muxes are used and counted.
-    pub saf: bool,
+    /// A rank1 SAF: K1 coordinates are read and each PE's rank1 mux selects its block.
+    pub rank1_saf: bool,
+    /// A rank0 SAF: A is read compressed with K0 coordinates and each MAC's mux selects its value.
+    pub rank0_saf: bool,
+    /// A VFMU buffers B's window for the muxes.
+    pub vfmu: bool,
+    /// B is read as blocked CSR when it is not dense.
+    pub b_compressed: bool,
     /// Zero operands are gated; without it every MAC slot is performed.
     pub gating: bool,
 }

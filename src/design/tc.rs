@@ -19,7 +19,10 @@ pub fn dataflow(arch: &Arch) -> Dataflow {
         arrays: arch.arrays,
         rows_per_array: arch.rows_per_array,
         tile_n: arch.tile_n,
-        saf: false,
+        rank1_saf: false,
+        rank0_saf: false,
+        vfmu: false,
+        b_compressed: false,
         gating: false,
     }
 }

@@ -35,7 +35,9 @@ struct Params {
     g0: u32,
     h0: u32,
     fibers_per_step: u32,
-    saf: u32,
+    rank1_saf: u32,
+    rank0_saf: u32,
+    vfmu: u32,
     gating: u32,
     b_csr: u32,
     b_blocks: u32,
@@ -45,7 +47,7 @@ struct Params {
     addr_bits: u32,
     rows_per_array: u32,
     arrays_per_group: u32,
-    _pad: u32,
+    _pad: [u32; 3],
 }
 
 /// What one GPU emulation returns.
@@ -261,7 +263,9 @@ impl HighlightKernel {
                 g0: df.shape.g0,
                 h0: df.shape.h0,
                 fibers_per_step: df.fibers_per_step as u32,
-                saf: u32::from(df.saf),
+                rank1_saf: u32::from(df.rank1_saf),
+                rank0_saf: u32::from(df.rank0_saf),
+                vfmu: u32::from(df.vfmu),
                 gating: u32::from(df.gating),
                 b_csr,
                 b_blocks,
@@ -271,7 +275,7 @@ impl HighlightKernel {
                 addr_bits: coord_bits(k + 1) as u32,
                 rows_per_array: df.rows_per_array as u32,
                 arrays_per_group: df.arrays as u32,
-                _pad: 0,
+                _pad: [0; 3],
             };
             let array_blocks = rows.div_ceil(df.rows_per_array);
             let workgroups = array_blocks * tiles;

@@ -73,7 +73,12 @@ fn pe_row(
     );
     let span = df.shape.fiber_span();
     let (k, n) = (a.k, b.cols);
-    let meta_bits_per_pe = coord_bits(df.shape.h1 as usize) + g0 as u64 * coord_bits(h0);
+    let k1_bits = if df.rank1_saf {
+        coord_bits(df.shape.h1 as usize)
+    } else {
+        0
+    };
+    let k0_bits = if df.rank0_saf { coord_bits(h0) } else { 0 };
     let mut c = Counters::default();
     for nt in (0..n).step_by(df.tile_n) {
         let w = df.tile_n.min(n - nt);
@@ -84,9 +89,9 @@ fn pe_row(
             let slots = pes * g0 as u64;
             // Load A: every slot into the PE registers, with its coordinates where there is a SAF.
             c.pe_reg_write += slots;
-            if df.saf {
+            if df.rank0_saf {
                 c.glb_read_a += slots;
-                c.glb_read_a_meta_bits += pes * meta_bits_per_pe;
+                c.glb_read_a_meta_bits += pes * k1_bits + slots * k0_bits;
             } else {
                 c.glb_read_a += (k.min(fibers.end * span) - fibers.start * span) as u64;
             }
@@ -104,8 +109,10 @@ fn pe_row(
                 }
             }
             let w = w as u64;
-            if df.saf {
+            if df.rank1_saf {
                 c.rank1_mux += pes * w;
+            }
+            if df.rank0_saf {
                 c.rank0_mux += slots * w;
             }
             c.pe_reg_read += slots * w;
@@ -179,7 +186,7 @@ fn b_fetch(df: &Dataflow, a: &HierarchicalCp, b_format: &BFormat) -> Counters {
                         + 2 * blocks.len() as u64 * coord_bits(csr.k + 1);
                 }
             }
-            if df.saf {
+            if df.vfmu {
                 c.vfmu_write += window;
                 c.vfmu_read += window;
             }
