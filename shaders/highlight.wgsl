@@ -53,13 +53,14 @@ const C_VFMU_WRITE = 7u;
 const C_VFMU_READ = 8u;
 const C_RANK1_MUX = 9u;
 const C_RANK0_MUX = 10u;
-const C_MAC = 11u;
-const C_MAC_GATED = 12u;
-const C_ADDER = 13u;
-const C_RF_READ = 14u;
-const C_RF_WRITE = 15u;
-const C_CYCLES = 16u;
-const NUM_COUNTERS = 17u;
+const C_SKIP_SELECT_MUX = 11u;
+const C_MAC = 12u;
+const C_MAC_GATED = 13u;
+const C_ADDER = 14u;
+const C_RF_READ = 15u;
+const C_RF_WRITE = 16u;
+const C_CYCLES = 17u;
+const NUM_COUNTERS = 18u;
 
 const TILE_N = 128u;            // RF tile columns = invocations per workgroup
 const MAX_ROWS = 16u;           // rows per PE array

@@ -67,6 +67,9 @@ counters! {
     rank1_mux,
     /// Rank0 SAF selects, one per MAC per cycle.
     rank0_mux,
+    /// HighLight-DSSO only: the 2:1 mux per PE that picks which operand drives skipping, one
+    /// select per PE per cycle.
+    skip_select_mux,
     /// Multiplies performed (both operands nonzero, or performed regardless).
     mac,
     /// MAC slots gated because an operand is zero.

@@ -32,21 +32,11 @@ pub struct Ert {
 #[derive(Debug, Error)]
 pub enum EnergyError {
     #[error("cannot read energy table {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     #[error("energy table {path}: {message}")]
     Bad { path: String, message: String },
-    #[error(
-        "energy table {ert:?} has no action {action:?}, which counter {counter} needs; it has: {have}"
-    )]
-    MissingAction {
-        ert: String,
-        action: String,
-        counter: String,
-        have: String,
-    },
+    #[error("energy table {ert:?} has no action {action:?}, which counter {counter} needs; it has: {have}")]
+    MissingAction { ert: String, action: String, counter: String, have: String },
 }
 
 /// How a counter's units turn into an ERT action's units.
@@ -60,6 +50,8 @@ enum Per {
     Rank1Mux,
     /// A select of the design's rank0 mux costs H_max inputs.
     Rank0Mux,
+    /// A select of a 2:1 mux costs two inputs.
+    TwoToOne,
 }
 
 /// The ERT action each counter is charged to (`cycles` costs no energy by itself).
@@ -75,6 +67,7 @@ const CHARGES: &[(&str, &str, Per)] = &[
     ("vfmu_read", "vfmu", Per::Count),
     ("rank1_mux", "mux_input", Per::Rank1Mux),
     ("rank0_mux", "mux_input", Per::Rank0Mux),
+    ("skip_select_mux", "mux_input", Per::TwoToOne),
     ("mac", "mac", Per::Count),
     ("mac_gated", "mac_gated", Per::Count),
     ("adder", "adder", Per::Count),
@@ -85,37 +78,23 @@ const CHARGES: &[(&str, &str, Per)] = &[
 impl Ert {
     /// The shipped default, public 45 nm data (`assets/ert/default-45nm.toml`).
     pub fn default_45nm() -> Ert {
-        Ert::parse(
-            include_str!("../assets/ert/default-45nm.toml"),
-            "assets/ert/default-45nm.toml",
-        )
-        .expect("the shipped energy table is valid")
+        Ert::parse(include_str!("../assets/ert/default-45nm.toml"), "assets/ert/default-45nm.toml")
+            .expect("the shipped energy table is valid")
     }
 
     /// Reads an ERT file.
     pub fn load(path: &Path) -> Result<Ert, EnergyError> {
-        let text = std::fs::read_to_string(path).map_err(|source| EnergyError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| EnergyError::Read { path: path.display().to_string(), source })?;
         Ert::parse(&text, &path.display().to_string())
     }
 
     /// Parses ERT TOML; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Ert, EnergyError> {
-        let bad = |message: String| EnergyError::Bad {
-            path: origin.to_string(),
-            message,
-        };
+        let bad = |message: String| EnergyError::Bad { path: origin.to_string(), message };
         let ert: Ert = toml::from_str(text).map_err(|e| bad(e.message().to_string()))?;
-        if let Some((name, _)) = ert
-            .actions
-            .iter()
-            .find(|(_, a)| !(a.pj.is_finite() && a.pj >= 0.0))
-        {
-            return Err(bad(format!(
-                "action {name:?} needs a finite, non-negative pj"
-            )));
+        if let Some((name, _)) = ert.actions.iter().find(|(_, a)| !(a.pj.is_finite() && a.pj >= 0.0)) {
+            return Err(bad(format!("action {name:?} needs a finite, non-negative pj")));
         }
         Ok(ert)
     }
@@ -143,30 +122,22 @@ pub fn evaluate(counters: &Counters, arch: &Arch, ert: &Ert) -> Result<Evaluatio
             breakdown.push((counter, 0.0));
             continue;
         }
-        let pj =
-            ert.actions
-                .get(action)
-                .map(|a| a.pj)
-                .ok_or_else(|| EnergyError::MissingAction {
-                    ert: ert.name.clone(),
-                    action: action.to_string(),
-                    counter: counter.to_string(),
-                    have: ert.actions.keys().cloned().collect::<Vec<_>>().join(", "),
-                })?;
+        let pj = ert.actions.get(action).map(|a| a.pj).ok_or_else(|| EnergyError::MissingAction {
+            ert: ert.name.clone(),
+            action: action.to_string(),
+            counter: counter.to_string(),
+            have: ert.actions.keys().cloned().collect::<Vec<_>>().join(", "),
+        })?;
         let scale = match per {
             Per::Count => 1.0,
             Per::Bit => 1.0 / 8.0,
             Per::Rank1Mux => arch.rank1.map_or(0.0, |r| f64::from(r.h_max)),
             Per::Rank0Mux => arch.rank0.map_or(0.0, |r| f64::from(r.h_max)),
+            Per::TwoToOne => 2.0,
         };
         breakdown.push((counter, count as f64 * pj * scale));
     }
     let energy_pj = breakdown.iter().map(|(_, e)| e).sum::<f64>();
     let latency_s = counters.cycles as f64 / arch.clock_hz;
-    Ok(Evaluation {
-        energy_pj,
-        breakdown_pj: breakdown,
-        latency_s,
-        edp: energy_pj * 1e-12 * latency_s,
-    })
+    Ok(Evaluation { energy_pj, breakdown_pj: breakdown, latency_s, edp: energy_pj * 1e-12 * latency_s })
 }

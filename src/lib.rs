@@ -5,7 +5,9 @@
 //! patterns ([`pattern`]), operands ([`operand`]), compressed formats ([`format`]), the dense
 //! reference product ([`matrix`]) and the GPU path ([`gpu`]).
 
+pub mod compare;
 pub mod counters;
+pub mod degrees;
 pub mod design;
 pub mod energy;
 pub mod format;

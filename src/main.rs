@@ -5,6 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+use std::io::IsTerminal;
+
+use highlight_emu::compare::Point;
+use highlight_emu::degrees::DegreeTable;
 use highlight_emu::design::{Arch, Design};
 use highlight_emu::energy::Ert;
 use highlight_emu::gpu;
@@ -12,7 +16,7 @@ use highlight_emu::matrix::Matrix;
 use highlight_emu::operand::npy::{self, NpyMatrix};
 use highlight_emu::operand::{self, OperandRole};
 use highlight_emu::pattern::Pattern;
-use highlight_emu::run::{BackendChoice, Workload, open_backend};
+use highlight_emu::run::{BackendChoice, GpuBackend, Workload, open_backend, run_best_order};
 use serde_json::json;
 
 /// Emulate the HighLight sparse DNN accelerator (MICRO 2023) and the designs it is compared with.
@@ -74,8 +78,67 @@ enum Command {
     },
     /// Emulate Z = A x B on one design and report cycles, energy, latency and EDP.
     Run(RunArgs),
+    /// Every design on one sparsity-degree point, normalised to TC.
+    Compare(CompareArgs),
     /// List the GPU adapters wgpu sees, with backend and type.
     Devices,
+}
+
+/// Where to emulate, shared by the commands that emulate.
+#[derive(clap::Args)]
+struct BackendArgs {
+    /// Where to emulate: auto takes a hardware GPU when there is one, else the CPU reference.
+    #[arg(long, value_enum, default_value = "auto")]
+    backend: BackendChoice,
+    /// Use the GPU adapter whose name contains this text (see `devices`); naming a software
+    /// adapter such as llvmpipe allows it.
+    #[arg(long, env = "HIGHLIGHT_ADAPTER")]
+    adapter: Option<String>,
+    /// Run on the GPU and on the CPU reference and compare Z and every counter; exit 3 on a
+    /// mismatch.
+    #[arg(long)]
+    check: bool,
+}
+
+impl BackendArgs {
+    /// Opens the backend asked for, saying on stderr when `auto` falls back to the CPU.
+    fn open(&self) -> Result<Option<GpuBackend>> {
+        let (gpu, fallback) = open_backend(self.backend, self.adapter.as_deref(), self.check)?;
+        if let Some(reason) = fallback {
+            eprintln!("note: using the CPU reference: {reason}");
+        }
+        Ok(gpu)
+    }
+}
+
+#[derive(clap::Args)]
+struct CompareArgs {
+    /// Rows of A and Z.
+    #[arg(long)]
+    m: usize,
+    /// The reduction dimension.
+    #[arg(long)]
+    k: usize,
+    /// Columns of B and Z.
+    #[arg(long)]
+    n: usize,
+    /// A's sparsity degree, as in assets/degrees.toml (0, 0.5, 0.75).
+    #[arg(long, default_value_t = 0.0)]
+    a_sparsity: f64,
+    /// B's sparsity degree in [0, 1); S2TA needs a multiple of 0.125.
+    #[arg(long, default_value_t = 0.0)]
+    b_sparsity: f64,
+    /// Seed of the synthetic operands.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[command(flatten)]
+    backend: BackendArgs,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// Energy table instead of assets/ert/default-45nm.toml.
+    #[arg(long)]
+    ert: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -101,17 +164,11 @@ struct RunArgs {
     /// Seed of the synthetic operands.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Where to emulate: auto takes a hardware GPU when there is one, else the CPU reference.
-    #[arg(long, value_enum, default_value = "auto")]
-    backend: BackendChoice,
-    /// Use the GPU adapter whose name contains this text (see `devices`); naming a software
-    /// adapter such as llvmpipe allows it.
-    #[arg(long, env = "HIGHLIGHT_ADAPTER")]
-    adapter: Option<String>,
-    /// Run on the GPU and on the CPU reference and compare Z and every counter; exit 3 on a
-    /// mismatch.
+    #[command(flatten)]
+    backend: BackendArgs,
+    /// Also try Z^T = B^T x A^T and keep the order with the lower EDP.
     #[arg(long)]
-    check: bool,
+    swap: bool,
     /// Print one JSON object instead of the report.
     #[arg(long)]
     json: bool,
@@ -131,20 +188,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Spec { pattern, json } => spec(&pattern, json),
-        Command::Gen {
-            operand,
-            rows,
-            cols,
-            pattern,
-            seed,
-            out,
-        } => gen_operand(operand, rows, cols, &pattern, seed, &out),
-        Command::Prune {
-            pattern,
-            input,
-            out,
-        } => prune(&pattern, &input, &out),
+        Command::Gen { operand, rows, cols, pattern, seed, out } => {
+            gen_operand(operand, rows, cols, &pattern, seed, &out)
+        }
+        Command::Prune { pattern, input, out } => prune(&pattern, &input, &out),
         Command::Run(args) => run(&args),
+        Command::Compare(args) => compare(&args),
         Command::Devices => devices(),
     };
     match result {
@@ -192,13 +241,7 @@ fn spec(text: &str, as_json: bool) -> Result<()> {
     }
     for (i, rank) in ruled.iter().enumerate() {
         let n = ruled.len() - 1 - i;
-        println!(
-            "rank {n}: {}({}:{}) density {}",
-            rank.name,
-            rank.g,
-            rank.h,
-            rank.density()
-        );
+        println!("rank {n}: {}({}:{}) density {}", rank.name, rank.g, rank.h, rank.density());
     }
     Ok(())
 }
@@ -213,14 +256,7 @@ fn check_shape(rows: usize, cols: usize) -> Result<()> {
     }
 }
 
-fn gen_operand(
-    role: OperandRole,
-    rows: usize,
-    cols: usize,
-    text: &str,
-    seed: u64,
-    out: &Path,
-) -> Result<()> {
+fn gen_operand(role: OperandRole, rows: usize, cols: usize, text: &str, seed: u64, out: &Path) -> Result<()> {
     check_shape(rows, cols)?;
     let pattern = parse_pattern(text)?;
     let matrix = match role {
@@ -269,11 +305,7 @@ fn devices() -> Result<()> {
     }
     for adapter in adapters {
         let info = adapter.get_info();
-        let kind = if gpu::is_software(&info) {
-            "software"
-        } else {
-            "hardware"
-        };
+        let kind = if gpu::is_software(&info) { "software" } else { "hardware" };
         println!("{} [{kind}]", gpu::describe(&info));
     }
     Ok(())
@@ -300,24 +332,19 @@ fn run(args: &RunArgs) -> Result<()> {
     if let Some(dir) = &args.save
         && dir.exists()
     {
-        bail!(
-            "--save {}: already exists; name a new directory",
-            dir.display()
-        );
+        bail!("--save {}: already exists; name a new directory", dir.display());
     }
-    let (gpu, fallback) = open_backend(args.backend, args.adapter.as_deref(), args.check)?;
-    if let Some(reason) = fallback {
-        eprintln!("note: using the CPU reference: {reason}");
-    }
+    let gpu = args.backend.open()?;
     let operands = workload.operands()?;
-    let (result, z) = highlight_emu::run::run(
+    let (result, z) = run_best_order(
         args.design,
-        arch,
+        &arch,
         &ert,
         &workload,
         &operands,
         gpu.as_ref(),
-        args.check,
+        args.backend.check,
+        args.swap,
     )?;
     if let Some(dir) = &args.save {
         save(dir, &operands, &z, &result)?;
@@ -327,18 +354,11 @@ fn run(args: &RunArgs) -> Result<()> {
     } else {
         print!("{}", highlight_emu::report::run_text(&result));
     }
-    if let Some(difference) = result
-        .check
-        .as_ref()
-        .and_then(|c| c.first_difference.as_ref())
-    {
+    if let Some(difference) = result.check.as_ref().and_then(|c| c.first_difference.as_ref()) {
         return Err(Mismatch(format!("GPU and CPU differ: {difference}")).into());
     }
     if let Some((m, n, z, d)) = result.z_mismatch {
-        return Err(Mismatch(format!(
-            "Z[{m}, {n}] = {z} differs from the dense product {d}"
-        ))
-        .into());
+        return Err(Mismatch(format!("Z[{m}, {n}] = {z} differs from the dense product {d}")).into());
     }
     Ok(())
 }
@@ -351,25 +371,74 @@ fn save(
     z: &Matrix<i32>,
     result: &highlight_emu::run::RunResult,
 ) -> Result<()> {
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = dir.with_file_name(format!(".{name}.partial-{}", std::process::id()));
     let write = || -> Result<()> {
-        std::fs::create_dir_all(&tmp)
-            .with_context(|| format!("cannot create {}", tmp.display()))?;
+        std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
         npy::write_matrix(&tmp.join("a.npy"), &operands.a)?;
         npy::write_matrix(&tmp.join("b.npy"), &operands.b)?;
         npy::write_matrix(&tmp.join("z.npy"), z)?;
         let json = serde_json::to_string_pretty(result)?;
         std::fs::write(tmp.join("result.json"), json + "\n").context("cannot write result.json")?;
-        std::fs::rename(&tmp, dir)
-            .with_context(|| format!("cannot move the results to {}", dir.display()))
+        std::fs::rename(&tmp, dir).with_context(|| format!("cannot move the results to {}", dir.display()))
     };
     let outcome = write();
     if outcome.is_err() {
         let _ = std::fs::remove_dir_all(&tmp);
     }
     outcome.with_context(|| format!("--save {}", dir.display()))
+}
+
+fn compare(args: &CompareArgs) -> Result<()> {
+    let point = Point {
+        m: args.m,
+        k: args.k,
+        n: args.n,
+        a_sparsity: args.a_sparsity,
+        b_sparsity: args.b_sparsity,
+        seed: args.seed,
+    };
+    Workload { m: point.m, k: point.k, n: point.n, a: Pattern::Dense, b: Pattern::Dense, seed: point.seed }
+        .check()?;
+    let ert = match &args.ert {
+        Some(path) => Ert::load(path)?,
+        None => Ert::default_45nm(),
+    };
+    let gpu = args.backend.open()?;
+    let on_terminal = std::io::stderr().is_terminal();
+    let outcomes = highlight_emu::compare::compare(
+        &point,
+        &DegreeTable::shipped(),
+        &ert,
+        gpu.as_ref(),
+        args.backend.check,
+        |design| {
+            if on_terminal {
+                eprint!("\r\x1b[Kemulating {} ...", design.id());
+            }
+        },
+    )?;
+    if on_terminal {
+        eprint!("\r\x1b[K");
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&json!({ "point": point, "designs": outcomes }))?);
+    } else {
+        print!("{}", highlight_emu::report::compare_text(&point, &outcomes));
+    }
+    for o in &outcomes {
+        if let Some(r) = &o.result {
+            if let Some(d) = r.check.as_ref().and_then(|c| c.first_difference.as_ref()) {
+                return Err(Mismatch(format!("{}: GPU and CPU differ: {d}", o.design.id())).into());
+            }
+            if let Some((m, n, z, d)) = r.z_mismatch {
+                return Err(Mismatch(format!(
+                    "{}: Z[{m}, {n}] = {z} differs from the dense product {d}",
+                    o.design.id()
+                ))
+                .into());
+            }
+        }
+    }
+    Ok(())
 }

@@ -14,20 +14,12 @@ pub struct Matrix<T> {
 impl<T: Copy + Default> Matrix<T> {
     /// A matrix of zeros (`T::default()`).
     pub fn zeros(rows: usize, cols: usize) -> Self {
-        Matrix {
-            rows,
-            cols,
-            data: vec![T::default(); rows * cols],
-        }
+        Matrix { rows, cols, data: vec![T::default(); rows * cols] }
     }
 
     /// Wraps row-major data; `data.len()` must be `rows * cols`.
     pub fn from_vec(rows: usize, cols: usize, data: Vec<T>) -> Self {
-        assert_eq!(
-            data.len(),
-            rows * cols,
-            "matrix data does not match its shape"
-        );
+        assert_eq!(data.len(), rows * cols, "matrix data does not match its shape");
         Matrix { rows, cols, data }
     }
 
@@ -58,11 +50,7 @@ impl<T: Copy + Default + PartialEq> Matrix<T> {
 
     /// Fraction of nonzero elements (1 for an empty matrix, which has nothing pruned).
     pub fn density(&self) -> f64 {
-        if self.data.is_empty() {
-            1.0
-        } else {
-            self.occupancy() as f64 / self.data.len() as f64
-        }
+        if self.data.is_empty() { 1.0 } else { self.occupancy() as f64 / self.data.len() as f64 }
     }
 }
 
@@ -97,9 +85,6 @@ mod tests {
         let a = Matrix::from_vec(2, 3, vec![1i8, -2, 0, 127, 0, -127]);
         let b = Matrix::from_vec(3, 2, vec![3i8, -1, 4, 0, -128, 127]);
         let z = dense_product(&a, &b);
-        assert_eq!(
-            z.data,
-            vec![3 - 2 * 4, -1, 127 * 3 + 127 * 128, -127 - 127 * 127]
-        );
+        assert_eq!(z.data, vec![3 - 2 * 4, -1, 127 * 3 + 127 * 128, -127 - 127 * 127]);
     }
 }

@@ -13,8 +13,7 @@ use thiserror::Error;
 pub const MAX_RULED_RANKS: usize = 4;
 
 /// An example every error message offers as an accepted form.
-const EXAMPLE: &str =
-    "accepted forms: dense, unstructured(0.25), C1(2:4)->C0(2:4), RS->C2->C1(3:4)->C0(2:4)";
+const EXAMPLE: &str = "accepted forms: dense, unstructured(0.25), C1(2:4)->C0(2:4), RS->C2->C1(3:4)->C0(2:4)";
 
 /// A rank above the G:H ranks: kept for display, or pruned without a fixed pattern.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,10 +101,8 @@ impl Pattern {
                 true => PatternError::TrailingText(trimmed.to_string()),
                 false => PatternError::MissingParen(trimmed.to_string()),
             })?;
-            let density: f64 = inner
-                .trim()
-                .parse()
-                .map_err(|_| PatternError::BadDensity(inner.trim().to_string()))?;
+            let density: f64 =
+                inner.trim().parse().map_err(|_| PatternError::BadDensity(inner.trim().to_string()))?;
             if !(density > 0.0 && density <= 1.0) {
                 return Err(PatternError::BadDensity(inner.trim().to_string()));
             }
@@ -129,10 +126,7 @@ impl Pattern {
             }
         }
         if ruled.len() > MAX_RULED_RANKS {
-            return Err(PatternError::TooManyRuledRanks(
-                ruled.len(),
-                trimmed.to_string(),
-            ));
+            return Err(PatternError::TooManyRuledRanks(ruled.len(), trimmed.to_string()));
         }
         Ok(Pattern::Hss { prefix, ruled })
     }
@@ -180,11 +174,7 @@ impl fmt::Display for Pattern {
             Pattern::Unstructured { density } => write!(f, "unstructured({density})"),
             Pattern::Hss { prefix, ruled } => {
                 let prefix = prefix.iter().map(|r| {
-                    if r.unconstrained {
-                        format!("{}(unconstrained)", r.name)
-                    } else {
-                        r.name.clone()
-                    }
+                    if r.unconstrained { format!("{}(unconstrained)", r.name) } else { r.name.clone() }
                 });
                 let ruled = ruled.iter().map(|r| format!("{}({}:{})", r.name, r.g, r.h));
                 let ranks: Vec<String> = prefix.chain(ruled).collect();
@@ -217,22 +207,15 @@ fn strip_call<'a>(text: &'a str, name: &str) -> Option<Option<&'a str>> {
 }
 
 fn parse_rank(token: &str) -> Result<ParsedRank, PatternError> {
-    let letters = token
-        .find(|c: char| !c.is_ascii_alphabetic())
-        .unwrap_or(token.len());
-    let digits = token[letters..]
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or(token.len(), |i| letters + i);
+    let letters = token.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(token.len());
+    let digits = token[letters..].find(|c: char| !c.is_ascii_digit()).map_or(token.len(), |i| letters + i);
     if letters == 0 {
         return Err(PatternError::BadRankName(token.to_string()));
     }
     let name = token[..digits].to_string();
     let rest = token[digits..].trim();
     if rest.is_empty() {
-        return Ok(ParsedRank::Plain(Rank {
-            name,
-            unconstrained: false,
-        }));
+        return Ok(ParsedRank::Plain(Rank { name, unconstrained: false }));
     }
     let Some(after_open) = rest.strip_prefix('(') else {
         return Err(PatternError::BadRankName(token.to_string()));
@@ -245,19 +228,12 @@ fn parse_rank(token: &str) -> Result<ParsedRank, PatternError> {
     }
     let rule = after_open[..close].trim();
     if rule.eq_ignore_ascii_case("unconstrained") {
-        return Ok(ParsedRank::Plain(Rank {
-            name,
-            unconstrained: true,
-        }));
+        return Ok(ParsedRank::Plain(Rank { name, unconstrained: true }));
     }
     let Some((g, h)) = rule.split_once(':') else {
         return Err(PatternError::UnknownRule(rule.to_string()));
     };
-    let number = |s: &str| {
-        s.trim()
-            .parse::<u32>()
-            .map_err(|_| PatternError::BadNumber(s.trim().to_string()))
-    };
+    let number = |s: &str| s.trim().parse::<u32>().map_err(|_| PatternError::BadNumber(s.trim().to_string()));
     let (g, h) = (number(g)?, number(h)?);
     match (g, h) {
         (_, 0) => Err(PatternError::ZeroH(token.to_string())),

@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use crate::compare::{Outcome, Point};
 use crate::run::RunResult;
 
 /// Engineering notation with an SI prefix, e.g. `1.234 µJ`.
@@ -18,10 +19,7 @@ pub fn si(value: f64, unit: &str) -> String {
         (1e-15, "f"),
     ];
     let magnitude = value.abs();
-    let &(scale, prefix) = PREFIXES
-        .iter()
-        .find(|(s, _)| magnitude >= *s)
-        .unwrap_or(&(1e-15, "f"));
+    let &(scale, prefix) = PREFIXES.iter().find(|(s, _)| magnitude >= *s).unwrap_or(&(1e-15, "f"));
     format!("{:.4} {prefix}{unit}", value / scale)
 }
 
@@ -42,11 +40,11 @@ pub fn run_text(r: &RunResult) -> String {
         w.n,
         w.seed
     );
-    let _ = writeln!(
-        out,
-        "  A {} (density {:.4}, runs as {})",
-        w.a, w.a_density, r.a_runs_as
-    );
+    let order = match r.order {
+        crate::run::Order::AsGiven => "",
+        crate::run::Order::Swapped => ", operands swapped: Z^T = B^T x A^T",
+    };
+    let _ = writeln!(out, "  A {} (density {:.4}, runs as {}{order})", w.a, w.a_density, r.a_runs_as);
     let _ = writeln!(out, "  B {} (density {:.4})", w.b, w.b_density);
     let _ = writeln!(
         out,
@@ -54,28 +52,15 @@ pub fn run_text(r: &RunResult) -> String {
         r.cycles, r.speedup_over_tc, r.tc_cycles
     );
     let _ = writeln!(out, "latency     {:>16}", si(r.latency_s, "s"));
-    let _ = writeln!(
-        out,
-        "energy      {:>16}   (energy table {})",
-        si(r.energy_pj * 1e-12, "J"),
-        r.ert
-    );
+    let _ = writeln!(out, "energy      {:>16}   (energy table {})", si(r.energy_pj * 1e-12, "J"), r.ert);
     let _ = writeln!(out, "EDP         {:>16}", si(r.edp, "J·s"));
     let _ = writeln!(out, "energy breakdown:");
     for (name, pj) in &r.energy_breakdown_pj {
         let pj = pj.as_f64().unwrap_or(0.0);
         if pj > 0.0 {
-            let count = r
-                .counters
-                .iter()
-                .find(|(c, _)| c == name)
-                .map_or(0, |(_, v)| v);
+            let count = r.counters.iter().find(|(c, _)| c == name).map_or(0, |(_, v)| v);
             let share = 100.0 * pj / r.energy_pj;
-            let _ = writeln!(
-                out,
-                "  {name:<22} {count:>16}  {:>14}  {share:5.1} %",
-                si(pj * 1e-12, "J")
-            );
+            let _ = writeln!(out, "  {name:<22} {count:>16}  {:>14}  {share:5.1} %", si(pj * 1e-12, "J"));
         }
     }
     let verdict = match r.z_mismatch {
@@ -90,21 +75,73 @@ pub fn run_text(r: &RunResult) -> String {
         };
         let _ = writeln!(out, "GPU equals the CPU reference: {verdict}");
     }
-    let gpu_time = r
-        .gpu_time_ms
-        .map_or(String::new(), |t| format!(", GPU time {t:.3} ms"));
-    let adapter = r
-        .adapter
-        .as_ref()
-        .map_or(String::new(), |a| format!(" on {a}"));
+    let gpu_time = r.gpu_time_ms.map_or(String::new(), |t| format!(", GPU time {t:.3} ms"));
+    let adapter = r.adapter.as_ref().map_or(String::new(), |a| format!(" on {a}"));
+    let _ = writeln!(out, "emulation: wall {:.1} ms{gpu_time}{adapter}", r.wall_ms);
+    if let Some(why) = &r.cpu_fallback {
+        let _ = writeln!(out, "note: ran on the CPU reference: {why}");
+    }
+    let _ = writeln!(out, "(first-order model: pipeline fill and bandwidth stalls are not modelled)");
+    out
+}
+
+/// The readable table of `compare`: every design normalised to TC.
+pub fn compare_text(p: &Point, outcomes: &[Outcome]) -> String {
+    let mut out = String::new();
     let _ = writeln!(
         out,
-        "emulation: wall {:.1} ms{gpu_time}{adapter}",
-        r.wall_ms
+        "Z[{} x {}] = A[{} x {}] x B[{} x {}], A sparsity {} %, B sparsity {} %, seed {}",
+        p.m,
+        p.n,
+        p.m,
+        p.k,
+        p.k,
+        p.n,
+        100.0 * p.a_sparsity,
+        100.0 * p.b_sparsity,
+        p.seed
     );
     let _ = writeln!(
         out,
-        "(first-order model: pipeline fill and bandwidth stalls are not modelled)"
+        "{:<15} {:<30} {:<20} {:<8} {:>12} {:>8} {:>8} {:>8}",
+        "design", "A runs as", "B", "order", "cycles", "speedup", "energy", "EDP"
+    );
+    for o in outcomes {
+        match (&o.result, &o.normalised_to_tc, &o.unsupported) {
+            (Some(r), Some(n), _) => {
+                let order = match r.order {
+                    crate::run::Order::AsGiven => "A x B",
+                    crate::run::Order::Swapped => "swapped",
+                };
+                let _ = writeln!(
+                    out,
+                    "{:<15} {:<30} {:<20} {:<8} {:>12} {:>7.2}x {:>8.3} {:>8.3}",
+                    o.design.id(),
+                    r.a_runs_as,
+                    r.workload.b,
+                    order,
+                    r.cycles,
+                    n.speedup,
+                    n.energy,
+                    n.edp
+                );
+            }
+            (_, _, Some(why)) => {
+                let _ = writeln!(out, "{:<15} unsupported: {why}", o.design.id());
+            }
+            _ => {}
+        }
+    }
+    let first = outcomes.iter().find_map(|o| o.result.as_ref());
+    let _ = writeln!(
+        out,
+        "energy and EDP relative to TC; backend {}; energy table {}",
+        first.map_or("none", |r| r.backend.id()),
+        first.map_or("", |r| r.ert.as_str())
+    );
+    let _ = writeln!(
+        out,
+        "(first-order model: pipeline fill and bandwidth stalls are not modelled; S2TA is the least certain)"
     );
     out
 }

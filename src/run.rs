@@ -7,9 +7,11 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::counters::Counters;
-use crate::design::{Arch, Dataflow, Design, DesignError};
+use crate::design::dstc::Dstc;
+use crate::design::s2ta::S2ta;
+use crate::design::{Arch, Dataflow, Design, DesignError, Machine};
 use crate::energy::{EnergyError, Ert, Evaluation, evaluate};
-use crate::format::{BFormat, BlockedCsr, FormatError, HierarchicalCp};
+use crate::format::{BFormat, Bitmask, BlockedCsr, FormatError, HierarchicalCp, TwoRankHss};
 use crate::gpu::highlight::HighlightKernel;
 use crate::gpu::{AdapterRequest, Gpu, GpuError};
 use crate::matrix::{Matrix, dense_product};
@@ -35,13 +37,7 @@ pub enum RunError {
     #[error(
         "M = {m}, K = {k}, N = {n} needs about {need_gib:.1} GiB of memory for operands, compressed formats and Z; this machine has {have_gib:.1} GiB available"
     )]
-    TooLarge {
-        m: usize,
-        k: usize,
-        n: usize,
-        need_gib: f64,
-        have_gib: f64,
-    },
+    TooLarge { m: usize, k: usize, n: usize, need_gib: f64, have_gib: f64 },
     #[error(transparent)]
     Design(#[from] DesignError),
     #[error(transparent)]
@@ -52,9 +48,9 @@ pub enum RunError {
     Energy(#[from] EnergyError),
     #[error(transparent)]
     Gpu(#[from] GpuError),
-    #[error(
-        "--check compares the GPU with the CPU reference, and no GPU adapter is available: {0}"
-    )]
+    #[error(transparent)]
+    Degree(#[from] crate::degrees::DegreeError),
+    #[error("--check compares the GPU with the CPU reference, and no GPU adapter is available: {0}")]
     CheckNeedsGpu(GpuError),
 }
 
@@ -113,71 +109,116 @@ impl Workload {
     }
 }
 
-/// A design ready to run a workload: its dataflow and the operands in its formats.
+/// The operands in the formats one machine reads.
+pub enum Compressed {
+    /// TC, STC, HighLight, HighLight-DSSO: A in hierarchical CP of the shape the PEs hold.
+    TensorCore { dataflow: Dataflow, a: HierarchicalCp, b: BFormat },
+    /// DSTC: A's columns and B's rows as bitmasks.
+    Dstc { dstc: Dstc, a_columns: Bitmask, b_rows: Bitmask },
+    /// S2TA: A's rows and B's columns in G:8 blocks.
+    S2ta { s2ta: S2ta, a: HierarchicalCp, b_columns: HierarchicalCp },
+}
+
+/// A design ready to run a workload: its machine and the operands in its formats.
 pub struct Prepared {
     pub design: Design,
     pub arch: Arch,
-    pub dataflow: Dataflow,
-    pub a: HierarchicalCp,
-    pub b: BFormat,
+    pub compressed: Compressed,
 }
 
 impl Prepared {
-    /// Checks that `design` runs the workload and compresses the operands for it: A in
-    /// hierarchical CP of the shape it runs as; B dense, or blocked CSR where the design has a
-    /// SAF to read it and B is not dense.
+    /// Checks that `design` runs the workload's patterns and compresses the operands for it.
     pub fn new(
         design: Design,
         arch: Arch,
         workload: &Workload,
         operands: &Operands,
     ) -> Result<Prepared, RunError> {
-        let dataflow = design.dataflow(&arch, &workload.a, &workload.b)?;
-        let a = HierarchicalCp::compress(&operands.a, dataflow.shape)?;
-        let b = if dataflow.b_compressed && workload.b != Pattern::Dense {
-            BFormat::BlockedCsr(BlockedCsr::compress(
-                &operands.b,
-                dataflow.shape.h0 as usize,
-            ))
-        } else {
-            BFormat::Dense(operands.b.clone())
+        let compressed = match design.machine(&arch, &workload.a, &workload.b)? {
+            Machine::TensorCore(dataflow) => {
+                let a = HierarchicalCp::compress(&operands.a, dataflow.a_shape())?;
+                let b = if dataflow.b_drives_rank1 {
+                    let s = dataflow.shape;
+                    let b_shape = TwoRankHss { g1: s.g1, h1: s.h1, g0: s.h0, h0: s.h0 };
+                    BFormat::Columns(HierarchicalCp::compress(&operands.b.transpose(), b_shape)?)
+                } else if dataflow.b_compressed && workload.b != Pattern::Dense {
+                    BFormat::BlockedCsr(BlockedCsr::compress(&operands.b, dataflow.shape.h0 as usize))
+                } else {
+                    BFormat::Dense(operands.b.clone())
+                };
+                Compressed::TensorCore { dataflow, a, b }
+            }
+            Machine::Dstc(dstc) => Compressed::Dstc {
+                dstc,
+                a_columns: Bitmask::compress(&operands.a.transpose()),
+                b_rows: Bitmask::compress(&operands.b),
+            },
+            Machine::S2ta(s2ta) => {
+                let blocks = |g| TwoRankHss { g1: 1, h1: 1, g0: g, h0: s2ta.block };
+                Compressed::S2ta {
+                    s2ta,
+                    a: HierarchicalCp::compress(&operands.a, blocks(s2ta.g_a))?,
+                    b_columns: HierarchicalCp::compress(&operands.b.transpose(), blocks(s2ta.g_b))?,
+                }
+            }
         };
-        Ok(Prepared {
-            design,
-            arch,
-            dataflow,
-            a,
-            b,
-        })
+        Ok(Prepared { design, arch, compressed })
     }
 
-    /// A's pattern as the design runs it.
+    /// The operand patterns as the design runs them.
     pub fn runs_as(&self) -> String {
-        let s = self.dataflow.shape;
-        format!("K1({}:{})->K0({}:{})", s.g1, s.h1, s.g0, s.h0)
+        match &self.compressed {
+            Compressed::TensorCore { dataflow, .. } if dataflow.b_drives_rank1 => {
+                let s = dataflow.shape;
+                format!(
+                    "dual-side: A K1({h1}:{h1})->K0({}:{h0}), B K1({}:{h1})->K0({h0}:{h0})",
+                    s.g0,
+                    s.g1,
+                    h1 = s.h1,
+                    h0 = s.h0
+                )
+            }
+            Compressed::TensorCore { dataflow, .. } => {
+                let s = dataflow.shape;
+                format!("K1({}:{})->K0({}:{})", s.g1, s.h1, s.g0, s.h0)
+            }
+            Compressed::Dstc { .. } => "unstructured (bitmask)".to_string(),
+            Compressed::S2ta { s2ta, .. } => {
+                format!("K0({}:{b}), B K0({}:{b})", s2ta.g_a, s2ta.g_b, b = s2ta.block)
+            }
+        }
     }
 
     /// Runs the CPU reference emulator.
     pub fn run_cpu(&self, operands: &Operands) -> (Matrix<i32>, Counters) {
-        reference::highlight::run(&self.dataflow, &self.a, &operands.b, &self.b)
+        match &self.compressed {
+            Compressed::TensorCore { dataflow, a, b } => {
+                reference::highlight::run(dataflow, a, &operands.b, b)
+            }
+            Compressed::Dstc { dstc, a_columns, b_rows } => reference::dstc::run(dstc, a_columns, b_rows),
+            Compressed::S2ta { s2ta, a, b_columns } => reference::s2ta::run(s2ta, a, b_columns),
+        }
     }
 
     /// Runs the CPU reference emulator, timed.
     pub fn emulate_cpu(&self, operands: &Operands) -> Emulation {
         let start = Instant::now();
         let (z, counters) = self.run_cpu(operands);
-        Emulation {
-            z,
-            counters,
-            wall_ms: start.elapsed().as_secs_f64() * 1e3,
-            gpu_time_ms: None,
-        }
+        Emulation { z, counters, wall_ms: start.elapsed().as_secs_f64() * 1e3, gpu_time_ms: None }
     }
 
     /// Runs the GPU emulation, timed (wall time includes uploads and readback).
     pub fn emulate_gpu(&self, gpu: &GpuBackend) -> Result<Emulation, GpuError> {
         let start = Instant::now();
-        let run = gpu.kernel.run(&gpu.gpu, &self.dataflow, &self.a, &self.b)?;
+        let run = match &self.compressed {
+            Compressed::TensorCore { dataflow, a, b } => gpu.kernel.run(&gpu.gpu, dataflow, a, b)?,
+            _ => {
+                return Err(GpuError::Unsupported(format!(
+                    "the GPU does not emulate {} yet",
+                    self.arch.name
+                )));
+            }
+        };
         Ok(Emulation {
             z: run.z,
             counters: run.counters,
@@ -229,16 +270,11 @@ pub fn open_backend(
     adapter: Option<&str>,
     check: bool,
 ) -> Result<(Option<GpuBackend>, Option<String>), RunError> {
-    let request = AdapterRequest {
-        name: adapter.map(str::to_string),
-        allow_software: false,
-    };
+    let request = AdapterRequest { name: adapter.map(str::to_string), allow_software: false };
     match (choice, check) {
         (BackendChoice::Cpu, false) => Ok((None, None)),
         (BackendChoice::Gpu, false) => Ok((Some(GpuBackend::open(&request)?), None)),
-        (_, true) => GpuBackend::open(&request)
-            .map(|g| (Some(g), None))
-            .map_err(RunError::CheckNeedsGpu),
+        (_, true) => GpuBackend::open(&request).map(|g| (Some(g), None)).map_err(RunError::CheckNeedsGpu),
         (BackendChoice::Auto, false) => match GpuBackend::open(&request) {
             Ok(g) => Ok((Some(g), None)),
             Err(e) => Ok((None, Some(e.to_string()))),
@@ -278,11 +314,7 @@ pub struct Check {
 
 /// The first counter, then the first Z element, where two emulations differ.
 pub fn first_difference(gpu: &Emulation, cpu: &Emulation) -> Option<String> {
-    let counter = gpu
-        .counters
-        .iter()
-        .zip(cpu.counters.iter())
-        .find(|((_, g), (_, c))| g != c);
+    let counter = gpu.counters.iter().zip(cpu.counters.iter()).find(|((_, g), (_, c))| g != c);
     if let Some(((name, g), (_, c))) = counter {
         return Some(format!("counter {name}: GPU {g}, CPU {c}"));
     }
@@ -298,6 +330,11 @@ pub struct RunResult {
     pub workload: WorkloadReport,
     /// A's pattern as the design runs it.
     pub a_runs_as: String,
+    /// The operand order that ran.
+    pub order: Order,
+    /// Why the CPU reference ran although a GPU was asked for (no GPU kernel for the design).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_fallback: Option<String>,
     pub backend: Backend,
     /// The GPU adapter, when the GPU ran.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -336,6 +373,79 @@ pub struct WorkloadReport {
     pub b_density: f64,
 }
 
+impl WorkloadReport {
+    pub fn new(workload: &Workload, operands: &Operands) -> WorkloadReport {
+        WorkloadReport {
+            m: workload.m,
+            k: workload.k,
+            n: workload.n,
+            a: workload.a.to_string(),
+            b: workload.b.to_string(),
+            seed: workload.seed,
+            a_density: operands.a.density(),
+            b_density: operands.b.density(),
+        }
+    }
+}
+
+/// Which order the operands ran in: `Z = A x B`, or `Z^T = B^T x A^T` (docs/DESIGN.md 7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Order {
+    AsGiven,
+    Swapped,
+}
+
+impl Workload {
+    /// The workload of `Z^T = B^T x A^T`.
+    pub fn swapped(&self) -> Workload {
+        Workload { m: self.n, k: self.k, n: self.m, a: self.b.clone(), b: self.a.clone(), seed: self.seed }
+    }
+}
+
+impl Operands {
+    /// The operands of `Z^T = B^T x A^T`.
+    pub fn swapped(&self) -> Operands {
+        Operands { a: self.b.transpose(), b: self.a.transpose() }
+    }
+}
+
+/// Runs `design` in the given order and, with `swap`, also swapped, keeping the lower EDP (the
+/// paper's harness, section 7.1.1). Refused only when neither order is supported; then the given
+/// order's reason is the error.
+#[allow(clippy::too_many_arguments)]
+pub fn run_best_order(
+    design: Design,
+    arch: &Arch,
+    ert: &Ert,
+    workload: &Workload,
+    operands: &Operands,
+    gpu: Option<&GpuBackend>,
+    check: bool,
+    swap: bool,
+) -> Result<(RunResult, Matrix<i32>), RunError> {
+    let given = run(design, arch.clone(), ert, workload, operands, gpu, check);
+    if !swap {
+        return given;
+    }
+    let swapped = run(design, arch.clone(), ert, &workload.swapped(), &operands.swapped(), gpu, check).map(
+        |(mut r, z)| {
+            r.order = Order::Swapped;
+            r.workload = WorkloadReport::new(workload, operands);
+            r.tc_cycles =
+                crate::design::tc::dataflow(&Design::Tc.arch()).cycles(workload.m, workload.k, workload.n);
+            r.speedup_over_tc = r.tc_cycles as f64 / r.cycles as f64;
+            (r, z.transpose())
+        },
+    );
+    match (given, swapped) {
+        (Ok(g), Ok(s)) => Ok(if s.0.edp < g.0.edp { s } else { g }),
+        (Ok(g), Err(_)) => Ok(g),
+        (Err(RunError::Design(DesignError::Unsupported { .. })), Ok(s)) => Ok(s),
+        (Err(e), _) => Err(e),
+    }
+}
+
 /// The first element where `z` and the dense product differ.
 pub fn first_mismatch(z: &Matrix<i32>, dense: &Matrix<i32>) -> Option<(usize, usize, i32, i32)> {
     let i = z.data.iter().zip(&dense.data).position(|(x, y)| x != y)?;
@@ -354,9 +464,13 @@ pub fn run(
     check: bool,
 ) -> Result<(RunResult, Matrix<i32>), RunError> {
     let prepared = Prepared::new(design, arch, workload, operands)?;
-    let emulation = match gpu {
-        Some(g) => prepared.emulate_gpu(g)?,
-        None => prepared.emulate_cpu(operands),
+    let (emulation, gpu, cpu_fallback) = match gpu {
+        Some(g) => match prepared.emulate_gpu(g) {
+            Ok(e) => (e, Some(g), None),
+            Err(GpuError::Unsupported(why)) => (prepared.emulate_cpu(operands), None, Some(why)),
+            Err(e) => return Err(e.into()),
+        },
+        None => (prepared.emulate_cpu(operands), None, None),
     };
     let z_mismatch = first_mismatch(&emulation.z, &dense_product(&operands.a, &operands.b));
     let check = (check && gpu.is_some()).then(|| {
@@ -367,40 +481,19 @@ pub fn run(
             first_difference: difference,
         }
     });
-    let Emulation {
-        z,
-        counters,
-        wall_ms,
-        gpu_time_ms,
-    } = emulation;
-    let Evaluation {
-        energy_pj,
-        breakdown_pj,
-        latency_s,
-        edp,
-    } = evaluate(&counters, &prepared.arch, ert)?;
+    let Emulation { z, counters, wall_ms, gpu_time_ms } = emulation;
+    let Evaluation { energy_pj, breakdown_pj, latency_s, edp } = evaluate(&counters, &prepared.arch, ert)?;
     let tc_cycles =
         crate::design::tc::dataflow(&Design::Tc.arch()).cycles(workload.m, workload.k, workload.n);
     let result = RunResult {
         design,
         arch: prepared.arch.name.clone(),
         ert: ert.name.clone(),
-        workload: WorkloadReport {
-            m: workload.m,
-            k: workload.k,
-            n: workload.n,
-            a: workload.a.to_string(),
-            b: workload.b.to_string(),
-            seed: workload.seed,
-            a_density: operands.a.density(),
-            b_density: operands.b.density(),
-        },
+        workload: WorkloadReport::new(workload, operands),
         a_runs_as: prepared.runs_as(),
-        backend: if gpu.is_some() {
-            Backend::Gpu
-        } else {
-            Backend::Cpu
-        },
+        order: Order::AsGiven,
+        cpu_fallback,
+        backend: if gpu.is_some() { Backend::Gpu } else { Backend::Cpu },
         adapter: gpu.map(|g| crate::gpu::describe(&g.gpu.info)),
         wall_ms,
         gpu_time_ms,
@@ -410,10 +503,7 @@ pub fn run(
         speedup_over_tc: tc_cycles as f64 / counters.cycles as f64,
         counters,
         energy_pj,
-        energy_breakdown_pj: breakdown_pj
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.into()))
-            .collect(),
+        energy_breakdown_pj: breakdown_pj.into_iter().map(|(k, v)| (k.to_string(), v.into())).collect(),
         latency_s,
         edp,
         z_equals_dense: z_mismatch.is_none(),

@@ -14,11 +14,7 @@ fn emu() -> Command {
 
 fn stdout_of(args: &[&str]) -> String {
     let out = emu().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -41,20 +37,14 @@ fn spec_json_has_the_documented_keys() {
         serde_json::json!([{"name": "C1", "g": 3, "h": 4}, {"name": "C0", "g": 2, "h": 4}])
     );
     let text = stdout_of(&["spec", "K0(2:4)"]);
-    assert!(
-        text.contains("canonical: K0(2:4)") && text.contains("density:   0.5"),
-        "{text}"
-    );
+    assert!(text.contains("canonical: K0(2:4)") && text.contains("density:   0.5"), "{text}");
 }
 
 #[test]
 fn bad_pattern_is_one_line_quoting_the_bad_part() {
     let err = error_of(&["spec", "C1(2:4)->C0(2:5"]);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(
-        err.contains("missing ')' in \"C0(2:5\"") && err.contains("C1(2:4)->C0(2:4)"),
-        "{err}"
-    );
+    assert!(err.contains("missing ')' in \"C0(2:5\"") && err.contains("C1(2:4)->C0(2:4)"), "{err}");
 }
 
 #[test]
@@ -97,21 +87,11 @@ fn gen_writes_the_library_operand() {
         b,
     ]);
     let pattern = Pattern::parse(p).unwrap();
-    let NpyMatrix::I8(read_a) = npy::read_matrix(&a_path).unwrap() else {
-        panic!("a.npy is not int8")
-    };
-    assert_eq!(
-        read_a,
-        generate(&pattern, OperandRole::A, 5, 48, 9).unwrap()
-    );
-    let NpyMatrix::I8(read_b) = npy::read_matrix(&b_path).unwrap() else {
-        panic!("b.npy is not int8")
-    };
+    let NpyMatrix::I8(read_a) = npy::read_matrix(&a_path).unwrap() else { panic!("a.npy is not int8") };
+    assert_eq!(read_a, generate(&pattern, OperandRole::A, 5, 48, 9).unwrap());
+    let NpyMatrix::I8(read_b) = npy::read_matrix(&b_path).unwrap() else { panic!("b.npy is not int8") };
     assert_eq!((read_b.rows, read_b.cols), (40, 3));
-    assert_eq!(
-        read_b,
-        generate(&pattern, OperandRole::B, 3, 40, 9).unwrap()
-    );
+    assert_eq!(read_b, generate(&pattern, OperandRole::B, 3, 40, 9).unwrap());
 }
 
 #[test]
@@ -139,11 +119,7 @@ fn gen_errors() {
         missing.to_str().unwrap(),
     ]);
     assert!(err.contains("cannot write"), "{err}");
-    assert_eq!(
-        std::fs::read_dir(dir.path()).unwrap().count(),
-        0,
-        "a failed run left files behind"
-    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "a failed run left files behind");
 }
 
 #[test]
@@ -151,9 +127,7 @@ fn prune_keeps_dtype_and_reports_density() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("w.npy");
     let output = dir.path().join("w_hss.npy");
-    let weights: Vec<f32> = (0..32)
-        .map(|i| ((i * 37 % 17) as f32 - 8.0) * 0.25 + 0.01)
-        .collect();
+    let weights: Vec<f32> = (0..32).map(|i| ((i * 37 % 17) as f32 - 8.0) * 0.25 + 0.01).collect();
     npy::write_matrix(&input, &Matrix::from_vec(2, 16, weights.clone())).unwrap();
     let out = stdout_of(&[
         "prune",
@@ -165,18 +139,10 @@ fn prune_keeps_dtype_and_reports_density() {
         output.to_str().unwrap(),
     ]);
     assert!(out.contains("achieved density 0.375"), "{out}");
-    let NpyMatrix::F32(pruned) = npy::read_matrix(&output).unwrap() else {
-        panic!("dtype changed")
-    };
+    let NpyMatrix::F32(pruned) = npy::read_matrix(&output).unwrap() else { panic!("dtype changed") };
     assert_eq!((pruned.rows, pruned.cols), (2, 16));
     assert_eq!(pruned.occupancy(), 12);
-    assert!(
-        pruned
-            .data
-            .iter()
-            .zip(&weights)
-            .all(|(&p, &w)| p == 0.0 || p == w)
-    );
+    assert!(pruned.data.iter().zip(&weights).all(|(&p, &w)| p == 0.0 || p == w));
 }
 
 #[test]
@@ -194,19 +160,9 @@ fn prune_refuses_other_dtypes_and_shapes() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(
-        err.contains("accepted dtypes: int8") && err.contains("float32"),
-        "{err}"
-    );
-    let err = error_of(&[
-        "prune",
-        "--pattern",
-        "K0(2:4)",
-        "--in",
-        "/no/such.npy",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    assert!(err.contains("accepted dtypes: int8") && err.contains("float32"), "{err}");
+    let err =
+        error_of(&["prune", "--pattern", "K0(2:4)", "--in", "/no/such.npy", "--out", out.to_str().unwrap()]);
     assert!(err.contains("cannot read /no/such.npy"), "{err}");
     assert!(!out.exists());
 }
@@ -267,27 +223,11 @@ fn run_json_has_the_documented_keys() {
 fn run_save_writes_operands_z_and_result() {
     let dir = tempfile::tempdir().unwrap();
     let save = dir.path().join("run1");
-    let args = [
-        "run",
-        "--design",
-        "highlight",
-        "--m",
-        "20",
-        "--k",
-        "24",
-        "--n",
-        "9",
-        "--a",
-        "K0(2:4)",
-        "--save",
-    ];
+    let args =
+        ["run", "--design", "highlight", "--m", "20", "--k", "24", "--n", "9", "--a", "K0(2:4)", "--save"];
     stdout_of(&[&args[..], &[save.to_str().unwrap()]].concat());
-    let NpyMatrix::I8(a) = npy::read_matrix(&save.join("a.npy")).unwrap() else {
-        panic!()
-    };
-    let NpyMatrix::I8(b) = npy::read_matrix(&save.join("b.npy")).unwrap() else {
-        panic!()
-    };
+    let NpyMatrix::I8(a) = npy::read_matrix(&save.join("a.npy")).unwrap() else { panic!() };
+    let NpyMatrix::I8(b) = npy::read_matrix(&save.join("b.npy")).unwrap() else { panic!() };
     assert_eq!((a.rows, a.cols, b.rows, b.cols), (20, 24, 24, 9));
     let file = std::fs::File::open(save.join("z.npy")).unwrap();
     let z: Vec<i32> = npyz::NpyFile::new(file).unwrap().into_vec().unwrap();
@@ -303,26 +243,13 @@ fn run_save_writes_operands_z_and_result() {
     std::fs::write(&blocker, "x").unwrap();
     let err = error_of(&[&args[..], &[blocker.join("sub").to_str().unwrap()]].concat());
     assert!(err.contains("--save"), "{err}");
-    let names: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
+    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names.len(), 2, "left behind: {names:?}");
 }
 
 #[test]
 fn run_errors_name_the_problem() {
-    let base = [
-        "run",
-        "--design",
-        "highlight",
-        "--m",
-        "8",
-        "--k",
-        "8",
-        "--n",
-        "8",
-    ];
+    let base = ["run", "--design", "highlight", "--m", "8", "--k", "8", "--n", "8"];
     let with = |extra: &[&str]| error_of(&[&base[..], extra].concat());
     let err = with(&["--a", "C1(3:4)->C0(2:4)"]);
     assert!(
@@ -330,47 +257,21 @@ fn run_errors_name_the_problem() {
             && err.contains("also satisfies K1(2:2)->K0(2:4)"),
         "{err}"
     );
-    let err = error_of(&[
-        "run",
-        "--design",
-        "highlight",
-        "--m",
-        "0",
-        "--k",
-        "8",
-        "--n",
-        "8",
-    ]);
+    let err = error_of(&["run", "--design", "highlight", "--m", "0", "--k", "8", "--n", "8"]);
     assert!(err.contains("at least 1 (got M = 0"), "{err}");
-    let err = error_of(&[
-        "run", "--design", "tc", "--m", "4000000", "--k", "4000000", "--n", "4000000",
-    ]);
+    let err = error_of(&["run", "--design", "tc", "--m", "4000000", "--k", "4000000", "--n", "4000000"]);
     assert!(err.contains("GiB of memory"), "{err}");
-    let err = error_of(&[
-        "run", "--design", "nvdla", "--m", "8", "--k", "8", "--n", "8",
-    ]);
-    assert!(
-        err.contains("invalid value 'nvdla'") && err.contains("highlight"),
-        "{err}"
-    );
+    let err = error_of(&["run", "--design", "nvdla", "--m", "8", "--k", "8", "--n", "8"]);
+    assert!(err.contains("invalid value 'nvdla'") && err.contains("highlight"), "{err}");
     let err = with(&["--arch", "/no/such/arch.toml"]);
-    assert!(
-        err.contains("cannot read architecture file /no/such/arch.toml"),
-        "{err}"
-    );
+    assert!(err.contains("cannot read architecture file /no/such/arch.toml"), "{err}");
     let err = with(&["--ert", "/no/such/ert.toml"]);
-    assert!(
-        err.contains("cannot read energy table /no/such/ert.toml"),
-        "{err}"
-    );
+    assert!(err.contains("cannot read energy table /no/such/ert.toml"), "{err}");
     let dir = tempfile::tempdir().unwrap();
     let bad_arch = dir.path().join("arch.toml");
     std::fs::write(&bad_arch, "name = \"x\"\nclock_hz = 1e9\n").unwrap();
     let err = with(&["--arch", bad_arch.to_str().unwrap()]);
-    assert!(
-        err.contains("architecture file") && err.contains("missing field"),
-        "{err}"
-    );
+    assert!(err.contains("architecture file") && err.contains("missing field"), "{err}");
     let thin_ert = dir.path().join("ert.toml");
     std::fs::write(&thin_ert, "name = \"thin\"\n[actions.mac]\npj = 1.0\n").unwrap();
     let err = with(&["--ert", thin_ert.to_str().unwrap()]);
@@ -382,62 +283,24 @@ fn run_errors_name_the_problem() {
 fn run_reads_arch_and_ert_files() {
     let dir = tempfile::tempdir().unwrap();
     let arch = dir.path().join("fast.toml");
-    let shipped = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/assets/arch/highlight.toml"
-    ))
-    .unwrap();
-    std::fs::write(
-        &arch,
-        shipped.replace("clock_hz = 1.0e9", "clock_hz = 2.0e9"),
-    )
-    .unwrap();
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/arch/highlight.toml")).unwrap();
+    std::fs::write(&arch, shipped.replace("clock_hz = 1.0e9", "clock_hz = 2.0e9")).unwrap();
     let ert = dir.path().join("ert.toml");
-    let table = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/assets/ert/default-45nm.toml"
-    ))
-    .unwrap();
+    let table = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/ert/default-45nm.toml"))
+        .unwrap();
     std::fs::write(
         &ert,
-        table
-            .replace("pj = 0.5608", "pj = 1.0")
-            .replace("name = \"default-45nm\"", "name = \"mine\""),
+        table.replace("pj = 0.5608", "pj = 1.0").replace("name = \"default-45nm\"", "name = \"mine\""),
     )
     .unwrap();
-    let args = [
-        "run",
-        "--design",
-        "highlight",
-        "--m",
-        "64",
-        "--k",
-        "64",
-        "--n",
-        "64",
-        "--json",
-    ];
+    let args = ["run", "--design", "highlight", "--m", "64", "--k", "64", "--n", "64", "--json"];
     let v: serde_json::Value = serde_json::from_str(&stdout_of(
-        &[
-            &args[..],
-            &[
-                "--arch",
-                arch.to_str().unwrap(),
-                "--ert",
-                ert.to_str().unwrap(),
-            ],
-        ]
-        .concat(),
+        &[&args[..], &["--arch", arch.to_str().unwrap(), "--ert", ert.to_str().unwrap()]].concat(),
     ))
     .unwrap();
-    assert_eq!(
-        v["latency_s"].as_f64().unwrap(),
-        v["cycles"].as_f64().unwrap() / 2e9
-    );
-    assert_eq!(
-        v["energy_breakdown_pj"]["mac"].as_f64().unwrap(),
-        v["counters"]["mac"].as_f64().unwrap()
-    );
+    assert_eq!(v["latency_s"].as_f64().unwrap(), v["cycles"].as_f64().unwrap() / 2e9);
+    assert_eq!(v["energy_breakdown_pj"]["mac"].as_f64().unwrap(), v["counters"]["mac"].as_f64().unwrap());
     assert_eq!(v["ert"], "mine");
 }
 
@@ -458,10 +321,7 @@ fn gpu_backend_with_an_unknown_adapter_fails_clearly() {
         "--adapter",
         "no-such-device",
     ]);
-    assert!(
-        err.contains("no GPU adapter matches \"no-such-device\"; available:"),
-        "{err}"
-    );
+    assert!(err.contains("no GPU adapter matches \"no-such-device\"; available:"), "{err}");
 }
 
 /// `--check` on the software adapter: GPU and CPU agree on Z and every counter.

@@ -59,40 +59,20 @@ proptest! {
 #[test]
 fn figure9_row_by_hand() {
     let row = Matrix::from_vec(1, 16, vec![1, 0, 2, 0, 0, 0, 0, 0, 0, 3, 0, 4, 0, 0, 0, 0]);
-    let shape = TwoRankHss {
-        g1: 2,
-        h1: 4,
-        g0: 2,
-        h0: 4,
-    };
+    let shape = TwoRankHss { g1: 2, h1: 4, g0: 2, h0: 4 };
     let cp = HierarchicalCp::compress(&row, shape).unwrap();
     assert_eq!(cp.k1_coord, vec![0, 2]);
     assert_eq!(cp.k0_coord, vec![0, 2, 1, 3]);
     assert_eq!(cp.value, vec![1, 2, 3, 4]);
     // 4 values; 2 K1 coordinates of 2 bits and 4 K0 coordinates of 2 bits.
-    assert_eq!(
-        cp.storage(),
-        Storage {
-            value_words: 4,
-            metadata_bits: 12
-        }
-    );
+    assert_eq!(cp.storage(), Storage { value_words: 4, metadata_bits: 12 });
 }
 
 /// A sparser fiber is padded with zero-valued slots at the lowest unused coordinates.
 #[test]
 fn padding_slots_take_unused_coordinates() {
     let row = Matrix::from_vec(1, 8, vec![0, 0, 0, 0, 0, 0, 5, 0]);
-    let cp = HierarchicalCp::compress(
-        &row,
-        TwoRankHss {
-            g1: 2,
-            h1: 2,
-            g0: 2,
-            h0: 4,
-        },
-    )
-    .unwrap();
+    let cp = HierarchicalCp::compress(&row, TwoRankHss { g1: 2, h1: 2, g0: 2, h0: 4 }).unwrap();
     assert_eq!(cp.k1_coord, vec![0, 1]);
     assert_eq!(cp.k0_coord, vec![0, 1, 0, 2]);
     assert_eq!(cp.value, vec![0, 0, 0, 5]);
@@ -100,51 +80,21 @@ fn padding_slots_take_unused_coordinates() {
 
 #[test]
 fn operands_that_break_the_limits_are_refused() {
-    let shape = TwoRankHss {
-        g1: 2,
-        h1: 4,
-        g0: 2,
-        h0: 4,
-    };
-    let three_blocks =
-        Matrix::from_vec(1, 16, vec![1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
+    let shape = TwoRankHss { g1: 2, h1: 4, g0: 2, h0: 4 };
+    let three_blocks = Matrix::from_vec(1, 16, vec![1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
     assert_eq!(
         HierarchicalCp::compress(&three_blocks, shape).unwrap_err(),
-        FormatError::Rank1Occupancy {
-            row: 0,
-            fiber: 0,
-            occupancy: 3,
-            g1: 2
-        }
+        FormatError::Rank1Occupancy { row: 0, fiber: 0, occupancy: 3, g1: 2 }
     );
-    let three_values =
-        Matrix::from_vec(1, 16, vec![0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let three_values = Matrix::from_vec(1, 16, vec![0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
     let err = HierarchicalCp::compress(&three_values, shape).unwrap_err();
-    assert_eq!(
-        err,
-        FormatError::Rank0Occupancy {
-            row: 0,
-            fiber: 0,
-            block: 1,
-            occupancy: 3,
-            g0: 2
-        }
-    );
-    assert!(
-        err.to_string()
-            .contains("3 nonzeros, but the format holds G0 = 2")
-    );
+    assert_eq!(err, FormatError::Rank0Occupancy { row: 0, fiber: 0, block: 1, occupancy: 3, g0: 2 });
+    assert!(err.to_string().contains("3 nonzeros, but the format holds G0 = 2"));
     assert!(HierarchicalCp::compress(&noise(2, 16, 1), shape).is_err());
 }
 
 #[test]
 fn dense_b_has_no_metadata() {
     let b = noise(10, 3, 5);
-    assert_eq!(
-        BFormat::Dense(b).storage(),
-        Storage {
-            value_words: 30,
-            metadata_bits: 0
-        }
-    );
+    assert_eq!(BFormat::Dense(b).storage(), Storage { value_words: 30, metadata_bits: 0 });
 }

@@ -16,11 +16,7 @@ fn gpu_dense_product_equals_cpu() {
     for (m, k, n, seed) in [(37, 53, 29, 1), (64, 256, 8, 2), (1, 1, 1, 3)] {
         let a = noise(m, k, seed);
         let b = noise(k, n, seed + 100);
-        assert_eq!(
-            kernel.run(&gpu, &a, &b).unwrap(),
-            dense_product(&a, &b),
-            "{m} x {k} x {n}"
-        );
+        assert_eq!(kernel.run(&gpu, &a, &b).unwrap(), dense_product(&a, &b), "{m} x {k} x {n}");
     }
     let extreme_a = highlight_emu::matrix::Matrix::from_vec(1, 256, vec![-128i8; 256]);
     let extreme_b = highlight_emu::matrix::Matrix::from_vec(256, 1, vec![-128i8; 256]);
@@ -54,9 +50,19 @@ fn every_shader_validates_with_naga() {
 
 use highlight_emu::counters::Counters;
 use highlight_emu::design::Design;
+use highlight_emu::gpu::highlight::GpuRun;
 use highlight_emu::gpu::highlight::{HighlightKernel, sum_partials};
+use highlight_emu::gpu::{Gpu, GpuError};
 use highlight_emu::pattern::Pattern;
-use highlight_emu::run::{Prepared, Workload};
+use highlight_emu::run::{Compressed, Prepared, Workload};
+
+/// Runs a tensor-core design's prepared operands on `kernel`.
+fn run_tensor_core(kernel: &HighlightKernel, gpu: &Gpu, prepared: &Prepared) -> Result<GpuRun, GpuError> {
+    let Compressed::TensorCore { dataflow, a, b } = &prepared.compressed else {
+        panic!("{:?} is not a tensor-core design", prepared.design)
+    };
+    kernel.run(gpu, dataflow, a, b)
+}
 
 /// The shader's counter indices are the order of `Counters::NAMES`.
 #[test]
@@ -64,10 +70,7 @@ fn shader_counter_indices_follow_counters_names() {
     let source = include_str!("../shaders/highlight.wgsl");
     for (i, name) in Counters::NAMES.iter().enumerate() {
         let line = format!("const C_{} = {i}u;", name.to_uppercase());
-        assert!(
-            source.contains(&line),
-            "shaders/highlight.wgsl lacks `{line}`"
-        );
+        assert!(source.contains(&line), "shaders/highlight.wgsl lacks `{line}`");
     }
     assert!(source.contains(&format!("const NUM_COUNTERS = {}u;", Counters::NAMES.len())));
 }
@@ -96,49 +99,14 @@ fn gpu_equals_cpu_reference() {
     };
     let kernel = HighlightKernel::new(&gpu);
     let cases = [
-        (
-            Design::Highlight,
-            130,
-            100,
-            200,
-            "K1(2:4)->K0(2:4)",
-            "dense",
-        ),
-        (
-            Design::Highlight,
-            64,
-            256,
-            128,
-            "dense",
-            "unstructured(0.5)",
-        ),
-        (
-            Design::Highlight,
-            77,
-            45,
-            131,
-            "K1(2:8)->K0(2:4)",
-            "unstructured(0.3)",
-        ),
+        (Design::Highlight, 130, 100, 200, "K1(2:4)->K0(2:4)", "dense"),
+        (Design::Highlight, 64, 256, 128, "dense", "unstructured(0.5)"),
+        (Design::Highlight, 77, 45, 131, "K1(2:8)->K0(2:4)", "unstructured(0.3)"),
         (Design::Highlight, 1, 7, 1, "K0(2:3)", "unstructured(1)"),
         (Design::Highlight, 200, 96, 50, "K1(1:5)->K0(2:2)", "dense"),
-        (
-            Design::Highlight,
-            33,
-            200,
-            257,
-            "K1(4:4)->K0(1:4)",
-            "unstructured(0.05)",
-        ),
+        (Design::Highlight, 33, 200, 257, "K1(4:4)->K0(1:4)", "unstructured(0.05)"),
         (Design::Tc, 130, 100, 200, "K1(2:4)->K0(2:4)", "dense"),
-        (
-            Design::Tc,
-            65,
-            17,
-            129,
-            "unstructured(0.4)",
-            "unstructured(0.6)",
-        ),
+        (Design::Tc, 65, 17, 129, "unstructured(0.4)", "unstructured(0.6)"),
         (Design::Tc, 256, 256, 256, "dense", "dense"),
     ];
     for (seed, (design, m, k, n, a, b)) in cases.into_iter().enumerate() {
@@ -153,9 +121,7 @@ fn gpu_equals_cpu_reference() {
         let ops = w.operands().unwrap();
         let prepared = Prepared::new(design, design.arch(), &w, &ops).unwrap();
         let (cpu_z, cpu_counters) = prepared.run_cpu(&ops);
-        let gpu_run = kernel
-            .run(&gpu, &prepared.dataflow, &prepared.a, &prepared.b)
-            .unwrap();
+        let gpu_run = run_tensor_core(&kernel, &gpu, &prepared).unwrap();
         let case = format!("{design:?} {m} x {k} x {n}, A {a}, B {b}");
         assert_eq!(gpu_run.z, dense_product(&ops.a, &ops.b), "{case}: Z");
         assert_eq!(gpu_run.z, cpu_z, "{case}: Z");
@@ -183,29 +149,13 @@ fn large_shapes_split_into_dispatches() {
     let (cpu_z, cpu_counters) = prepared.run_cpu(&ops);
     // One 64-row group of Z is 64 x 150 x 4 = 38400 bytes: a 40000-byte limit gives 4 dispatches.
     let split = HighlightKernel::new(&gpu).with_binding_limit(40_000);
-    let run = split
-        .run(&gpu, &prepared.dataflow, &prepared.a, &prepared.b)
-        .unwrap();
+    let run = run_tensor_core(&split, &gpu, &prepared).unwrap();
     assert_eq!(run.z, cpu_z);
     assert_eq!(run.counters, cpu_counters);
     let tiny = HighlightKernel::new(&gpu).with_binding_limit(30_000);
-    let err = tiny
-        .run(&gpu, &prepared.dataflow, &prepared.a, &prepared.b)
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(
-        err.contains("one row group of 64 rows needs 38400 byte buffers"),
-        "{err}"
-    );
-    let err = HighlightKernel::new(&gpu)
-        .with_binding_limit(1_000)
-        .run(&gpu, &prepared.dataflow, &prepared.a, &prepared.b)
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(
-        err.contains("B (64 x 150) needs a") && err.contains("binds at most 1000 bytes"),
-        "{err}"
-    );
+    let err = run_tensor_core(&tiny, &gpu, &prepared).err().unwrap().to_string();
+    assert!(err.contains("one row group of 64 rows needs 38400 byte buffers"), "{err}");
+    let limited = HighlightKernel::new(&gpu).with_binding_limit(1_000);
+    let err = run_tensor_core(&limited, &gpu, &prepared).err().unwrap().to_string();
+    assert!(err.contains("B (64 x 150) needs a") && err.contains("binds at most 1000 bytes"), "{err}");
 }

@@ -14,11 +14,7 @@ fn hss() -> impl Strategy<Value = Pattern> {
         ruled: rules
             .iter()
             .enumerate()
-            .map(|(i, &(g, h))| RuledRank {
-                name: format!("K{}", rules.len() - 1 - i),
-                g: g.min(h),
-                h,
-            })
+            .map(|(i, &(g, h))| RuledRank { name: format!("K{}", rules.len() - 1 - i), g: g.min(h), h })
             .collect(),
     })
 }
@@ -159,22 +155,12 @@ fn prune_float32_with_padding() {
     let pruned = prune(&input, &Pattern::parse("K0(1:4)").unwrap()).unwrap();
     assert_eq!(pruned.data, vec![0.0, -2.25, 0.0, 0.0, -0.75, 0.0]);
     let nan = Matrix::from_vec(1, 2, vec![f32::NAN, 1.0]);
-    assert!(
-        prune(&nan, &Pattern::Dense)
-            .unwrap_err()
-            .to_string()
-            .contains("NaN")
-    );
+    assert!(prune(&nan, &Pattern::Dense).unwrap_err().to_string().contains("NaN"));
 }
 
 #[test]
 fn unconstrained_patterns_are_refused_with_a_reason() {
     let p = Pattern::parse("C(unconstrained)->R->S").unwrap();
-    let err = generate(&p, OperandRole::A, 2, 2, 1)
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("unconstrained") && err.contains("unstructured(d)"),
-        "{err}"
-    );
+    let err = generate(&p, OperandRole::A, 2, 2, 1).unwrap_err().to_string();
+    assert!(err.contains("unconstrained") && err.contains("unstructured(d)"), "{err}");
 }

@@ -7,32 +7,16 @@ use highlight_emu::design::Design;
 use highlight_emu::energy::{Ert, evaluate};
 use highlight_emu::matrix::{Matrix, dense_product};
 use highlight_emu::pattern::Pattern;
-use highlight_emu::run::{Operands, Prepared, RunResult, Workload, run};
+use highlight_emu::run::{Compressed, Operands, Prepared, RunResult, Workload, run};
 use proptest::prelude::*;
 
 /// Runs and evaluates a workload on the CPU reference with the shipped architecture and ERT.
 fn reference_run(design: Design, w: &Workload, ops: &Operands) -> (RunResult, Matrix<i32>) {
-    run(
-        design,
-        design.arch(),
-        &Ert::default_45nm(),
-        w,
-        ops,
-        None,
-        false,
-    )
-    .unwrap()
+    run(design, design.arch(), &Ert::default_45nm(), w, ops, None, false).unwrap()
 }
 
 fn workload(m: usize, k: usize, n: usize, a: &str, b: &str, seed: u64) -> Workload {
-    Workload {
-        m,
-        k,
-        n,
-        a: Pattern::parse(a).unwrap(),
-        b: Pattern::parse(b).unwrap(),
-        seed,
-    }
+    Workload { m, k, n, a: Pattern::parse(a).unwrap(), b: Pattern::parse(b).unwrap(), seed }
 }
 
 /// Patterns HighLight runs: dense, K0(2:H0) and K1(2:H1)->K0(2:H0), sparser G included.
@@ -66,11 +50,12 @@ proptest! {
             let prepared = Prepared::new(design, design.arch(), &w, &ops).unwrap();
             let (z, c) = prepared.run_cpu(&ops);
             prop_assert_eq!(&z, &dense, "{:?} A {} B {}", design, a, b);
-            prop_assert_eq!(c.cycles, prepared.dataflow.cycles(m, k, n));
+            let Compressed::TensorCore { dataflow, b: b_format, .. } = &prepared.compressed else { unreachable!() };
+            prop_assert_eq!(c.cycles, dataflow.cycles(m, k, n));
             // Every row group reads B once, in the words and metadata its format stores.
             let groups = m.div_ceil(64) as u64;
-            prop_assert_eq!(c.glb_read_b, groups * prepared.b.storage().value_words);
-            prop_assert_eq!(c.glb_read_b_meta_bits, groups * prepared.b.storage().metadata_bits);
+            prop_assert_eq!(c.glb_read_b, groups * b_format.storage().value_words);
+            prop_assert_eq!(c.glb_read_b_meta_bits, groups * b_format.storage().metadata_bits);
             prop_assert_eq!(c.glb_write_z, 4 * (m * n) as u64);
         }
     }
@@ -89,17 +74,9 @@ fn cycles_follow_the_formula() {
             let ops = w.operands().unwrap();
             let (hl, _) = reference_run(Design::Highlight, &w, &ops);
             let (tc, _) = reference_run(Design::Tc, &w, &ops);
-            assert_eq!(
-                hl.cycles,
-                (m / 64 * n * (k / window)) as u64,
-                "H1 {h1} H0 {h0}"
-            );
+            assert_eq!(hl.cycles, (m / 64 * n * (k / window)) as u64, "H1 {h1} H0 {h0}");
             assert_eq!(tc.cycles, (m / 64 * n * (k / 16)) as u64);
-            assert_eq!(
-                hl.cycles * (h1 * h0) as u64,
-                tc.cycles * 4,
-                "H1 {h1} H0 {h0}"
-            );
+            assert_eq!(hl.cycles * (h1 * h0) as u64, tc.cycles * 4, "H1 {h1} H0 {h0}");
             assert!(hl.z_equals_dense && tc.z_equals_dense);
         }
     }
@@ -150,6 +127,7 @@ fn counters_by_hand() {
         vfmu_read: 16,
         rank1_mux: 8, // 2 rows x 2 PEs x 2 cycles
         rank0_mux: 16,
+        skip_select_mux: 0,
         mac: 4 + 1,
         mac_gated: 4 + 7,
         adder: 16,
@@ -166,25 +144,12 @@ fn energy_breakdown_sums_to_the_total() {
     let ops = w.operands().unwrap();
     for design in [Design::Highlight, Design::Tc] {
         let (r, _) = reference_run(design, &w, &ops);
-        let sum: f64 = r
-            .energy_breakdown_pj
-            .values()
-            .map(|v| v.as_f64().unwrap())
-            .sum();
+        let sum: f64 = r.energy_breakdown_pj.values().map(|v| v.as_f64().unwrap()).sum();
         assert_relative_eq!(sum, r.energy_pj, max_relative = 1e-12);
         assert_relative_eq!(r.latency_s, r.cycles as f64 / 1e9, max_relative = 1e-12);
-        assert_relative_eq!(
-            r.edp,
-            r.energy_pj * 1e-12 * r.latency_s,
-            max_relative = 1e-12
-        );
+        assert_relative_eq!(r.edp, r.energy_pj * 1e-12 * r.latency_s, max_relative = 1e-12);
         let e = evaluate(&r.counters, &design.arch(), &Ert::default_45nm()).unwrap();
-        let mac = e
-            .breakdown_pj
-            .iter()
-            .find(|(name, _)| *name == "mac")
-            .unwrap()
-            .1;
+        let mac = e.breakdown_pj.iter().find(|(name, _)| *name == "mac").unwrap().1;
         assert_relative_eq!(mac, r.counters.mac as f64 * 0.5608, max_relative = 1e-12);
     }
 }
@@ -206,29 +171,15 @@ fn dense_highlight_is_at_edp_parity_with_tc() {
 fn unsupported_a_names_what_highlight_runs() {
     let w = workload(8, 16, 8, "C1(3:4)->C0(2:4)", "dense", 1);
     let ops = w.operands().unwrap();
-    let err = Prepared::new(Design::Highlight, Design::Highlight.arch(), &w, &ops)
+    let err = Prepared::new(Design::Highlight, Design::Highlight.arch(), &w, &ops).err().unwrap().to_string();
+    assert!(err.contains("HighLight cannot run A = C1(3:4)->C0(2:4)"), "{err}");
+    assert!(err.contains("K1(2:H1)->K0(2:H0) with 2 <= H1 <= 8, 2 <= H0 <= 4"), "{err}");
+    assert!(err.contains("also satisfies K1(2:2)->K0(2:4)"), "{err}");
+    let w = workload(8, 16, 8, "unstructured(0.5)", "dense", 1);
+    let err = Prepared::new(Design::Highlight, Design::Highlight.arch(), &w, &w.operands().unwrap())
         .err()
         .unwrap()
         .to_string();
-    assert!(
-        err.contains("HighLight cannot run A = C1(3:4)->C0(2:4)"),
-        "{err}"
-    );
-    assert!(
-        err.contains("K1(2:H1)->K0(2:H0) with 2 <= H1 <= 8, 2 <= H0 <= 4"),
-        "{err}"
-    );
-    assert!(err.contains("also satisfies K1(2:2)->K0(2:4)"), "{err}");
-    let w = workload(8, 16, 8, "unstructured(0.5)", "dense", 1);
-    let err = Prepared::new(
-        Design::Highlight,
-        Design::Highlight.arch(),
-        &w,
-        &w.operands().unwrap(),
-    )
-    .err()
-    .unwrap()
-    .to_string();
     assert!(err.contains("cannot run A = unstructured(0.5)"), "{err}");
     // TC runs every pattern, computing its zeros.
     assert!(Prepared::new(Design::Tc, Design::Tc.arch(), &w, &w.operands().unwrap()).is_ok());
@@ -240,21 +191,11 @@ fn first_difference_names_counter_then_element() {
     use highlight_emu::run::{Emulation, first_difference};
     let emulation = |mac: u64, z0: i32| Emulation {
         z: Matrix::from_vec(1, 2, vec![z0, 7]),
-        counters: Counters {
-            mac,
-            cycles: 4,
-            ..Counters::default()
-        },
+        counters: Counters { mac, cycles: 4, ..Counters::default() },
         wall_ms: 1.0,
         gpu_time_ms: None,
     };
     assert_eq!(first_difference(&emulation(5, 1), &emulation(5, 1)), None);
-    assert_eq!(
-        first_difference(&emulation(6, 1), &emulation(5, 2)).unwrap(),
-        "counter mac: GPU 6, CPU 5"
-    );
-    assert_eq!(
-        first_difference(&emulation(5, 1), &emulation(5, 2)).unwrap(),
-        "Z[0, 0]: GPU 1, CPU 2"
-    );
+    assert_eq!(first_difference(&emulation(6, 1), &emulation(5, 2)).unwrap(), "counter mac: GPU 6, CPU 5");
+    assert_eq!(first_difference(&emulation(5, 1), &emulation(5, 2)).unwrap(), "Z[0, 0]: GPU 1, CPU 2");
 }

@@ -3,18 +3,25 @@
 //! per fiber; dense top ranks are dropped first (`K1(4:4)->K0(2:4)` runs as `K0(2:4)`). B is any
 //! pattern: its zeros are gated.
 
-use super::{Arch, Dataflow, DesignError, SafRank};
+use super::{Arch, Dataflow, DesignError, SafRank, structured};
 use crate::format::TwoRankHss;
 use crate::pattern::{Pattern, RuledRank};
 
+/// The SAF ranks of a HighLight architecture file, checked against its PEs.
+pub(super) fn saf_ranks(arch: &Arch) -> Result<(SafRank, SafRank), DesignError> {
+    let bad = |message: String| DesignError::BadArch { path: arch.name.clone(), message };
+    let (Some(rank1), Some(rank0)) = (arch.rank1, arch.rank0) else {
+        return Err(bad("HighLight needs [rank1] and [rank0] sections".into()));
+    };
+    if arch.macs_per_pe != rank0.g as usize {
+        return Err(bad(format!("macs_per_pe = {} must equal rank0 g = {}", arch.macs_per_pe, rank0.g)));
+    }
+    Ok((rank1, rank0))
+}
+
 /// The HSS-operand-stationary dataflow for A, or why HighLight cannot run it.
 pub fn dataflow(arch: &Arch, a: &Pattern) -> Result<Dataflow, DesignError> {
-    let (Some(rank1), Some(rank0)) = (arch.rank1, arch.rank0) else {
-        return Err(DesignError::BadArch {
-            path: arch.name.clone(),
-            message: "HighLight needs [rank1] and [rank0] sections".into(),
-        });
-    };
+    let (rank1, rank0) = saf_ranks(arch)?;
     let shape = a_shape(rank1, rank0, a).ok_or_else(|| unsupported(arch, rank1, rank0, a))?;
     Ok(Dataflow {
         shape,
@@ -26,25 +33,14 @@ pub fn dataflow(arch: &Arch, a: &Pattern) -> Result<Dataflow, DesignError> {
         rank0_saf: true,
         vfmu: true,
         b_compressed: true,
+        b_drives_rank1: false,
+        skip_select: false,
         gating: true,
     })
 }
 
-fn fits(rule: &RuledRank, rank: SafRank) -> bool {
+pub(super) fn fits(rule: &RuledRank, rank: SafRank) -> bool {
     rule.g <= rank.g && (rank.h_min..=rank.h_max).contains(&rule.h)
-}
-
-/// The ruled ranks that carry structure: dense `(H:H)` ranks above the first sparse one dropped.
-fn structured(a: &Pattern) -> Option<&[RuledRank]> {
-    match a {
-        Pattern::Dense => Some(&[]),
-        Pattern::Unstructured { .. } => None,
-        Pattern::Hss { .. } if a.density().is_none() => None,
-        Pattern::Hss { ruled, .. } => {
-            let first_sparse = ruled.iter().position(|r| r.g < r.h).unwrap_or(ruled.len());
-            Some(&ruled[first_sparse..])
-        }
-    }
 }
 
 /// The two-rank shape A runs as, when HighLight supports it.
@@ -53,9 +49,7 @@ fn a_shape(rank1: SafRank, rank0: SafRank, a: &Pattern) -> Option<TwoRankHss> {
     match structured(a)? {
         [] => Some(two_rank(dense1, (rank0.g, rank0.g))),
         [r0] if fits(r0, rank0) => Some(two_rank(dense1, (rank0.g, r0.h))),
-        [r1, r0] if fits(r1, rank1) && fits(r0, rank0) => {
-            Some(two_rank((rank1.g, r1.h), (rank0.g, r0.h)))
-        }
+        [r1, r0] if fits(r1, rank1) && fits(r0, rank0) => Some(two_rank((rank1.g, r1.h), (rank0.g, r0.h))),
         _ => None,
     }
 }
@@ -83,8 +77,9 @@ fn unsupported(arch: &Arch, rank1: SafRank, rank0: SafRank, a: &Pattern) -> Desi
         }
     }
     let hint = format!("; A also satisfies K1({g1}:{h1})->K0({g0}:{h0}), which it runs");
-    DesignError::UnsupportedA {
+    DesignError::Unsupported {
         design: arch.name.clone(),
+        operand: "A",
         pattern: a.to_string(),
         supports,
         hint,

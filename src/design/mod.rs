@@ -1,7 +1,11 @@
 //! The designs (docs/DESIGN.md 6 and 7): their architecture data (from `assets/arch/`), which
 //! operand patterns each runs, and the dataflow configuration it runs them with.
 
+pub mod dstc;
 pub mod highlight;
+pub mod highlight_dsso;
+pub mod s2ta;
+pub mod stc;
 pub mod tc;
 
 use std::path::Path;
@@ -10,24 +14,40 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::format::TwoRankHss;
-use crate::pattern::Pattern;
+use crate::pattern::{Pattern, RuledRank};
 
 /// A design the emulator can run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Design {
     /// The dense tensor core.
     Tc,
+    /// NVIDIA's sparse tensor core: 2:4 A, at most 2x.
+    Stc,
+    /// The dual-side sparse tensor core: outer product over bitmask-compressed A and B.
+    Dstc,
+    /// S2TA: time-unrolled G:8 B, G:8 A picked by an 8:1 mux.
+    S2ta,
     /// HighLight: hierarchical skipping on A, gating on B.
     Highlight,
+    /// HighLight with dual-side skipping: rank1 on B, rank0 on A.
+    HighlightDsso,
 }
 
 impl Design {
+    /// Every design, in the order reports list them.
+    pub const ALL: [Design; 6] =
+        [Design::Tc, Design::Stc, Design::Dstc, Design::S2ta, Design::Highlight, Design::HighlightDsso];
+
     /// The design's name on the command line and in results.
     pub fn id(self) -> &'static str {
         match self {
             Design::Tc => "tc",
+            Design::Stc => "stc",
+            Design::Dstc => "dstc",
+            Design::S2ta => "s2ta",
             Design::Highlight => "highlight",
+            Design::HighlightDsso => "highlight-dsso",
         }
     }
 
@@ -35,24 +55,55 @@ impl Design {
     fn default_arch(self) -> &'static str {
         match self {
             Design::Tc => include_str!("../../assets/arch/tc.toml"),
+            Design::Stc => include_str!("../../assets/arch/stc.toml"),
+            Design::Dstc => include_str!("../../assets/arch/dstc.toml"),
+            Design::S2ta => include_str!("../../assets/arch/s2ta.toml"),
             Design::Highlight => include_str!("../../assets/arch/highlight.toml"),
+            Design::HighlightDsso => include_str!("../../assets/arch/highlight-dsso.toml"),
         }
     }
 
     /// The design's default architecture (`assets/arch/<design>.toml`).
     pub fn arch(self) -> Arch {
-        Arch::parse(
-            self.default_arch(),
-            &format!("assets/arch/{}.toml", self.id()),
-        )
-        .expect("the shipped architecture files are valid")
+        Arch::parse(self.default_arch(), &format!("assets/arch/{}.toml", self.id()))
+            .expect("the shipped architecture files are valid")
     }
 
     /// How the design runs A x B, or why it cannot.
-    pub fn dataflow(self, arch: &Arch, a: &Pattern, _b: &Pattern) -> Result<Dataflow, DesignError> {
+    pub fn machine(self, arch: &Arch, a: &Pattern, b: &Pattern) -> Result<Machine, DesignError> {
         match self {
-            Design::Tc => Ok(tc::dataflow(arch)),
-            Design::Highlight => highlight::dataflow(arch, a),
+            Design::Tc => Ok(Machine::TensorCore(tc::dataflow(arch))),
+            Design::Stc => stc::dataflow(arch, a).map(Machine::TensorCore),
+            Design::Dstc => Ok(Machine::Dstc(dstc::Dstc::new(arch))),
+            Design::S2ta => s2ta::S2ta::new(arch, a, b).map(Machine::S2ta),
+            Design::Highlight => highlight::dataflow(arch, a).map(Machine::TensorCore),
+            Design::HighlightDsso => highlight_dsso::dataflow(arch, a, b).map(Machine::TensorCore),
+        }
+    }
+}
+
+/// The machine a design runs one operand pair on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Machine {
+    /// The tensor-core loop nest (TC, STC, HighLight, HighLight-DSSO).
+    TensorCore(Dataflow),
+    /// DSTC's outer product.
+    Dstc(dstc::Dstc),
+    /// S2TA's time-unrolled systolic array.
+    S2ta(s2ta::S2ta),
+}
+
+/// The ruled ranks of a pattern that carry structure: dense `(H:H)` ranks above the first sparse
+/// one dropped (`K1(4:4)->K0(2:4)` is `K0(2:4)`). `None` for unstructured or unconstrained
+/// patterns.
+pub fn structured(p: &Pattern) -> Option<&[RuledRank]> {
+    match p {
+        Pattern::Dense => Some(&[]),
+        Pattern::Unstructured { .. } => None,
+        Pattern::Hss { .. } if p.density().is_none() => None,
+        Pattern::Hss { ruled, .. } => {
+            let first_sparse = ruled.iter().position(|r| r.g < r.h).unwrap_or(ruled.len());
+            Some(&ruled[first_sparse..])
         }
     }
 }
@@ -98,64 +149,39 @@ pub struct Arch {
 #[derive(Debug, Error)]
 pub enum DesignError {
     #[error("cannot read architecture file {path}: {source}")]
-    ReadArch {
-        path: String,
-        source: std::io::Error,
-    },
+    ReadArch { path: String, source: std::io::Error },
     #[error("architecture file {path}: {message}")]
     BadArch { path: String, message: String },
-    #[error("{design} cannot run A = {pattern}: {design} runs A = {supports}{hint}")]
-    UnsupportedA {
-        design: String,
-        pattern: String,
-        supports: String,
-        hint: String,
-    },
+    #[error("{design} cannot run {operand} = {pattern}: {design} runs {operand} = {supports}{hint}")]
+    Unsupported { design: String, operand: &'static str, pattern: String, supports: String, hint: String },
 }
 
 impl Arch {
     /// Reads and checks an architecture file.
     pub fn load(path: &Path) -> Result<Arch, DesignError> {
-        let text = std::fs::read_to_string(path).map_err(|source| DesignError::ReadArch {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| DesignError::ReadArch { path: path.display().to_string(), source })?;
         Arch::parse(&text, &path.display().to_string())
     }
 
     /// Parses and checks architecture TOML; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Arch, DesignError> {
-        let bad = |message: String| DesignError::BadArch {
-            path: origin.to_string(),
-            message,
-        };
+        let bad = |message: String| DesignError::BadArch { path: origin.to_string(), message };
         let arch: Arch = toml::from_str(text).map_err(|e| bad(e.message().to_string()))?;
-        let counts = [
-            arch.arrays,
-            arch.rows_per_array,
-            arch.pes_per_row,
-            arch.macs_per_pe,
-            arch.tile_n,
-        ];
+        let counts = [arch.arrays, arch.rows_per_array, arch.pes_per_row, arch.macs_per_pe, arch.tile_n];
         if counts.contains(&0) {
             return Err(bad(
-                "arrays, rows_per_array, pes_per_row, macs_per_pe and tile_n must be at least 1"
-                    .into(),
+                "arrays, rows_per_array, pes_per_row, macs_per_pe and tile_n must be at least 1".into(),
             ));
         }
         if !(arch.clock_hz.is_finite() && arch.clock_hz > 0.0) {
-            return Err(bad(format!(
-                "clock_hz = {} must be a positive number",
-                arch.clock_hz
-            )));
+            return Err(bad(format!("clock_hz = {} must be a positive number", arch.clock_hz)));
         }
         for (name, rank) in [("rank1", arch.rank1), ("rank0", arch.rank0)] {
             if let Some(r) = rank
                 && !(1 <= r.g && r.g <= r.h_min && r.h_min <= r.h_max && r.h_max <= 16)
             {
-                return Err(bad(format!(
-                    "[{name}] needs 1 <= g <= h_min <= h_max <= 16"
-                )));
+                return Err(bad(format!("[{name}] needs 1 <= g <= h_min <= h_max <= 16")));
             }
         }
         if let Some(r1) = arch.rank1
@@ -164,14 +190,6 @@ impl Arch {
             return Err(bad(format!(
                 "pes_per_row = {} is not a multiple of rank1 g = {}",
                 arch.pes_per_row, r1.g
-            )));
-        }
-        if let Some(r0) = arch.rank0
-            && arch.macs_per_pe != r0.g as usize
-        {
-            return Err(bad(format!(
-                "macs_per_pe = {} must equal rank0 g = {}",
-                arch.macs_per_pe, r0.g
             )));
         }
         Ok(arch)
@@ -184,7 +202,8 @@ impl Arch {
 }
 
 /// How the tensor-core loop nest of docs/DESIGN.md 6 runs one workload: the configuration shared
-/// by the CPU reference and the GPU kernel. TC and HighLight are both configurations of it.
+/// by the CPU reference and the GPU kernel. TC, STC, HighLight and HighLight-DSSO are
+/// configurations of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Dataflow {
     /// A's structure as the PEs hold it: G1 block slots per K1 fiber, G0 MACs per PE.
@@ -205,6 +224,11 @@ pub struct Dataflow {
     pub vfmu: bool,
     /// B is read as blocked CSR when it is not dense.
     pub b_compressed: bool,
+    /// HighLight-DSSO's dual-side mode: B's K1 structure drives the rank1 SAF (`shape.g1` of
+    /// B's H1 blocks per fiber), A's the rank0 SAF; A holds all H1 blocks of each fiber.
+    pub b_drives_rank1: bool,
+    /// The 2:1 mux per PE that picks which operand drives skipping is present (HighLight-DSSO).
+    pub skip_select: bool,
     /// Zero operands are gated; without it every MAC slot is performed.
     pub gating: bool,
 }
@@ -213,6 +237,12 @@ impl Dataflow {
     /// Rows of M the arrays work on together (arrays x rows per array).
     pub fn rows_per_group(&self) -> usize {
         self.arrays * self.rows_per_array
+    }
+
+    /// A's shape as stored: in dual-side mode every K1 block of a fiber, else the PEs' shape.
+    pub fn a_shape(&self) -> TwoRankHss {
+        let s = self.shape;
+        if self.b_drives_rank1 { TwoRankHss { g1: s.h1, ..s } } else { s }
     }
 
     /// K1 fibers per row for a reduction of `k`.

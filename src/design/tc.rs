@@ -9,12 +9,7 @@ use crate::format::TwoRankHss;
 pub fn dataflow(arch: &Arch) -> Dataflow {
     let (pes, macs) = (arch.pes_per_row as u32, arch.macs_per_pe as u32);
     Dataflow {
-        shape: TwoRankHss {
-            g1: pes,
-            h1: pes,
-            g0: macs,
-            h0: macs,
-        },
+        shape: TwoRankHss { g1: pes, h1: pes, g0: macs, h0: macs },
         fibers_per_step: 1,
         arrays: arch.arrays,
         rows_per_array: arch.rows_per_array,
@@ -23,6 +18,8 @@ pub fn dataflow(arch: &Arch) -> Dataflow {
         rank0_saf: false,
         vfmu: false,
         b_compressed: false,
+        b_drives_rank1: false,
+        skip_select: false,
         gating: false,
     }
 }

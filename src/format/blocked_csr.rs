@@ -3,7 +3,7 @@
 //! consecutive k that one K1 coordinate of A selects), with a start and an end address per block
 //! so that the VFMU knows how far to shift for each block.
 
-use super::{Storage, coord_bits};
+use super::{HierarchicalCp, Storage, coord_bits};
 use crate::matrix::Matrix;
 
 /// Sparse B (K x N) in blocked CSR, column by column.
@@ -28,10 +28,7 @@ pub struct BlockedCsr {
 impl BlockedCsr {
     /// Compresses B with blocks of `block` consecutive k (`block` <= 256).
     pub fn compress(b: &Matrix<i8>, block: usize) -> Self {
-        assert!(
-            (1..=256).contains(&block),
-            "block of {block} k does not fit an 8-bit offset"
-        );
+        assert!((1..=256).contains(&block), "block of {block} k does not fit an 8-bit offset");
         let blocks = b.rows.div_ceil(block);
         let mut csr = BlockedCsr {
             k: b.rows,
@@ -86,11 +83,13 @@ impl BlockedCsr {
     }
 }
 
-/// Operand B as the hardware stores it.
+/// Operand B as the tensor-core designs store it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BFormat {
     Dense(Matrix<i8>),
     BlockedCsr(BlockedCsr),
+    /// HighLight-DSSO's dual-side mode: B's columns in hierarchical CP along K.
+    Columns(HierarchicalCp),
 }
 
 impl BFormat {
@@ -98,16 +97,24 @@ impl BFormat {
         match self {
             BFormat::Dense(b) => b.clone(),
             BFormat::BlockedCsr(csr) => csr.decompress(),
+            BFormat::Columns(cp) => cp.decompress().transpose(),
         }
     }
 
     pub fn storage(&self) -> Storage {
         match self {
-            BFormat::Dense(b) => Storage {
-                value_words: b.data.len() as u64,
-                metadata_bits: 0,
-            },
+            BFormat::Dense(b) => Storage { value_words: b.data.len() as u64, metadata_bits: 0 },
             BFormat::BlockedCsr(csr) => csr.storage(),
+            BFormat::Columns(cp) => cp.storage(),
+        }
+    }
+
+    /// Columns of B.
+    pub fn n(&self) -> usize {
+        match self {
+            BFormat::Dense(b) => b.cols,
+            BFormat::BlockedCsr(csr) => csr.n,
+            BFormat::Columns(cp) => cp.rows,
         }
     }
 }

@@ -43,12 +43,7 @@ pub struct HierarchicalCp {
 impl HierarchicalCp {
     /// Compresses `a`, whose rows must satisfy the shape's occupancy limits.
     pub fn compress(a: &Matrix<i8>, shape: TwoRankHss) -> Result<Self, FormatError> {
-        let (g1, h1, g0, h0) = (
-            shape.g1 as usize,
-            shape.h1 as usize,
-            shape.g0 as usize,
-            shape.h0 as usize,
-        );
+        let (g1, h1, g0, h0) = (shape.g1 as usize, shape.h1 as usize, shape.g0 as usize, shape.h0 as usize);
         let span = shape.fiber_span();
         let fibers = a.cols.div_ceil(span);
         let slots = a.rows * fibers * g1;
@@ -69,9 +64,7 @@ impl HierarchicalCp {
                 let end = (start + span).min(a.cols);
                 fiber_values[..end - start].copy_from_slice(&a.row(row)[start..end]);
                 let blocks: Vec<&[i8]> = fiber_values.chunks(h0).collect();
-                let nonempty: Vec<usize> = (0..h1)
-                    .filter(|&b| blocks[b].iter().any(|&v| v != 0))
-                    .collect();
+                let nonempty: Vec<usize> = (0..h1).filter(|&b| blocks[b].iter().any(|&v| v != 0)).collect();
                 if nonempty.len() > g1 {
                     return Err(FormatError::Rank1Occupancy {
                         row,
@@ -105,11 +98,7 @@ impl HierarchicalCp {
 
     /// The dense M x K matrix the format holds.
     pub fn decompress(&self) -> Matrix<i8> {
-        let (g1, g0, h0) = (
-            self.shape.g1 as usize,
-            self.shape.g0 as usize,
-            self.shape.h0 as usize,
-        );
+        let (g1, g0, h0) = (self.shape.g1 as usize, self.shape.g0 as usize, self.shape.h0 as usize);
         let span = self.shape.fiber_span();
         let mut a = Matrix::zeros(self.rows, self.k);
         for row in 0..self.rows {

@@ -1,8 +1,10 @@
 //! Compressed operand formats (DESIGN.md 5) and their storage sizes, which the energy model reads.
 
+pub mod bitmask;
 pub mod blocked_csr;
 pub mod hierarchical_cp;
 
+pub use bitmask::Bitmask;
 pub use blocked_csr::{BFormat, BlockedCsr};
 pub use hierarchical_cp::{HierarchicalCp, TwoRankHss};
 
@@ -27,20 +29,9 @@ pub enum FormatError {
     #[error(
         "row {row}, K1 fiber {fiber}: {occupancy} nonempty K0 blocks, but the format holds G1 = {g1} per fiber"
     )]
-    Rank1Occupancy {
-        row: usize,
-        fiber: usize,
-        occupancy: usize,
-        g1: u32,
-    },
+    Rank1Occupancy { row: usize, fiber: usize, occupancy: usize, g1: u32 },
     #[error(
         "row {row}, K1 fiber {fiber}, K0 block {block}: {occupancy} nonzeros, but the format holds G0 = {g0} per block"
     )]
-    Rank0Occupancy {
-        row: usize,
-        fiber: usize,
-        block: u32,
-        occupancy: usize,
-        g0: u32,
-    },
+    Rank0Occupancy { row: usize, fiber: usize, block: u32, occupancy: usize, g0: u32 },
 }

@@ -16,9 +16,7 @@ pub struct DenseProduct {
 
 impl DenseProduct {
     pub fn new(gpu: &Gpu) -> Self {
-        DenseProduct {
-            pipeline: gpu.pipeline("dense_product", SHADER),
-        }
+        DenseProduct { pipeline: gpu.pipeline("dense_product", SHADER) }
     }
 
     /// `Z = A x B` with int32 accumulation, computed on the device.

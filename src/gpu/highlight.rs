@@ -68,14 +68,7 @@ pub struct HighlightKernel {
 /// Sums per-workgroup counter rows (`Counters::NAMES.len()` u32 words each) in u64.
 pub fn sum_partials(words: &[u32]) -> Counters {
     let width = Counters::NAMES.len();
-    Counters::from_fn(|c| {
-        words
-            .iter()
-            .skip(c)
-            .step_by(width)
-            .map(|&w| u64::from(w))
-            .sum()
-    })
+    Counters::from_fn(|c| words.iter().skip(c).step_by(width).map(|&w| u64::from(w)).sum())
 }
 
 fn pack_u32(values: impl Iterator<Item = u32>) -> Vec<u8> {
@@ -91,10 +84,7 @@ fn pack_i8(values: &[i8]) -> Vec<u8> {
 
 impl HighlightKernel {
     pub fn new(gpu: &Gpu) -> Self {
-        HighlightKernel {
-            pipeline: gpu.pipeline("highlight", SHADER),
-            binding_limit: None,
-        }
+        HighlightKernel { pipeline: gpu.pipeline("highlight", SHADER), binding_limit: None }
     }
 
     /// Binds at most `bytes` per buffer, splitting rows into more dispatches: to share a device,
@@ -111,52 +101,29 @@ impl HighlightKernel {
         let problems = [
             (
                 df.tile_n != TILE_N,
-                format!(
-                    "RF tiles of {TILE_N} columns (the architecture has {})",
-                    df.tile_n
-                ),
+                format!("RF tiles of {TILE_N} columns (the architecture has {})", df.tile_n),
             ),
             (
                 df.rows_per_array > MAX_ROWS,
-                format!(
-                    "at most {MAX_ROWS} rows per array (got {})",
-                    df.rows_per_array
-                ),
+                format!("at most {MAX_ROWS} rows per array (got {})", df.rows_per_array),
             ),
-            (
-                pes > MAX_PES,
-                format!("at most {MAX_PES} PEs per row (got {pes})"),
-            ),
-            (
-                pes * s.g0 as usize > MAX_SLOTS,
-                format!("at most {MAX_SLOTS} MACs per row"),
-            ),
+            (pes > MAX_PES, format!("at most {MAX_PES} PEs per row (got {pes})")),
+            (pes * s.g0 as usize > MAX_SLOTS, format!("at most {MAX_SLOTS} MACs per row")),
             (
                 df.fibers_per_step * s.fiber_span() > MAX_WINDOW,
                 format!("B windows of at most {MAX_WINDOW} values"),
             ),
-            (
-                k > MAX_K,
-                format!("K up to {MAX_K}, so that per-workgroup counts cannot wrap (got K = {k})"),
-            ),
+            (k > MAX_K, format!("K up to {MAX_K}, so that per-workgroup counts cannot wrap (got K = {k})")),
         ];
         match problems.into_iter().find(|(bad, _)| *bad) {
-            Some((_, what)) => Err(GpuError::Unsupported(format!(
-                "the GPU kernel emulates {what}"
-            ))),
+            Some((_, what)) => Err(GpuError::Unsupported(format!("the GPU kernel emulates {what}"))),
             None => Ok(()),
         }
     }
 
     /// Emulates `Z = A x B` on the device. Rows of A are split into dispatches of whole row
     /// groups where the device's binding size or workgroup count limits require it.
-    pub fn run(
-        &self,
-        gpu: &Gpu,
-        df: &Dataflow,
-        a: &HierarchicalCp,
-        b: &BFormat,
-    ) -> Result<GpuRun, GpuError> {
+    pub fn run(&self, gpu: &Gpu, df: &Dataflow, a: &HierarchicalCp, b: &BFormat) -> Result<GpuRun, GpuError> {
         let (m, k) = (a.rows, a.k);
         self.check(df, k)?;
         let limits = gpu.device.limits();
@@ -166,10 +133,7 @@ impl HighlightKernel {
             .min(self.binding_limit.unwrap_or(u64::MAX));
         let max_groups = limits.max_compute_workgroups_per_dimension as usize;
         let (g1, g0) = (df.shape.g1 as usize, df.shape.g0 as usize);
-        let n = match b {
-            BFormat::Dense(b) => b.cols,
-            BFormat::BlockedCsr(csr) => csr.n,
-        };
+        let n = b.n();
         let tiles = n.div_ceil(TILE_N);
         if tiles > max_groups {
             return Err(GpuError::TooLarge(format!(
@@ -180,23 +144,17 @@ impl HighlightKernel {
         // B, shared by every dispatch.
         let empty = [0u8; 4];
         let (b_csr, b_blocks, offset_bits, b_buffers) = match b {
-            BFormat::Dense(b) => (
-                0,
-                0,
-                0,
-                [
-                    pack_i8(&b.data),
-                    empty.to_vec(),
-                    empty.to_vec(),
-                    empty.to_vec(),
-                ],
-            ),
+            BFormat::Dense(b) => {
+                (0, 0, 0, [pack_i8(&b.data), empty.to_vec(), empty.to_vec(), empty.to_vec()])
+            }
+            BFormat::Columns(_) => {
+                return Err(GpuError::Unsupported(
+                    "the GPU kernel does not emulate HighLight-DSSO's dual-side mode yet".into(),
+                ));
+            }
             BFormat::BlockedCsr(csr) => {
-                let nonzeros = csr
-                    .value
-                    .iter()
-                    .zip(&csr.offset)
-                    .map(|(&v, &o)| u32::from(v as u8) | u32::from(o) << 8);
+                let nonzeros =
+                    csr.value.iter().zip(&csr.offset).map(|(&v, &o)| u32::from(v as u8) | u32::from(o) << 8);
                 let buffers = [
                     empty.to_vec(),
                     pack_u32(csr.block_start.iter().copied()),
@@ -212,10 +170,8 @@ impl HighlightKernel {
                 big.len()
             )));
         }
-        let b_bufs: Vec<wgpu::Buffer> = b_buffers
-            .iter()
-            .map(|bytes| gpu.storage_buffer("b", bytes))
-            .collect();
+        let b_bufs: Vec<wgpu::Buffer> =
+            b_buffers.iter().map(|bytes| gpu.storage_buffer("b", bytes)).collect();
 
         // Rows per dispatch: whole row groups whose A, Z and counter buffers fit the limits.
         let group = df.rows_per_group();
@@ -224,9 +180,7 @@ impl HighlightKernel {
         let groups_by_binding = max_binding / row_bytes.max(1) / group as u64;
         let groups_by_counters = max_binding / counter_bytes_per_group;
         let groups_by_dispatch = (max_groups / df.arrays) as u64;
-        let groups_per_dispatch = groups_by_binding
-            .min(groups_by_counters)
-            .min(groups_by_dispatch) as usize;
+        let groups_per_dispatch = groups_by_binding.min(groups_by_counters).min(groups_by_dispatch) as usize;
         if groups_per_dispatch == 0 {
             return Err(GpuError::TooLarge(format!(
                 "one row group of {group} rows needs {} byte buffers; the device binds at most {max_binding} bytes",
@@ -235,10 +189,7 @@ impl HighlightKernel {
         }
         let rows_per_dispatch = groups_per_dispatch * group;
 
-        let timestamps = gpu
-            .device
-            .features()
-            .contains(wgpu::Features::TIMESTAMP_QUERY);
+        let timestamps = gpu.device.features().contains(wgpu::Features::TIMESTAMP_QUERY);
         let mut z = Matrix::zeros(m, n);
         let mut counters = Counters::default();
         let mut gpu_ns = 0.0;
@@ -283,8 +234,7 @@ impl HighlightKernel {
             let a_k1_buf = gpu.storage_buffer("a_k1", &a_k1);
             let a_slot_buf = gpu.storage_buffer("a_slot", &a_slot);
             let z_buf = gpu.output_buffer("z", (rows * n * 4) as u64);
-            let counter_buf =
-                gpu.output_buffer("counters", (workgroups * Counters::NAMES.len() * 4) as u64);
+            let counter_buf = gpu.output_buffer("counters", (workgroups * Counters::NAMES.len() * 4) as u64);
             let bind_group = gpu.bind_group(
                 &self.pipeline,
                 &[
@@ -318,12 +268,10 @@ impl HighlightKernel {
             {
                 let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                     label: Some("highlight"),
-                    timestamp_writes: query.as_ref().map(|query_set| {
-                        wgpu::ComputePassTimestampWrites {
-                            query_set,
-                            beginning_of_pass_write_index: Some(0),
-                            end_of_pass_write_index: Some(1),
-                        }
+                    timestamp_writes: query.as_ref().map(|query_set| wgpu::ComputePassTimestampWrites {
+                        query_set,
+                        beginning_of_pass_write_index: Some(0),
+                        end_of_pass_write_index: Some(1),
                     }),
                 });
                 pass.set_pipeline(&self.pipeline);
@@ -336,19 +284,13 @@ impl HighlightKernel {
             gpu.queue.submit([encoder.finish()]);
             let z_words: Vec<i32> = bytemuck::pod_collect_to_vec(&gpu.read_back(&z_buf)?);
             z.data[first_row * n..(first_row + rows) * n].copy_from_slice(&z_words);
-            counters += sum_partials(&bytemuck::pod_collect_to_vec::<u8, u32>(
-                &gpu.read_back(&counter_buf)?,
-            ));
+            counters += sum_partials(&bytemuck::pod_collect_to_vec::<u8, u32>(&gpu.read_back(&counter_buf)?));
             if let Some(resolved) = &resolved {
                 let ticks: Vec<u64> = bytemuck::pod_collect_to_vec(&gpu.read_back(resolved)?);
-                gpu_ns += ticks[1].saturating_sub(ticks[0]) as f64
-                    * f64::from(gpu.queue.get_timestamp_period());
+                gpu_ns +=
+                    ticks[1].saturating_sub(ticks[0]) as f64 * f64::from(gpu.queue.get_timestamp_period());
             }
         }
-        Ok(GpuRun {
-            z,
-            counters,
-            gpu_time_ms: timestamps.then_some(gpu_ns * 1e-6),
-        })
+        Ok(GpuRun { z, counters, gpu_time_ms: timestamps.then_some(gpu_ns * 1e-6) })
     }
 }

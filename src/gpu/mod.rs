@@ -25,10 +25,7 @@ pub enum GpuError {
     #[error("no GPU adapter matches {name:?}; available: {available}")]
     NoMatch { name: String, available: String },
     #[error("cannot open a device on {adapter}: {source}")]
-    RequestDevice {
-        adapter: String,
-        source: wgpu::RequestDeviceError,
-    },
+    RequestDevice { adapter: String, source: wgpu::RequestDeviceError },
     #[error("readback failed: {0}")]
     Readback(String),
     #[error("{0}")]
@@ -54,10 +51,7 @@ pub fn adapters() -> Vec<wgpu::Adapter> {
 
 /// Software rasterisers run shaders on the CPU: usable for tests, never picked unasked.
 pub fn is_software(info: &wgpu::AdapterInfo) -> bool {
-    matches!(
-        info.device_type,
-        wgpu::DeviceType::Cpu | wgpu::DeviceType::Other
-    )
+    matches!(info.device_type, wgpu::DeviceType::Cpu | wgpu::DeviceType::Other)
 }
 
 /// One line per adapter: name, backend, device type.
@@ -70,36 +64,19 @@ impl Gpu {
     /// before software.
     pub fn open(request: &AdapterRequest) -> Result<Gpu, GpuError> {
         let all = adapters();
-        let available = || {
-            all.iter()
-                .map(|a| describe(&a.get_info()))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let available = || all.iter().map(|a| describe(&a.get_info())).collect::<Vec<_>>().join(", ");
         let mut candidates: Vec<&wgpu::Adapter> = match &request.name {
             Some(name) => {
                 let wanted = name.to_lowercase();
-                let found: Vec<_> = all
-                    .iter()
-                    .filter(|a| a.get_info().name.to_lowercase().contains(&wanted))
-                    .collect();
+                let found: Vec<_> =
+                    all.iter().filter(|a| a.get_info().name.to_lowercase().contains(&wanted)).collect();
                 if found.is_empty() {
-                    let available = if all.is_empty() {
-                        "none".to_string()
-                    } else {
-                        available()
-                    };
-                    return Err(GpuError::NoMatch {
-                        name: name.clone(),
-                        available,
-                    });
+                    let available = if all.is_empty() { "none".to_string() } else { available() };
+                    return Err(GpuError::NoMatch { name: name.clone(), available });
                 }
                 found
             }
-            None => all
-                .iter()
-                .filter(|a| request.allow_software || !is_software(&a.get_info()))
-                .collect(),
+            None => all.iter().filter(|a| request.allow_software || !is_software(&a.get_info())).collect(),
         };
         candidates.sort_by_key(|a| match a.get_info().device_type {
             wgpu::DeviceType::DiscreteGpu => 0,
@@ -112,10 +89,7 @@ impl Gpu {
             let reason = if all.is_empty() {
                 String::new()
             } else {
-                format!(
-                    " other than software ones ({}); name one with --adapter to use it",
-                    available()
-                )
+                format!(" other than software ones ({}); name one with --adapter to use it", available())
             };
             return Err(GpuError::NoAdapter(reason));
         };
@@ -127,55 +101,43 @@ impl Gpu {
             required_limits: adapter.limits(),
             ..Default::default()
         }))
-        .map_err(|source| GpuError::RequestDevice {
-            adapter: describe(&info),
-            source,
-        })?;
-        Ok(Gpu {
-            device,
-            queue,
-            info,
-        })
+        .map_err(|source| GpuError::RequestDevice { adapter: describe(&info), source })?;
+        Ok(Gpu { device, queue, info })
     }
 
     /// A compute pipeline for `shader`'s `main`; its bind group layout comes from the shader, so
     /// bindings are described once, in WGSL.
     pub fn pipeline(&self, label: &str, shader: &str) -> wgpu::ComputePipeline {
-        let module = self
-            .device
-            .create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some(label),
-                source: wgpu::ShaderSource::Wgsl(shader.into()),
-            });
-        self.device
-            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(label),
-                layout: None,
-                module: &module,
-                entry_point: Some("main"),
-                compilation_options: Default::default(),
-                cache: None,
-            })
+        let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(label),
+            source: wgpu::ShaderSource::Wgsl(shader.into()),
+        });
+        self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(label),
+            layout: None,
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: Default::default(),
+            cache: None,
+        })
     }
 
     /// A storage buffer holding `contents`.
     pub fn storage_buffer(&self, label: &str, contents: &[u8]) -> wgpu::Buffer {
-        self.device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(label),
-                contents,
-                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-            })
+        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        })
     }
 
     /// A uniform buffer holding `contents`.
     pub fn uniform_buffer(&self, label: &str, contents: &[u8]) -> wgpu::Buffer {
-        self.device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(label),
-                contents,
-                usage: wgpu::BufferUsages::UNIFORM,
-            })
+        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents,
+            usage: wgpu::BufferUsages::UNIFORM,
+        })
     }
 
     /// A zeroed storage buffer of `size` bytes the shader writes.
@@ -189,18 +151,11 @@ impl Gpu {
     }
 
     /// Binds `buffers` to bindings 0, 1, ... of group 0 of `pipeline`.
-    pub fn bind_group(
-        &self,
-        pipeline: &wgpu::ComputePipeline,
-        buffers: &[&wgpu::Buffer],
-    ) -> wgpu::BindGroup {
+    pub fn bind_group(&self, pipeline: &wgpu::ComputePipeline, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
         let entries: Vec<wgpu::BindGroupEntry> = buffers
             .iter()
             .enumerate()
-            .map(|(i, b)| wgpu::BindGroupEntry {
-                binding: i as u32,
-                resource: b.as_entire_binding(),
-            })
+            .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
             .collect();
         self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: None,
@@ -223,9 +178,7 @@ impl Gpu {
         self.queue.submit([encoder.finish()]);
         let slice = staging.slice(..);
         let (sender, receiver) = futures_intrusive::channel::shared::oneshot_channel();
-        slice.map_async(wgpu::MapMode::Read, move |result| {
-            sender.send(result).unwrap_or(())
-        });
+        slice.map_async(wgpu::MapMode::Read, move |result| sender.send(result).unwrap_or(()));
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| GpuError::Readback(e.to_string()))?;
@@ -234,10 +187,7 @@ impl Gpu {
             Some(Err(e)) => return Err(GpuError::Readback(e.to_string())),
             None => return Err(GpuError::Readback("the map callback never ran".into())),
         }
-        let bytes = slice
-            .get_mapped_range()
-            .map_err(|e| GpuError::Readback(e.to_string()))?
-            .to_vec();
+        let bytes = slice.get_mapped_range().map_err(|e| GpuError::Readback(e.to_string()))?.to_vec();
         staging.unmap();
         Ok(bytes)
     }

@@ -38,10 +38,7 @@ pub fn generate(
     let mut rng = operand_rng(seed, role);
     let mut fibers = Matrix::<i8>::zeros(rows, k);
     match pattern {
-        Pattern::Dense => fibers
-            .data
-            .iter_mut()
-            .for_each(|v| *v = nonzero_value(&mut rng)),
+        Pattern::Dense => fibers.data.iter_mut().for_each(|v| *v = nonzero_value(&mut rng)),
         Pattern::Unstructured { density } => {
             let size = fibers.data.len();
             let occupancy = (density * size as f64).round() as usize;

@@ -20,15 +20,9 @@ pub enum NpyMatrix {
 #[derive(Debug, Error)]
 pub enum NpyError {
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("cannot write {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Write { path: PathBuf, source: std::io::Error },
     #[error("{path}: array has shape {shape:?}; accepted: a 2-D array (rows x K)")]
     Shape { path: PathBuf, shape: Vec<u64> },
     #[error("{path}: dtype {dtype}; accepted dtypes: int8 ('<i1'/'|i1') and float32 ('<f4')")]
@@ -37,18 +31,12 @@ pub enum NpyError {
 
 /// Reads a 2-D int8 or float32 array (C or Fortran order) as a row-major matrix.
 pub fn read_matrix(path: &Path) -> Result<NpyMatrix, NpyError> {
-    let read_err = |source| NpyError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
+    let read_err = |source| NpyError::Read { path: path.to_path_buf(), source };
     let file = File::open(path).map_err(read_err)?;
     let npy = NpyFile::new(BufReader::new(file)).map_err(read_err)?;
     let shape = npy.shape().to_vec();
     let [rows, cols] = shape[..] else {
-        return Err(NpyError::Shape {
-            path: path.to_path_buf(),
-            shape,
-        });
+        return Err(NpyError::Shape { path: path.to_path_buf(), shape });
     };
     let (rows, cols) = (rows as usize, cols as usize);
     let fortran = npy.order() == Order::Fortran;
@@ -58,23 +46,14 @@ pub fn read_matrix(path: &Path) -> Result<NpyMatrix, NpyError> {
     match npy.try_data::<i8>() {
         Ok(data) => {
             let v: Vec<i8> = data.collect::<Result<_, _>>().map_err(read_err)?;
-            Ok(NpyMatrix::I8(transpose_if(
-                fortran,
-                Matrix::from_vec(r, c, v),
-            )))
+            Ok(NpyMatrix::I8(transpose_if(fortran, Matrix::from_vec(r, c, v))))
         }
         Err(npy) => match npy.try_data::<f32>() {
             Ok(data) => {
                 let v: Vec<f32> = data.collect::<Result<_, _>>().map_err(read_err)?;
-                Ok(NpyMatrix::F32(transpose_if(
-                    fortran,
-                    Matrix::from_vec(r, c, v),
-                )))
+                Ok(NpyMatrix::F32(transpose_if(fortran, Matrix::from_vec(r, c, v))))
             }
-            Err(_) => Err(NpyError::DType {
-                path: path.to_path_buf(),
-                dtype,
-            }),
+            Err(_) => Err(NpyError::DType { path: path.to_path_buf(), dtype }),
         },
     }
 }
@@ -100,14 +79,8 @@ pub fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
 ) -> Result<(), NpyError> {
-    let write_err = |source| NpyError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
+    let write_err = |source| NpyError::Write { path: path.to_path_buf(), source };
+    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.partial"));
     let result = (|| {
         let mut w = BufWriter::new(File::create(&tmp)?);

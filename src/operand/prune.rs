@@ -25,10 +25,7 @@ impl Magnitude for f32 {
 }
 
 /// Prunes `matrix` (rows x K, structure along K) to `pattern`.
-pub fn prune<T: Magnitude>(
-    matrix: &Matrix<T>,
-    pattern: &Pattern,
-) -> Result<Matrix<T>, OperandError> {
+pub fn prune<T: Magnitude>(matrix: &Matrix<T>, pattern: &Pattern) -> Result<Matrix<T>, OperandError> {
     if matrix.data.iter().any(|v| v.magnitude().is_nan()) {
         return Err(OperandError::NotANumber);
     }
@@ -42,12 +39,7 @@ pub fn prune<T: Magnitude>(
             keep_hss(matrix, pattern)
         }
     };
-    let data = matrix
-        .data
-        .iter()
-        .zip(keep)
-        .map(|(&v, kept)| if kept { v } else { T::default() })
-        .collect();
+    let data = matrix.data.iter().zip(keep).map(|(&v, kept)| if kept { v } else { T::default() }).collect();
     Ok(Matrix::from_vec(matrix.rows, matrix.cols, data))
 }
 
@@ -57,11 +49,7 @@ fn keep_largest<T: Magnitude>(matrix: &Matrix<T>, density: f64) -> Vec<bool> {
     let occupancy = ((density * size as f64).round() as usize).min(size);
     let mut order: Vec<usize> = (0..size).collect();
     // Stable sort: equal magnitudes keep the lower position first.
-    order.sort_by(|&i, &j| {
-        matrix.data[j]
-            .magnitude()
-            .total_cmp(&matrix.data[i].magnitude())
-    });
+    order.sort_by(|&i, &j| matrix.data[j].magnitude().total_cmp(&matrix.data[i].magnitude()));
     let mut keep = vec![false; size];
     for &i in &order[..occupancy] {
         keep[i] = true;
@@ -98,13 +86,7 @@ fn keep_hss<T: Magnitude>(matrix: &Matrix<T>, pattern: &Pattern) -> Vec<bool> {
             child_span = fiber_span;
         }
         // A kept position has a nonzero magnitude, or was zero to begin with (nothing to prune).
-        keep.extend(
-            matrix
-                .row(r)
-                .iter()
-                .zip(&magnitude)
-                .map(|(v, &m)| m > 0.0 || v.magnitude() == 0.0),
-        );
+        keep.extend(matrix.row(r).iter().zip(&magnitude).map(|(v, &m)| m > 0.0 || v.magnitude() == 0.0));
     }
     keep
 }

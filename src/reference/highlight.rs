@@ -30,12 +30,7 @@ use crate::matrix::Matrix;
 
 /// Runs `Z = A x B` through the loop nest. `b` is B's dense view (what the VFMU expands a window
 /// to), `b_format` what the GLB stores.
-pub fn run(
-    df: &Dataflow,
-    a: &HierarchicalCp,
-    b: &Matrix<i8>,
-    b_format: &BFormat,
-) -> (Matrix<i32>, Counters) {
+pub fn run(df: &Dataflow, a: &HierarchicalCp, b: &Matrix<i8>, b_format: &BFormat) -> (Matrix<i32>, Counters) {
     assert_eq!(a.k, b.rows, "inner dimensions of A and B differ");
     let n = b.cols;
     let mut z = Matrix::zeros(a.rows, n);
@@ -46,7 +41,10 @@ pub fn run(
         .data
         .par_chunks_mut(n)
         .enumerate()
-        .map(|(row, z_row)| pe_row(df, a, b, row, z_row))
+        .map(|(row, z_row)| match b_format {
+            BFormat::Columns(b_columns) => pe_row_dual_side(df, a, b_columns, b, row, z_row),
+            _ => pe_row(df, a, b, row, z_row),
+        })
         .sum();
     let groups = a.rows.div_ceil(df.rows_per_group()) as u64;
     let fetch = b_fetch(df, a, b_format);
@@ -59,25 +57,11 @@ pub fn run(
 }
 
 /// The work of one row of PEs (one output row m) over every tile and k-step.
-fn pe_row(
-    df: &Dataflow,
-    a: &HierarchicalCp,
-    b: &Matrix<i8>,
-    row: usize,
-    z_row: &mut [i32],
-) -> Counters {
-    let (g1, g0, h0) = (
-        df.shape.g1 as usize,
-        df.shape.g0 as usize,
-        df.shape.h0 as usize,
-    );
+fn pe_row(df: &Dataflow, a: &HierarchicalCp, b: &Matrix<i8>, row: usize, z_row: &mut [i32]) -> Counters {
+    let (g1, g0, h0) = (df.shape.g1 as usize, df.shape.g0 as usize, df.shape.h0 as usize);
     let span = df.shape.fiber_span();
     let (k, n) = (a.k, b.cols);
-    let k1_bits = if df.rank1_saf {
-        coord_bits(df.shape.h1 as usize)
-    } else {
-        0
-    };
+    let k1_bits = if df.rank1_saf { coord_bits(df.shape.h1 as usize) } else { 0 };
     let k0_bits = if df.rank0_saf { coord_bits(h0) } else { 0 };
     let mut c = Counters::default();
     for nt in (0..n).step_by(df.tile_n) {
@@ -112,11 +96,81 @@ fn pe_row(
             if df.rank1_saf {
                 c.rank1_mux += pes * w;
             }
+            if df.skip_select {
+                c.skip_select_mux += pes * w;
+            }
             if df.rank0_saf {
                 c.rank0_mux += slots * w;
             }
             c.pe_reg_read += slots * w;
             // The adder tree sums the row's products; one more add accumulates into the RF.
+            c.adder += slots * w;
+            c.rf_read += w;
+            c.rf_write += w;
+        }
+        c.glb_write_z += 4 * w as u64;
+    }
+    c
+}
+
+/// HighLight-DSSO's dual-side mode for one row of PEs: B's K1 coordinates (per column, so per
+/// cycle) drive the rank1 muxes, which pick A's block at that coordinate from the PE registers
+/// (A holds every K1 block of its fibers); A's K0 coordinates drive the rank0 muxes.
+fn pe_row_dual_side(
+    df: &Dataflow,
+    a: &HierarchicalCp,
+    b_columns: &HierarchicalCp,
+    b: &Matrix<i8>,
+    row: usize,
+    z_row: &mut [i32],
+) -> Counters {
+    let (g1, h1, g0, h0) =
+        (df.shape.g1 as usize, df.shape.h1 as usize, df.shape.g0 as usize, df.shape.h0 as usize);
+    let span = df.shape.fiber_span();
+    let (k, n) = (a.k, b.cols);
+    let k0_bits = coord_bits(h0);
+    let mut c = Counters::default();
+    for nt in (0..n).step_by(df.tile_n) {
+        let w = df.tile_n.min(n - nt);
+        for first_fiber in (0..a.fibers).step_by(df.fibers_per_step) {
+            let fibers = first_fiber..a.fibers.min(first_fiber + df.fibers_per_step);
+            let pes = (fibers.len() * g1) as u64;
+            let slots = pes * g0 as u64;
+            // Load A: every block of each fiber, since B picks which ones run.
+            let stored = (fibers.len() * h1 * g0) as u64;
+            c.pe_reg_write += stored;
+            c.glb_read_a += stored;
+            c.glb_read_a_meta_bits += stored * k0_bits;
+            for (col, z) in z_row.iter_mut().enumerate().skip(nt).take(w) {
+                let mut sum = 0i32;
+                for fiber in fibers.clone() {
+                    let b_slots =
+                        (col * b_columns.fibers + fiber) * g1..(col * b_columns.fibers + fiber + 1) * g1;
+                    for b_slot in b_slots {
+                        // Rank1 mux, driven by B: A's block at B's K1 coordinate.
+                        let k1 = b_columns.k1_coord[b_slot] as usize;
+                        let a_block = (row * a.fibers + fiber) * h1 + k1;
+                        for v in a_block * g0..(a_block + 1) * g0 {
+                            // Rank0 mux, driven by A: B's value at A's K0 coordinate.
+                            let kk = fiber * span + k1 * h0 + a.k0_coord[v] as usize;
+                            let a_value = i32::from(a.value[v]);
+                            let b_value = if kk < k { i32::from(b.get(kk, col)) } else { 0 };
+                            if a_value != 0 && b_value != 0 {
+                                sum += a_value * b_value;
+                                c.mac += 1;
+                            } else {
+                                c.mac_gated += 1;
+                            }
+                        }
+                    }
+                }
+                *z += sum;
+            }
+            let w = w as u64;
+            c.rank1_mux += pes * w;
+            c.rank0_mux += slots * w;
+            c.skip_select_mux += pes * w;
+            c.pe_reg_read += slots * w;
             c.adder += slots * w;
             c.rf_read += w;
             c.rf_write += w;
@@ -151,11 +205,7 @@ fn mac_slot(
         *z += a_value * i32::from(b_value);
         effectual += u32::from(b_value != 0);
     }
-    if gating {
-        (u64::from(effectual), w - u64::from(effectual))
-    } else {
-        (w, 0)
-    }
+    if gating { (u64::from(effectual), w - u64::from(effectual)) } else { (w, 0) }
 }
 
 /// B traffic and cycles of one row group: per tile, k-step and column, the VFMU fetches the
@@ -163,13 +213,10 @@ fn mac_slot(
 fn b_fetch(df: &Dataflow, a: &HierarchicalCp, b_format: &BFormat) -> Counters {
     let span = df.shape.fiber_span();
     let mut c = Counters::default();
-    let n = match b_format {
-        BFormat::Dense(b) => b.cols,
-        BFormat::BlockedCsr(csr) => csr.n,
-    };
+    let n = b_format.n();
     for first_fiber in (0..a.fibers).step_by(df.fibers_per_step) {
         let last_fiber = a.fibers.min(first_fiber + df.fibers_per_step);
-        let window = ((last_fiber - first_fiber) * span) as u64;
+        let mut window = ((last_fiber - first_fiber) * span) as u64;
         let (lo, hi) = (first_fiber * span, a.k.min(last_fiber * span));
         for col in 0..n {
             match b_format {
@@ -178,12 +225,20 @@ fn b_fetch(df: &Dataflow, a: &HierarchicalCp, b_format: &BFormat) -> Counters {
                     let blocks = lo / csr.block..hi.div_ceil(csr.block);
                     let first = col * csr.blocks;
                     let nonzeros = u64::from(
-                        csr.block_end[first + blocks.end - 1]
-                            - csr.block_start[first + blocks.start],
+                        csr.block_end[first + blocks.end - 1] - csr.block_start[first + blocks.start],
                     );
                     c.glb_read_b += nonzeros;
-                    c.glb_read_b_meta_bits += nonzeros * coord_bits(csr.block)
-                        + 2 * blocks.len() as u64 * coord_bits(csr.k + 1);
+                    c.glb_read_b_meta_bits +=
+                        nonzeros * coord_bits(csr.block) + 2 * blocks.len() as u64 * coord_bits(csr.k + 1);
+                }
+                BFormat::Columns(cp) => {
+                    // Only B's nonempty K1 blocks are stored, fetched and buffered.
+                    let s = cp.shape;
+                    let block_slots = ((last_fiber - first_fiber) * s.g1 as usize) as u64;
+                    window = block_slots * u64::from(s.g0);
+                    c.glb_read_b += window;
+                    c.glb_read_b_meta_bits +=
+                        block_slots * coord_bits(s.h1 as usize) + window * coord_bits(s.h0 as usize);
                 }
             }
             if df.vfmu {

@@ -8,10 +8,7 @@ use highlight_emu::pattern::Pattern;
 /// Opens any adapter, software ones included (CI runs on lavapipe). Under `CI=true` a missing
 /// adapter fails the test; elsewhere the test is skipped with the reason printed.
 pub fn gpu_or_skip(test: &str) -> Option<Gpu> {
-    match Gpu::open(&AdapterRequest {
-        name: None,
-        allow_software: true,
-    }) {
+    match Gpu::open(&AdapterRequest { name: None, allow_software: true }) {
         Ok(gpu) => {
             eprintln!("{test}: running on {}", gpu.info.name);
             Some(gpu)

@@ -1,0 +1,113 @@
+//! Every design on one sparsity-degree point (the paper's comparisons): each design gets the
+//! operands the degree table gives it, tries both operand orders where it can, keeps its lowest
+//! EDP, and is normalised to TC; a design that cannot run the point says why.
+
+use serde::Serialize;
+
+use crate::degrees::{DegreeError, DegreeTable};
+use crate::design::{Design, DesignError};
+use crate::energy::Ert;
+use crate::run::{GpuBackend, RunError, RunResult, Workload, run_best_order};
+
+/// A degree point: shapes, A and B sparsity, seed.
+#[derive(Clone, Debug, Serialize)]
+pub struct Point {
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    pub a_sparsity: f64,
+    pub b_sparsity: f64,
+    pub seed: u64,
+}
+
+/// A design's figures divided by TC's (speedup is TC's cycles over the design's).
+#[derive(Clone, Debug, Serialize)]
+pub struct Normalised {
+    pub cycles: f64,
+    pub energy: f64,
+    pub latency: f64,
+    pub edp: f64,
+    pub speedup: f64,
+}
+
+/// One design at a point: its best run, or why it cannot run the point.
+#[derive(Clone, Debug, Serialize)]
+pub struct Outcome {
+    pub design: Design,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unsupported: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<RunResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub normalised_to_tc: Option<Normalised>,
+}
+
+/// Runs every design on `point`.
+pub fn compare(
+    point: &Point,
+    table: &DegreeTable,
+    ert: &Ert,
+    gpu: Option<&GpuBackend>,
+    check: bool,
+    mut progress: impl FnMut(Design),
+) -> Result<Vec<Outcome>, RunError> {
+    let mut outcomes = Vec::new();
+    for design in Design::ALL {
+        progress(design);
+        outcomes.push(best_run(design, point, table, ert, gpu, check)?);
+    }
+    let tc = outcomes
+        .iter()
+        .find_map(|o| o.result.clone().filter(|_| o.design == Design::Tc))
+        .expect("TC runs every point");
+    for o in &mut outcomes {
+        o.normalised_to_tc = o.result.as_ref().map(|r| Normalised {
+            cycles: r.cycles as f64 / tc.cycles as f64,
+            energy: r.energy_pj / tc.energy_pj,
+            latency: r.latency_s / tc.latency_s,
+            edp: r.edp / tc.edp,
+            speedup: tc.cycles as f64 / r.cycles as f64,
+        });
+    }
+    Ok(outcomes)
+}
+
+/// A design's lowest-EDP run over its A candidates and both orders.
+fn best_run(
+    design: Design,
+    point: &Point,
+    table: &DegreeTable,
+    ert: &Ert,
+    gpu: Option<&GpuBackend>,
+    check: bool,
+) -> Result<Outcome, RunError> {
+    let unsupported =
+        |reason: String| Outcome { design, unsupported: Some(reason), result: None, normalised_to_tc: None };
+    let b = match table.b_pattern(design, point.b_sparsity) {
+        Ok(b) => b,
+        Err(e @ DegreeError::NotEighths { .. }) => return Ok(unsupported(e.to_string())),
+        Err(e) => return Err(RunError::Degree(e)),
+    };
+    let arch = design.arch();
+    let mut best: Option<RunResult> = None;
+    let mut reason = None;
+    for a in table.a_patterns(design, point.a_sparsity)? {
+        let workload = Workload { m: point.m, k: point.k, n: point.n, a, b: b.clone(), seed: point.seed };
+        let operands = workload.operands()?;
+        match run_best_order(design, &arch, ert, &workload, &operands, gpu, check, true) {
+            Ok((r, _)) => {
+                if best.as_ref().is_none_or(|b| r.edp < b.edp) {
+                    best = Some(r);
+                }
+            }
+            Err(RunError::Design(e @ DesignError::Unsupported { .. })) => {
+                reason.get_or_insert(format!("{e}, in either operand order"));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(match best {
+        Some(r) => Outcome { design, unsupported: None, result: Some(r), normalised_to_tc: None },
+        None => unsupported(reason.unwrap_or_default()),
+    })
+}
