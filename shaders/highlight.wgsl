@@ -1,34 +1,40 @@
 // GPU twin of src/reference/highlight.rs: the tensor-core loop nest of docs/DESIGN.md 6, which
-// HighLight, TC and STC are configurations of (rank1_saf, rank0_saf, vfmu, gating).
+// TC, STC, HighLight and HighLight-DSSO are configurations of (rank1_saf, rank0_saf, vfmu,
+// gating, b_drives, skip_select).
 //
 // One workgroup emulates one PE array (up to 16 rows of M) on one RF tile of 128 output columns;
 // invocation `n` of the workgroup is cycle n of the tile, i.e. output column n. Per k-step:
 //   1. load A: the array's PE registers receive each PE's block slot (G0 values with their K0
-//      coordinates, and the block's K1 coordinate) from the hierarchical CP buffers;
-//   2. VFMU: each cycle fetches the k-step's window of B's column n (dense, or blocked CSR
-//      re-expanded) once for all rows;
-//   3. rank1 mux: each PE picks its K1 block of the window; rank0 mux: each MAC picks its B value
-//      by its K0 coordinate; the MAC is gated when the A slot or the B value is zero;
+//      coordinates, and the block's K1 coordinate) from the hierarchical CP buffers; in
+//      HighLight-DSSO's dual-side mode (b_drives = 1) every K1 block of each fiber;
+//   2. VFMU: each cycle fetches the k-step's window of B's column n (dense, blocked CSR, or B's
+//      nonempty K1 blocks in dual-side mode) once for all rows, expanded to dense;
+//   3. rank1 mux: each PE picks its K1 block of the window (by A's K1 coordinate, or by B's in
+//      dual-side mode); rank0 mux: each MAC picks its B value by A's K0 coordinate; the MAC is
+//      gated when the A slot or the B value is zero;
 //   4. the row's products are summed and accumulated into the RF partial sum of Z[m, n].
 // Every invocation counts what it does; the workgroup's counts go to `counters`, one row of
 // NUM_COUNTERS words per workgroup, summed on the host in u64. Counting conventions are the CPU
 // reference's.
 
 struct Params {
-    rows: u32,              // rows of A and Z in this dispatch (a multiple of a row group, or the rest)
+    rows: u32,              // rows of A and Z in this dispatch (whole row groups, or the rest)
     k: u32,                 // K before padding
     n: u32,                 // columns of B and Z
     fibers: u32,            // K1 fibers per row
-    g1: u32,
+    g1: u32,                // block slots per fiber the PEs process
     h1: u32,
     g0: u32,
     h0: u32,
+    a_g1: u32,              // block slots per fiber A stores (h1 in dual-side mode, else g1)
     fibers_per_step: u32,   // K1 fibers a row of PEs covers per k-step
     rank1_saf: u32,         // 1: K1 coordinates are read, rank1 muxes select blocks
     rank0_saf: u32,         // 1: A is read compressed with K0 coordinates, rank0 muxes select values
     vfmu: u32,              // 1: a VFMU buffers the B window
     gating: u32,            // 1: zero operands are gated; 0: every MAC slot is performed
-    b_csr: u32,             // 1: B is blocked CSR; 0: dense
+    b_drives: u32,          // 1: dual-side mode, B's K1 coordinates drive the rank1 muxes
+    skip_select: u32,       // 1: the 2:1 skip-select mux per PE is present and counted
+    b_mode: u32,            // 0: B dense; 1: blocked CSR; 2: B's columns in hierarchical CP
     b_blocks: u32,          // CSR blocks per column
     h1_bits: u32,           // K1 coordinate bits
     h0_bits: u32,           // K0 coordinate bits
@@ -36,9 +42,6 @@ struct Params {
     addr_bits: u32,         // CSR address bits
     rows_per_array: u32,
     arrays_per_group: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
 }
 
 // Counter indices: the order of Counters::NAMES in src/counters.rs (a test checks it).
@@ -64,24 +67,24 @@ const NUM_COUNTERS = 18u;
 
 const TILE_N = 128u;            // RF tile columns = invocations per workgroup
 const MAX_ROWS = 16u;           // rows per PE array
-const MAX_PES = 16u;            // PEs per row of one k-step
-const MAX_SLOTS = 32u;          // MAC slots per row of one k-step
+const MAX_BLOCKS = 32u;         // A block slots a row holds per k-step
+const MAX_SLOTS = 64u;          // A value slots a row holds per k-step
 const MAX_WINDOW_WORDS = 32u;   // B window of one k-step: up to 128 int8 values, 4 per word
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a_k1: array<u32>;        // K1 coordinate per block slot
 @group(0) @binding(2) var<storage, read> a_slot: array<u32>;      // value (8 bits) | K0 coordinate << 8
 @group(0) @binding(3) var<storage, read> b_dense: array<u32>;     // B row-major, 4 int8 per word
-@group(0) @binding(4) var<storage, read> b_block_start: array<u32>;
-@group(0) @binding(5) var<storage, read> b_block_end: array<u32>;
-@group(0) @binding(6) var<storage, read> b_nonzero: array<u32>;   // value (8 bits) | offset << 8
+@group(0) @binding(4) var<storage, read> b_index: array<u32>;     // CSR block start, or B's K1 coordinates
+@group(0) @binding(5) var<storage, read> b_block_end: array<u32>; // CSR block end
+@group(0) @binding(6) var<storage, read> b_value: array<u32>;     // value (8 bits) | offset or K0 << 8
 @group(0) @binding(7) var<storage, read_write> z: array<i32>;
 @group(0) @binding(8) var<storage, read_write> counters: array<u32>;
 
 // PE registers of the array: the stationary A slots of the current k-step.
-var<workgroup> reg_value: array<i32, 512>;   // MAX_ROWS * MAX_SLOTS
-var<workgroup> reg_k0: array<u32, 512>;
-var<workgroup> reg_k1: array<u32, 256>;      // MAX_ROWS * MAX_PES
+var<workgroup> reg_value: array<i32, 1024>;  // MAX_ROWS * MAX_SLOTS
+var<workgroup> reg_k0: array<u32, 1024>;
+var<workgroup> reg_k1: array<u32, 512>;      // MAX_ROWS * MAX_BLOCKS
 var<workgroup> wg_counts: array<atomic<u32>, NUM_COUNTERS>;
 
 fn byte_of(word: u32, i: u32) -> i32 {
@@ -105,7 +108,7 @@ fn main(
     // The B window is fetched once per cycle for every array of the group: array 0 counts it.
     let fetch_counter = (wg.y % p.arrays_per_group) == 0u;
     let span = p.h1 * p.h0;
-    let slots_per_step = p.fibers_per_step * p.g1 * p.g0;
+    let stored_per_step = p.fibers_per_step * p.a_g1 * p.g0;
 
     if lid < NUM_COUNTERS {
         atomicStore(&wg_counts[lid], 0u);
@@ -118,13 +121,13 @@ fn main(
 
         // 1. Load A into the PE registers, all invocations together.
         workgroupBarrier();
-        for (var i = lid; i < rows_active * slots_per_step; i += TILE_N) {
-            let r = i / slots_per_step;
-            let s = i % slots_per_step;
-            let pe = s / p.g0;
-            let fiber = first_fiber + pe / p.g1;
+        for (var i = lid; i < rows_active * stored_per_step; i += TILE_N) {
+            let r = i / stored_per_step;
+            let s = i % stored_per_step;
+            let block = s / p.g0;
+            let fiber = first_fiber + block / p.a_g1;
             if fiber < p.fibers {
-                let block_slot = ((first_row + r) * p.fibers + fiber) * p.g1 + pe % p.g1;
+                let block_slot = ((first_row + r) * p.fibers + fiber) * p.a_g1 + block % p.a_g1;
                 let word = a_slot[block_slot * p.g0 + s % p.g0];
                 let k1 = a_k1[block_slot];
                 let k0 = word >> 8u;
@@ -134,7 +137,7 @@ fn main(
                 if p.rank0_saf == 1u {
                     count[C_GLB_READ_A] += 1u;
                     count[C_GLB_READ_A_META_BITS] += p.h0_bits;
-                    if p.rank1_saf == 1u && s % p.g0 == 0u {
+                    if p.rank1_saf == 1u && p.b_drives == 0u && s % p.g0 == 0u {
                         count[C_GLB_READ_A_META_BITS] += p.h1_bits;
                     }
                 } else if fiber * span + k1 * p.h0 + k0 < p.k {
@@ -142,7 +145,7 @@ fn main(
                     count[C_GLB_READ_A] += 1u;
                 }
                 if s % p.g0 == 0u {
-                    reg_k1[r * MAX_PES + pe] = k1;
+                    reg_k1[r * MAX_BLOCKS + block] = k1;
                 }
             }
         }
@@ -151,12 +154,12 @@ fn main(
         if cycle_active {
             // 2. VFMU: the k-step's window of column n, expanded to dense.
             let lo = first_fiber * span;
-            let width = fibers_here * span;
+            var width = fibers_here * span;
             let hi = min(p.k, lo + width);
             for (var w = 0u; w < MAX_WINDOW_WORDS; w++) {
                 window[w] = 0u;
             }
-            if p.b_csr == 0u {
+            if p.b_mode == 0u {
                 for (var kk = lo; kk < hi; kk++) {
                     let idx = kk * p.n + n;
                     let v = bitcast<u32>(byte_of(b_dense[idx >> 2u], idx)) & 0xffu;
@@ -166,22 +169,40 @@ fn main(
                 if fetch_counter {
                     count[C_GLB_READ_B] += hi - lo;
                 }
-            } else {
+            } else if p.b_mode == 1u {
                 let first_block = lo / p.h0;
                 let end_block = (hi + p.h0 - 1u) / p.h0;
                 let base = n * p.b_blocks;
                 for (var blk = first_block; blk < end_block; blk++) {
-                    for (var e = b_block_start[base + blk]; e < b_block_end[base + blk]; e++) {
-                        let word = b_nonzero[e];
+                    for (var e = b_index[base + blk]; e < b_block_end[base + blk]; e++) {
+                        let word = b_value[e];
                         let kl = blk * p.h0 - lo + (word >> 8u);
                         window[kl >> 2u] |= (word & 0xffu) << ((kl & 3u) * 8u);
                     }
                 }
                 if fetch_counter {
-                    let nonzeros = b_block_end[base + end_block - 1u] - b_block_start[base + first_block];
+                    let nonzeros = b_block_end[base + end_block - 1u] - b_index[base + first_block];
                     count[C_GLB_READ_B] += nonzeros;
                     count[C_GLB_READ_B_META_BITS] += nonzeros * p.offset_bits
                         + 2u * (end_block - first_block) * p.addr_bits;
+                }
+            } else {
+                // B's nonempty K1 blocks only: G1 block slots of H0 values per fiber.
+                for (var f = 0u; f < fibers_here; f++) {
+                    for (var s1 = 0u; s1 < p.g1; s1++) {
+                        let block_slot = (n * p.fibers + first_fiber + f) * p.g1 + s1;
+                        let k1 = b_index[block_slot];
+                        for (var j = 0u; j < p.h0; j++) {
+                            let word = b_value[block_slot * p.h0 + j];
+                            let kl = (f * p.h1 + k1) * p.h0 + (word >> 8u);
+                            window[kl >> 2u] |= (word & 0xffu) << ((kl & 3u) * 8u);
+                        }
+                    }
+                }
+                width = pes * p.h0;
+                if fetch_counter {
+                    count[C_GLB_READ_B] += width;
+                    count[C_GLB_READ_B_META_BITS] += pes * p.h1_bits + width * p.h0_bits;
                 }
             }
             if fetch_counter {
@@ -196,13 +217,19 @@ fn main(
             for (var r = 0u; r < rows_active; r++) {
                 var sum = 0i;
                 for (var pe = 0u; pe < pes; pe++) {
-                    // Rank1 mux: the PE's K1 block within its fiber of the window.
-                    let block = (pe / p.g1) * p.h1 + reg_k1[r * MAX_PES + pe];
+                    let fiber_local = pe / p.g1;
+                    // Rank1 mux: the PE's K1 block, by A's coordinate or (dual-side) by B's.
+                    var k1 = reg_k1[r * MAX_BLOCKS + pe];
+                    var a_first = pe * p.g0;
+                    if p.b_drives == 1u {
+                        k1 = b_index[(n * p.fibers + first_fiber + fiber_local) * p.g1 + pe % p.g1];
+                        a_first = (fiber_local * p.a_g1 + k1) * p.g0;
+                    }
+                    let block = fiber_local * p.h1 + k1;
                     for (var j = 0u; j < p.g0; j++) {
-                        let s = pe * p.g0 + j;
-                        let a = reg_value[r * MAX_SLOTS + s];
-                        // Rank0 mux: the MAC's B value within the block.
-                        let kl = block * p.h0 + reg_k0[r * MAX_SLOTS + s];
+                        let a = reg_value[r * MAX_SLOTS + a_first + j];
+                        // Rank0 mux: the MAC's B value within the block, by A's K0 coordinate.
+                        let kl = block * p.h0 + reg_k0[r * MAX_SLOTS + a_first + j];
                         let b = byte_of(window[kl >> 2u], kl);
                         if p.gating == 0u {
                             sum += a * b;
@@ -223,6 +250,9 @@ fn main(
             }
             if p.rank0_saf == 1u {
                 count[C_RANK0_MUX] += rows_slots;
+            }
+            if p.skip_select == 1u {
+                count[C_SKIP_SELECT_MUX] += rows_active * pes;
             }
             count[C_PE_REG_READ] += rows_slots;
             count[C_ADDER] += rows_slots;

@@ -108,6 +108,12 @@ fn gpu_equals_cpu_reference() {
         (Design::Tc, 130, 100, 200, "K1(2:4)->K0(2:4)", "dense"),
         (Design::Tc, 65, 17, 129, "unstructured(0.4)", "unstructured(0.6)"),
         (Design::Tc, 256, 256, 256, "dense", "dense"),
+        (Design::Stc, 130, 100, 200, "K0(2:4)", "unstructured(0.5)"),
+        (Design::Stc, 70, 33, 129, "dense", "dense"),
+        (Design::Stc, 64, 256, 64, "K1(2:4)->K0(1:4)", "dense"),
+        (Design::HighlightDsso, 130, 100, 200, "K1(4:4)->K0(2:4)", "K1(2:4)->K0(4:4)"),
+        (Design::HighlightDsso, 77, 45, 131, "K1(8:8)->K0(1:3)", "K1(2:8)->K0(3:3)"),
+        (Design::HighlightDsso, 65, 70, 66, "K1(2:4)->K0(2:4)", "unstructured(0.5)"),
     ];
     for (seed, (design, m, k, n, a, b)) in cases.into_iter().enumerate() {
         let w = Workload {

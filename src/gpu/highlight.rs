@@ -11,12 +11,12 @@ use crate::format::{BFormat, HierarchicalCp, coord_bits};
 use crate::matrix::Matrix;
 
 const SHADER: &str = include_str!("../../shaders/highlight.wgsl");
-/// The shader's compile-time sizes: RF tile columns (= workgroup size), rows per array, PEs and
-/// MAC slots of a row per k-step, and int8 values of one B window.
+/// The shader's compile-time sizes: RF tile columns (= workgroup size), rows per array, A block
+/// and value slots a row holds per k-step, and int8 values of one B window.
 const TILE_N: usize = 128;
 const MAX_ROWS: usize = 16;
-const MAX_PES: usize = 16;
-const MAX_SLOTS: usize = 32;
+const MAX_BLOCKS: usize = 32;
+const MAX_SLOTS: usize = 64;
 const MAX_WINDOW: usize = 128;
 /// Largest K whose per-workgroup u32 counts cannot wrap (a workgroup does at most
 /// 16 rows x 128 columns x Kpad MAC slots).
@@ -34,12 +34,15 @@ struct Params {
     h1: u32,
     g0: u32,
     h0: u32,
+    a_g1: u32,
     fibers_per_step: u32,
     rank1_saf: u32,
     rank0_saf: u32,
     vfmu: u32,
     gating: u32,
-    b_csr: u32,
+    b_drives: u32,
+    skip_select: u32,
+    b_mode: u32,
     b_blocks: u32,
     h1_bits: u32,
     h0_bits: u32,
@@ -47,7 +50,6 @@ struct Params {
     addr_bits: u32,
     rows_per_array: u32,
     arrays_per_group: u32,
-    _pad: [u32; 3],
 }
 
 /// What one GPU emulation returns.
@@ -97,7 +99,7 @@ impl HighlightKernel {
     /// Checks that the kernel's fixed sizes hold this dataflow and shape.
     fn check(&self, df: &Dataflow, k: usize) -> Result<(), GpuError> {
         let s = df.shape;
-        let pes = df.fibers_per_step * s.g1 as usize;
+        let blocks = df.fibers_per_step * df.a_shape().g1 as usize;
         let problems = [
             (
                 df.tile_n != TILE_N,
@@ -107,8 +109,8 @@ impl HighlightKernel {
                 df.rows_per_array > MAX_ROWS,
                 format!("at most {MAX_ROWS} rows per array (got {})", df.rows_per_array),
             ),
-            (pes > MAX_PES, format!("at most {MAX_PES} PEs per row (got {pes})")),
-            (pes * s.g0 as usize > MAX_SLOTS, format!("at most {MAX_SLOTS} MACs per row")),
+            (blocks > MAX_BLOCKS, format!("at most {MAX_BLOCKS} A blocks per row and k-step (got {blocks})")),
+            (blocks * s.g0 as usize > MAX_SLOTS, format!("at most {MAX_SLOTS} A values per row and k-step")),
             (
                 df.fibers_per_step * s.fiber_span() > MAX_WINDOW,
                 format!("B windows of at most {MAX_WINDOW} values"),
@@ -132,7 +134,8 @@ impl HighlightKernel {
             .min(limits.max_buffer_size)
             .min(self.binding_limit.unwrap_or(u64::MAX));
         let max_groups = limits.max_compute_workgroups_per_dimension as usize;
-        let (g1, g0) = (df.shape.g1 as usize, df.shape.g0 as usize);
+        // Block slots per fiber as A stores them.
+        let (g1, g0) = (a.shape.g1 as usize, df.shape.g0 as usize);
         let n = b.n();
         let tiles = n.div_ceil(TILE_N);
         if tiles > max_groups {
@@ -143,14 +146,15 @@ impl HighlightKernel {
 
         // B, shared by every dispatch.
         let empty = [0u8; 4];
-        let (b_csr, b_blocks, offset_bits, b_buffers) = match b {
+        let (b_mode, b_blocks, offset_bits, b_buffers) = match b {
             BFormat::Dense(b) => {
                 (0, 0, 0, [pack_i8(&b.data), empty.to_vec(), empty.to_vec(), empty.to_vec()])
             }
-            BFormat::Columns(_) => {
-                return Err(GpuError::Unsupported(
-                    "the GPU kernel does not emulate HighLight-DSSO's dual-side mode yet".into(),
-                ));
+            BFormat::Columns(cp) => {
+                let values =
+                    cp.value.iter().zip(&cp.k0_coord).map(|(&v, &c)| u32::from(v as u8) | u32::from(c) << 8);
+                let k1 = pack_u32(cp.k1_coord.iter().map(|&c| u32::from(c)));
+                (2, 0, 0, [empty.to_vec(), k1, empty.to_vec(), pack_u32(values)])
             }
             BFormat::BlockedCsr(csr) => {
                 let nonzeros =
@@ -213,12 +217,15 @@ impl HighlightKernel {
                 h1: df.shape.h1,
                 g0: df.shape.g0,
                 h0: df.shape.h0,
+                a_g1: a.shape.g1,
                 fibers_per_step: df.fibers_per_step as u32,
                 rank1_saf: u32::from(df.rank1_saf),
                 rank0_saf: u32::from(df.rank0_saf),
                 vfmu: u32::from(df.vfmu),
+                b_drives: u32::from(df.b_drives_rank1),
+                skip_select: u32::from(df.skip_select),
                 gating: u32::from(df.gating),
-                b_csr,
+                b_mode,
                 b_blocks,
                 h1_bits: coord_bits(df.shape.h1 as usize) as u32,
                 h0_bits: coord_bits(df.shape.h0 as usize) as u32,
@@ -226,7 +233,6 @@ impl HighlightKernel {
                 addr_bits: coord_bits(k + 1) as u32,
                 rows_per_array: df.rows_per_array as u32,
                 arrays_per_group: df.arrays as u32,
-                _pad: [0; 3],
             };
             let array_blocks = rows.div_ceil(df.rows_per_array);
             let workgroups = array_blocks * tiles;
