@@ -51,7 +51,8 @@ fn every_shader_validates_with_naga() {
 use highlight_emu::counters::Counters;
 use highlight_emu::design::Design;
 use highlight_emu::gpu::highlight::GpuRun;
-use highlight_emu::gpu::highlight::{HighlightKernel, sum_partials};
+use highlight_emu::gpu::highlight::HighlightKernel;
+use highlight_emu::gpu::sum_partials;
 use highlight_emu::gpu::{Gpu, GpuError};
 use highlight_emu::pattern::Pattern;
 use highlight_emu::run::{Compressed, Prepared, Workload};

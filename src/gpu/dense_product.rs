@@ -36,17 +36,14 @@ impl DenseProduct {
         let a_buf = gpu.storage_buffer("a", bytemuck::cast_slice(&widen(&a.data)));
         let b_buf = gpu.storage_buffer("b", bytemuck::cast_slice(&widen(&b.data)));
         let z_buf = gpu.output_buffer("z", (m * n * 4).max(4) as u64);
-        let bind_group = gpu.bind_group(&self.pipeline, &[&dims, &a_buf, &b_buf, &z_buf]);
-        let mut encoder = gpu.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = encoder.begin_compute_pass(&Default::default());
-            pass.set_pipeline(&self.pipeline);
-            pass.set_bind_group(0, &bind_group, &[]);
-            pass.dispatch_workgroups(groups.0 as u32, groups.1 as u32, 1);
-        }
-        gpu.queue.submit([encoder.finish()]);
-        let bytes = gpu.read_back(&z_buf)?;
-        let z: Vec<i32> = bytemuck::pod_collect_to_vec(&bytes);
+        let (outputs, _) = gpu.dispatch(
+            &self.pipeline,
+            &[&dims, &a_buf, &b_buf, &z_buf],
+            (groups.0 as u32, groups.1 as u32),
+            &[&z_buf],
+        )?;
+        let bytes = &outputs[0];
+        let z: Vec<i32> = bytemuck::pod_collect_to_vec(bytes);
         Ok(Matrix::from_vec(m, n, z[..m * n].to_vec()))
     }
 }

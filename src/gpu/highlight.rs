@@ -4,7 +4,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{Gpu, GpuError};
+use super::{Gpu, GpuError, pack_i8, pack_u32, sum_partials};
 use crate::counters::Counters;
 use crate::design::Dataflow;
 use crate::format::{BFormat, HierarchicalCp, coord_bits};
@@ -65,23 +65,6 @@ pub struct HighlightKernel {
     pipeline: wgpu::ComputePipeline,
     /// Largest buffer a dispatch binds, below the device's own limit when set.
     binding_limit: Option<u64>,
-}
-
-/// Sums per-workgroup counter rows (`Counters::NAMES.len()` u32 words each) in u64.
-pub fn sum_partials(words: &[u32]) -> Counters {
-    let width = Counters::NAMES.len();
-    Counters::from_fn(|c| words.iter().skip(c).step_by(width).map(|&w| u64::from(w)).sum())
-}
-
-fn pack_u32(values: impl Iterator<Item = u32>) -> Vec<u8> {
-    values.flat_map(u32::to_le_bytes).collect()
-}
-
-/// int8 values packed four to a little-endian word, zero-padded to whole words.
-fn pack_i8(values: &[i8]) -> Vec<u8> {
-    let mut bytes: Vec<u8> = values.iter().map(|&v| v as u8).collect();
-    bytes.resize(values.len().div_ceil(4).max(1) * 4, 0);
-    bytes
 }
 
 impl HighlightKernel {
@@ -193,10 +176,9 @@ impl HighlightKernel {
         }
         let rows_per_dispatch = groups_per_dispatch * group;
 
-        let timestamps = gpu.device.features().contains(wgpu::Features::TIMESTAMP_QUERY);
         let mut z = Matrix::zeros(m, n);
         let mut counters = Counters::default();
-        let mut gpu_ns = 0.0;
+        let mut gpu_ns: Option<f64> = None;
         for first_row in (0..m).step_by(rows_per_dispatch) {
             let rows = rows_per_dispatch.min(m - first_row);
             let block_slots = (first_row * a.fibers * g1)..((first_row + rows) * a.fibers * g1);
@@ -241,62 +223,28 @@ impl HighlightKernel {
             let a_slot_buf = gpu.storage_buffer("a_slot", &a_slot);
             let z_buf = gpu.output_buffer("z", (rows * n * 4) as u64);
             let counter_buf = gpu.output_buffer("counters", (workgroups * Counters::NAMES.len() * 4) as u64);
-            let bind_group = gpu.bind_group(
+            let buffers = [
+                &params_buf,
+                &a_k1_buf,
+                &a_slot_buf,
+                &b_bufs[0],
+                &b_bufs[1],
+                &b_bufs[2],
+                &b_bufs[3],
+                &z_buf,
+                &counter_buf,
+            ];
+            let (outputs, ns) = gpu.dispatch(
                 &self.pipeline,
-                &[
-                    &params_buf,
-                    &a_k1_buf,
-                    &a_slot_buf,
-                    &b_bufs[0],
-                    &b_bufs[1],
-                    &b_bufs[2],
-                    &b_bufs[3],
-                    &z_buf,
-                    &counter_buf,
-                ],
-            );
-            let query = timestamps.then(|| {
-                gpu.device.create_query_set(&wgpu::QuerySetDescriptor {
-                    label: Some("dispatch time"),
-                    ty: wgpu::QueryType::Timestamp,
-                    count: 2,
-                })
-            });
-            let resolved = query.as_ref().map(|_| {
-                gpu.device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("timestamps"),
-                    size: 16,
-                    usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
-                    mapped_at_creation: false,
-                })
-            });
-            let mut encoder = gpu.device.create_command_encoder(&Default::default());
-            {
-                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("highlight"),
-                    timestamp_writes: query.as_ref().map(|query_set| wgpu::ComputePassTimestampWrites {
-                        query_set,
-                        beginning_of_pass_write_index: Some(0),
-                        end_of_pass_write_index: Some(1),
-                    }),
-                });
-                pass.set_pipeline(&self.pipeline);
-                pass.set_bind_group(0, &bind_group, &[]);
-                pass.dispatch_workgroups(tiles as u32, array_blocks as u32, 1);
-            }
-            if let (Some(query_set), Some(resolved)) = (&query, &resolved) {
-                encoder.resolve_query_set(query_set, 0..2, resolved, 0);
-            }
-            gpu.queue.submit([encoder.finish()]);
-            let z_words: Vec<i32> = bytemuck::pod_collect_to_vec(&gpu.read_back(&z_buf)?);
+                &buffers,
+                (tiles as u32, array_blocks as u32),
+                &[&z_buf, &counter_buf],
+            )?;
+            let z_words: Vec<i32> = bytemuck::pod_collect_to_vec(&outputs[0]);
             z.data[first_row * n..(first_row + rows) * n].copy_from_slice(&z_words);
-            counters += sum_partials(&bytemuck::pod_collect_to_vec::<u8, u32>(&gpu.read_back(&counter_buf)?));
-            if let Some(resolved) = &resolved {
-                let ticks: Vec<u64> = bytemuck::pod_collect_to_vec(&gpu.read_back(resolved)?);
-                gpu_ns +=
-                    ticks[1].saturating_sub(ticks[0]) as f64 * f64::from(gpu.queue.get_timestamp_period());
-            }
+            counters += sum_partials(&bytemuck::pod_collect_to_vec::<u8, u32>(&outputs[1]));
+            gpu_ns = ns.map(|t| gpu_ns.unwrap_or(0.0) + t);
         }
-        Ok(GpuRun { z, counters, gpu_time_ms: timestamps.then_some(gpu_ns * 1e-6) })
+        Ok(GpuRun { z, counters, gpu_time_ms: gpu_ns.map(|t| t * 1e-6) })
     }
 }

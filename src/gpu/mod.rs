@@ -6,6 +6,28 @@ pub mod highlight;
 use thiserror::Error;
 use wgpu::util::DeviceExt;
 
+use crate::counters::Counters;
+
+/// Sums per-workgroup counter rows (`Counters::NAMES.len()` u32 words each) in u64.
+pub fn sum_partials(words: &[u32]) -> Counters {
+    let width = Counters::NAMES.len();
+    Counters::from_fn(|c| words.iter().skip(c).step_by(width).map(|&w| u64::from(w)).sum())
+}
+
+/// u32 values as little-endian bytes, at least one word (a binding may not be empty).
+pub fn pack_u32(values: impl Iterator<Item = u32>) -> Vec<u8> {
+    let mut bytes: Vec<u8> = values.flat_map(u32::to_le_bytes).collect();
+    bytes.resize(bytes.len().max(4), 0);
+    bytes
+}
+
+/// int8 values packed four to a little-endian word, zero-padded to whole words.
+pub fn pack_i8(values: &[i8]) -> Vec<u8> {
+    let mut bytes: Vec<u8> = values.iter().map(|&v| v as u8).collect();
+    bytes.resize(values.len().div_ceil(4).max(1) * 4, 0);
+    bytes
+}
+
 /// Which adapter to open.
 #[derive(Clone, Debug, Default)]
 pub struct AdapterRequest {
@@ -162,6 +184,61 @@ impl Gpu {
             layout: &pipeline.get_bind_group_layout(0),
             entries: &entries,
         })
+    }
+
+    /// Runs one dispatch of `pipeline` with `buffers` bound to 0, 1, ... and reads `outputs`
+    /// back; also returns the dispatch's device time in ns where the adapter has timestamps.
+    pub fn dispatch(
+        &self,
+        pipeline: &wgpu::ComputePipeline,
+        buffers: &[&wgpu::Buffer],
+        (x, y): (u32, u32),
+        outputs: &[&wgpu::Buffer],
+    ) -> Result<(Vec<Vec<u8>>, Option<f64>), GpuError> {
+        let bind_group = self.bind_group(pipeline, buffers);
+        let timestamps = self.device.features().contains(wgpu::Features::TIMESTAMP_QUERY);
+        let query = timestamps.then(|| {
+            self.device.create_query_set(&wgpu::QuerySetDescriptor {
+                label: Some("dispatch time"),
+                ty: wgpu::QueryType::Timestamp,
+                count: 2,
+            })
+        });
+        let resolved = query.as_ref().map(|_| {
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("timestamps"),
+                size: 16,
+                usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            })
+        });
+        let mut encoder = self.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: None,
+                timestamp_writes: query.as_ref().map(|query_set| wgpu::ComputePassTimestampWrites {
+                    query_set,
+                    beginning_of_pass_write_index: Some(0),
+                    end_of_pass_write_index: Some(1),
+                }),
+            });
+            pass.set_pipeline(pipeline);
+            pass.set_bind_group(0, &bind_group, &[]);
+            pass.dispatch_workgroups(x, y, 1);
+        }
+        if let (Some(query_set), Some(resolved)) = (&query, &resolved) {
+            encoder.resolve_query_set(query_set, 0..2, resolved, 0);
+        }
+        self.queue.submit([encoder.finish()]);
+        let bytes = outputs.iter().map(|b| self.read_back(b)).collect::<Result<Vec<_>, _>>()?;
+        let ns = match &resolved {
+            Some(resolved) => {
+                let ticks: Vec<u64> = bytemuck::pod_collect_to_vec(&self.read_back(resolved)?);
+                Some(ticks[1].saturating_sub(ticks[0]) as f64 * f64::from(self.queue.get_timestamp_period()))
+            }
+            None => None,
+        };
+        Ok((bytes, ns))
     }
 
     /// Copies `buffer` back to the host after all submitted work is done.
