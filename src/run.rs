@@ -12,6 +12,7 @@ use crate::design::s2ta::S2ta;
 use crate::design::{Arch, Dataflow, Design, DesignError, Machine};
 use crate::energy::{EnergyError, Ert, Evaluation, evaluate};
 use crate::format::{BFormat, Bitmask, BlockedCsr, FormatError, HierarchicalCp, TwoRankHss};
+use crate::gpu::dstc::DstcKernel;
 use crate::gpu::highlight::HighlightKernel;
 use crate::gpu::{AdapterRequest, Gpu, GpuError};
 use crate::matrix::{Matrix, dense_product};
@@ -212,6 +213,9 @@ impl Prepared {
         let start = Instant::now();
         let run = match &self.compressed {
             Compressed::TensorCore { dataflow, a, b } => gpu.kernel.run(&gpu.gpu, dataflow, a, b)?,
+            Compressed::Dstc { dstc, a_columns, b_rows } => {
+                gpu.dstc.run(&gpu.gpu, dstc, a_columns, b_rows)?
+            }
             _ => {
                 return Err(GpuError::Unsupported(format!(
                     "the GPU does not emulate {} yet",
@@ -240,13 +244,19 @@ pub struct Emulation {
 pub struct GpuBackend {
     pub gpu: Gpu,
     pub kernel: HighlightKernel,
+    pub dstc: DstcKernel,
 }
 
 impl GpuBackend {
     pub fn open(request: &AdapterRequest) -> Result<GpuBackend, GpuError> {
-        let gpu = Gpu::open(request)?;
+        Ok(GpuBackend::new(Gpu::open(request)?))
+    }
+
+    /// Builds every kernel on an open device.
+    pub fn new(gpu: Gpu) -> GpuBackend {
         let kernel = HighlightKernel::new(&gpu);
-        Ok(GpuBackend { gpu, kernel })
+        let dstc = DstcKernel::new(&gpu);
+        GpuBackend { gpu, kernel, dstc }
     }
 }
 

@@ -55,7 +55,7 @@ use highlight_emu::gpu::highlight::HighlightKernel;
 use highlight_emu::gpu::sum_partials;
 use highlight_emu::gpu::{Gpu, GpuError};
 use highlight_emu::pattern::Pattern;
-use highlight_emu::run::{Compressed, Prepared, Workload};
+use highlight_emu::run::{Compressed, GpuBackend, Prepared, Workload};
 
 /// Runs a tensor-core design's prepared operands on `kernel`.
 fn run_tensor_core(kernel: &HighlightKernel, gpu: &Gpu, prepared: &Prepared) -> Result<GpuRun, GpuError> {
@@ -65,15 +65,34 @@ fn run_tensor_core(kernel: &HighlightKernel, gpu: &Gpu, prepared: &Prepared) -> 
     kernel.run(gpu, dataflow, a, b)
 }
 
-/// The shader's counter indices are the order of `Counters::NAMES`.
+/// Every shader's counter indices are the order of `Counters::NAMES`; the tensor-core kernel
+/// names them all.
 #[test]
 fn shader_counter_indices_follow_counters_names() {
-    let source = include_str!("../shaders/highlight.wgsl");
-    for (i, name) in Counters::NAMES.iter().enumerate() {
-        let line = format!("const C_{} = {i}u;", name.to_uppercase());
-        assert!(source.contains(&line), "shaders/highlight.wgsl lacks `{line}`");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let source = std::fs::read_to_string(&path).unwrap();
+        for line in source.lines().filter(|l| l.starts_with("const C_")) {
+            let (name, index) = line["const C_".len()..].trim_end_matches("u;").split_once(" = ").unwrap();
+            let index: usize = index.parse().unwrap();
+            assert_eq!(Counters::NAMES[index], name.to_lowercase(), "{}: {line}", path.display());
+        }
+        if source.contains("NUM_COUNTERS") {
+            assert!(
+                source.contains(&format!("const NUM_COUNTERS = {}u;", Counters::NAMES.len())),
+                "{}",
+                path.display()
+            );
+        }
     }
-    assert!(source.contains(&format!("const NUM_COUNTERS = {}u;", Counters::NAMES.len())));
+    let tensor_core = include_str!("../shaders/highlight.wgsl");
+    for name in Counters::NAMES {
+        assert!(
+            tensor_core.contains(&format!("const C_{} ", name.to_uppercase())),
+            "highlight.wgsl lacks {name}"
+        );
+    }
 }
 
 /// Partial counts whose total exceeds 2^32 sum without wrapping.
@@ -98,7 +117,7 @@ fn gpu_equals_cpu_reference() {
     let Some(gpu) = gpu_or_skip("gpu_equals_cpu_reference") else {
         return;
     };
-    let kernel = HighlightKernel::new(&gpu);
+    let backend = GpuBackend::new(gpu);
     let cases = [
         (Design::Highlight, 130, 100, 200, "K1(2:4)->K0(2:4)", "dense"),
         (Design::Highlight, 64, 256, 128, "dense", "unstructured(0.5)"),
@@ -115,6 +134,9 @@ fn gpu_equals_cpu_reference() {
         (Design::HighlightDsso, 130, 100, 200, "K1(4:4)->K0(2:4)", "K1(2:4)->K0(4:4)"),
         (Design::HighlightDsso, 77, 45, 131, "K1(8:8)->K0(1:3)", "K1(2:8)->K0(3:3)"),
         (Design::HighlightDsso, 65, 70, 66, "K1(2:4)->K0(2:4)", "unstructured(0.5)"),
+        (Design::Dstc, 130, 100, 200, "unstructured(0.3)", "unstructured(0.6)"),
+        (Design::Dstc, 64, 64, 64, "dense", "dense"),
+        (Design::Dstc, 33, 7, 95, "K1(2:4)->K0(2:4)", "unstructured(0.05)"),
     ];
     for (seed, (design, m, k, n, a, b)) in cases.into_iter().enumerate() {
         let w = Workload {
@@ -128,7 +150,7 @@ fn gpu_equals_cpu_reference() {
         let ops = w.operands().unwrap();
         let prepared = Prepared::new(design, design.arch(), &w, &ops).unwrap();
         let (cpu_z, cpu_counters) = prepared.run_cpu(&ops);
-        let gpu_run = run_tensor_core(&kernel, &gpu, &prepared).unwrap();
+        let gpu_run = prepared.emulate_gpu(&backend).unwrap();
         let case = format!("{design:?} {m} x {k} x {n}, A {a}, B {b}");
         assert_eq!(gpu_run.z, dense_product(&ops.a, &ops.b), "{case}: Z");
         assert_eq!(gpu_run.z, cpu_z, "{case}: Z");

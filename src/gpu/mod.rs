@@ -1,6 +1,7 @@
 //! The GPU side: adapter and device set-up in one place, kernels built once, buffers and readback.
 
 pub mod dense_product;
+pub mod dstc;
 pub mod highlight;
 
 use thiserror::Error;

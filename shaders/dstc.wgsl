@@ -1,0 +1,147 @@
+// GPU twin of src/reference/dstc.rs: DSTC's outer product (docs/DESIGN.md 7).
+//
+// One workgroup emulates one array on its 32 x 32 sub-tile of Z; each of its 256 invocations owns
+// 4 outputs (the accumulation buffer). For each k, the array's segment of A's column k and of B's
+// row k are expanded from their bitmasks into workgroup memory, and every output accumulates its
+// product when both operands are nonzero: the compressed outer product of a x b nonzeros, which
+// takes ceil(a b / 256) cycles. The host takes each Z tile's slowest array (the arrays sync per
+// tile) and sums the rest of the counts in u64.
+
+struct Params {
+    m: u32,
+    k: u32,
+    n: u32,
+    a_words: u32,             // bitmask words per A column (32 rows each)
+    b_words: u32,             // bitmask words per B row (32 columns each)
+    products_per_cycle: u32,
+    arrays_per_side: u32,
+    _pad: u32,
+}
+
+// Counter indices: the order of Counters::NAMES in src/counters.rs (a test checks it).
+const C_GLB_READ_A = 0u;
+const C_GLB_READ_A_META_BITS = 1u;
+const C_GLB_READ_B = 2u;
+const C_GLB_READ_B_META_BITS = 3u;
+const C_GLB_WRITE_Z = 4u;
+const C_PE_REG_WRITE = 5u;
+const C_PE_REG_READ = 6u;
+const C_MAC = 12u;
+const C_ADDER = 14u;
+const C_RF_READ = 15u;
+const C_RF_WRITE = 16u;
+const C_CYCLES = 17u;
+const NUM_COUNTERS = 18u;
+
+const SUB = 32u;              // sub-tile side: rows and columns per array, bits per mask word
+const INVOCATIONS = 256u;
+const OUTPUTS = 4u;           // SUB * SUB / INVOCATIONS
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a_mask: array<u32>;        // A's columns, 1 bit per row
+@group(0) @binding(2) var<storage, read> a_word_start: array<u32>;  // index of each word's first nonzero
+@group(0) @binding(3) var<storage, read> a_values: array<u32>;      // 4 int8 per word
+@group(0) @binding(4) var<storage, read> b_mask: array<u32>;        // B's rows, 1 bit per column
+@group(0) @binding(5) var<storage, read> b_word_start: array<u32>;
+@group(0) @binding(6) var<storage, read> b_values: array<u32>;
+@group(0) @binding(7) var<storage, read_write> z: array<i32>;
+@group(0) @binding(8) var<storage, read_write> counters: array<u32>;
+
+var<workgroup> a_seg: array<i32, SUB>;
+var<workgroup> b_seg: array<i32, SUB>;
+var<workgroup> wg_counts: array<atomic<u32>, NUM_COUNTERS>;
+
+fn byte_of(values: u32, i: u32) -> i32 {
+    return extractBits(bitcast<i32>(values), (i & 3u) * 8u, 8u);
+}
+
+@compute @workgroup_size(256)
+fn main(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    var count: array<u32, NUM_COUNTERS>;
+    var acc: array<i32, OUTPUTS>;
+    let row0 = wg.y * SUB;
+    let col0 = wg.x * SUB;
+    let rows = min(SUB, p.m - row0);
+    let cols = min(SUB, p.n - col0);
+    // Arrays sharing a tile's rows (or columns) read them from the GLB once.
+    let reads_a = (wg.x % p.arrays_per_side) == 0u;
+    let reads_b = (wg.y % p.arrays_per_side) == 0u;
+
+    if lid < NUM_COUNTERS {
+        atomicStore(&wg_counts[lid], 0u);
+    }
+    for (var kk = 0u; kk < p.k; kk++) {
+        let a_word = a_mask[kk * p.a_words + wg.y];
+        let b_word = b_mask[kk * p.b_words + wg.x];
+        workgroupBarrier();
+        if lid < SUB {
+            var v = 0i;
+            if ((a_word >> lid) & 1u) == 1u {
+                let index = a_word_start[kk * p.a_words + wg.y] + countOneBits(a_word & ((1u << lid) - 1u));
+                v = byte_of(a_values[index >> 2u], index);
+            }
+            a_seg[lid] = v;
+        } else if lid < 2u * SUB {
+            let c = lid - SUB;
+            var v = 0i;
+            if ((b_word >> c) & 1u) == 1u {
+                let index = b_word_start[kk * p.b_words + wg.x] + countOneBits(b_word & ((1u << c) - 1u));
+                v = byte_of(b_values[index >> 2u], index);
+            }
+            b_seg[c] = v;
+        }
+        workgroupBarrier();
+        for (var i = 0u; i < OUTPUTS; i++) {
+            let o = lid + i * INVOCATIONS;
+            let a = a_seg[o / SUB];
+            let b = b_seg[o % SUB];
+            if a != 0i && b != 0i {
+                acc[i] += a * b;
+                // A MAC, and a read-modify-write of the accumulation buffer.
+                count[C_MAC] += 1u;
+                count[C_PE_REG_READ] += 1u;
+                count[C_ADDER] += 1u;
+                count[C_RF_READ] += 1u;
+                count[C_RF_WRITE] += 1u;
+            }
+        }
+        if lid == 0u {
+            let a_nonzeros = countOneBits(a_word);
+            let b_nonzeros = countOneBits(b_word);
+            count[C_CYCLES] += (a_nonzeros * b_nonzeros + p.products_per_cycle - 1u) / p.products_per_cycle;
+            count[C_PE_REG_WRITE] += a_nonzeros + b_nonzeros;
+            if reads_a {
+                count[C_GLB_READ_A] += a_nonzeros;
+                count[C_GLB_READ_A_META_BITS] += rows;
+            }
+            if reads_b {
+                count[C_GLB_READ_B] += b_nonzeros;
+                count[C_GLB_READ_B_META_BITS] += cols;
+            }
+        }
+    }
+    for (var i = 0u; i < OUTPUTS; i++) {
+        let o = lid + i * INVOCATIONS;
+        let r = o / SUB;
+        let c = o % SUB;
+        if r < rows && c < cols {
+            z[(row0 + r) * p.n + col0 + c] = acc[i];
+            count[C_GLB_WRITE_Z] += 4u;
+        }
+    }
+
+    workgroupBarrier();
+    for (var c = 0u; c < NUM_COUNTERS; c++) {
+        if count[c] != 0u {
+            atomicAdd(&wg_counts[c], count[c]);
+        }
+    }
+    workgroupBarrier();
+    if lid < NUM_COUNTERS {
+        counters[(wg.y * groups.x + wg.x) * NUM_COUNTERS + lid] = atomicLoad(&wg_counts[lid]);
+    }
+}
