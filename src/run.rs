@@ -14,6 +14,7 @@ use crate::energy::{EnergyError, Ert, Evaluation, evaluate};
 use crate::format::{BFormat, Bitmask, BlockedCsr, FormatError, HierarchicalCp, TwoRankHss};
 use crate::gpu::dstc::DstcKernel;
 use crate::gpu::highlight::HighlightKernel;
+use crate::gpu::s2ta::S2taKernel;
 use crate::gpu::{AdapterRequest, Gpu, GpuError};
 use crate::matrix::{Matrix, dense_product};
 use crate::operand::{OperandError, OperandRole, generate};
@@ -216,12 +217,7 @@ impl Prepared {
             Compressed::Dstc { dstc, a_columns, b_rows } => {
                 gpu.dstc.run(&gpu.gpu, dstc, a_columns, b_rows)?
             }
-            _ => {
-                return Err(GpuError::Unsupported(format!(
-                    "the GPU does not emulate {} yet",
-                    self.arch.name
-                )));
-            }
+            Compressed::S2ta { s2ta, a, b_columns } => gpu.s2ta.run(&gpu.gpu, s2ta, a, b_columns)?,
         };
         Ok(Emulation {
             z: run.z,
@@ -245,6 +241,7 @@ pub struct GpuBackend {
     pub gpu: Gpu,
     pub kernel: HighlightKernel,
     pub dstc: DstcKernel,
+    pub s2ta: S2taKernel,
 }
 
 impl GpuBackend {
@@ -256,7 +253,8 @@ impl GpuBackend {
     pub fn new(gpu: Gpu) -> GpuBackend {
         let kernel = HighlightKernel::new(&gpu);
         let dstc = DstcKernel::new(&gpu);
-        GpuBackend { gpu, kernel, dstc }
+        let s2ta = S2taKernel::new(&gpu);
+        GpuBackend { gpu, kernel, dstc, s2ta }
     }
 }
 

@@ -137,6 +137,9 @@ fn gpu_equals_cpu_reference() {
         (Design::Dstc, 130, 100, 200, "unstructured(0.3)", "unstructured(0.6)"),
         (Design::Dstc, 64, 64, 64, "dense", "dense"),
         (Design::Dstc, 33, 7, 95, "K1(2:4)->K0(2:4)", "unstructured(0.05)"),
+        (Design::S2ta, 130, 100, 200, "K0(2:8)", "K0(6:8)"),
+        (Design::S2ta, 64, 64, 16, "K0(4:8)", "dense"),
+        (Design::S2ta, 65, 17, 33, "K0(1:8)", "K0(1:8)"),
     ];
     for (seed, (design, m, k, n, a, b)) in cases.into_iter().enumerate() {
         let w = Workload {

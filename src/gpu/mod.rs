@@ -3,6 +3,7 @@
 pub mod dense_product;
 pub mod dstc;
 pub mod highlight;
+pub mod s2ta;
 
 use thiserror::Error;
 use wgpu::util::DeviceExt;

@@ -1,0 +1,139 @@
+// GPU twin of src/reference/s2ta.rs: S2TA as docs/DESIGN.md 7 models it.
+//
+// One workgroup emulates the output-stationary array on one 64 x 16 tile of Z; each of its 256
+// invocations owns 4 outputs. For each 8-block of K, the rows' A blocks are expanded into an 8-wide
+// weight table (what each PE's 8:1 mux chooses from) and the columns' B blocks are loaded; then
+// one cycle per B slot j: every MAC multiplies B slot j of its column by the weight at that slot's
+// coordinate, or is gated when either is zero.
+
+struct Params {
+    m: u32,
+    n: u32,
+    blocks: u32,        // 8-blocks of K
+    g_a: u32,           // A values stored per block
+    g_b: u32,           // B values per block: the cycles one block takes
+    coord_bits: u32,    // bits of a coordinate in an 8-block
+    b_coord_bits: u32,  // 0 for dense B (8:8)
+    _pad: u32,
+}
+
+// Counter indices: the order of Counters::NAMES in src/counters.rs (a test checks it).
+const C_GLB_READ_A = 0u;
+const C_GLB_READ_A_META_BITS = 1u;
+const C_GLB_READ_B = 2u;
+const C_GLB_READ_B_META_BITS = 3u;
+const C_GLB_WRITE_Z = 4u;
+const C_PE_REG_WRITE = 5u;
+const C_PE_REG_READ = 6u;
+const C_RANK0_MUX = 10u;
+const C_MAC = 12u;
+const C_MAC_GATED = 13u;
+const C_ADDER = 14u;
+const C_CYCLES = 17u;
+const NUM_COUNTERS = 18u;
+
+const TILE_ROWS = 64u;
+const TILE_COLS = 16u;
+const BLOCK = 8u;
+const INVOCATIONS = 256u;
+const OUTPUTS = 4u;             // TILE_ROWS * TILE_COLS / INVOCATIONS
+const REG_BYTES_PER_SLOT = 6u;  // two int8 operands passed on, an int32 accumulator
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a_slot: array<u32>;   // value (8 bits) | coordinate << 8
+@group(0) @binding(2) var<storage, read> b_slot: array<u32>;   // B's columns, as a_slot
+@group(0) @binding(3) var<storage, read_write> z: array<i32>;
+@group(0) @binding(4) var<storage, read_write> counters: array<u32>;
+
+var<workgroup> weights: array<i32, 512>;   // TILE_ROWS * BLOCK
+var<workgroup> b_value: array<i32, 128>;   // TILE_COLS * BLOCK
+var<workgroup> b_coord: array<u32, 128>;
+var<workgroup> wg_counts: array<atomic<u32>, NUM_COUNTERS>;
+
+@compute @workgroup_size(256)
+fn main(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    var count: array<u32, NUM_COUNTERS>;
+    var acc: array<i32, OUTPUTS>;
+    let row0 = wg.y * TILE_ROWS;
+    let col0 = wg.x * TILE_COLS;
+    let rows = min(TILE_ROWS, p.m - row0);
+    let cols = min(TILE_COLS, p.n - col0);
+
+    if lid < NUM_COUNTERS {
+        atomicStore(&wg_counts[lid], 0u);
+    }
+    for (var blk = 0u; blk < p.blocks; blk++) {
+        workgroupBarrier();
+        // Each PE's weight table: its A block's stored values at their coordinates.
+        for (var i = lid; i < TILE_ROWS * BLOCK; i += INVOCATIONS) {
+            weights[i] = 0i;
+        }
+        workgroupBarrier();
+        for (var i = lid; i < rows * p.g_a; i += INVOCATIONS) {
+            let r = i / p.g_a;
+            let word = a_slot[((row0 + r) * p.blocks + blk) * p.g_a + i % p.g_a];
+            weights[r * BLOCK + (word >> 8u)] = extractBits(bitcast<i32>(word), 0u, 8u);
+        }
+        for (var i = lid; i < cols * p.g_b; i += INVOCATIONS) {
+            let c = i / p.g_b;
+            let j = i % p.g_b;
+            let word = b_slot[((col0 + c) * p.blocks + blk) * p.g_b + j];
+            b_value[c * BLOCK + j] = extractBits(bitcast<i32>(word), 0u, 8u);
+            b_coord[c * BLOCK + j] = word >> 8u;
+        }
+        workgroupBarrier();
+        for (var j = 0u; j < p.g_b; j++) {
+            for (var i = 0u; i < OUTPUTS; i++) {
+                let o = lid + i * INVOCATIONS;
+                let r = o / TILE_COLS;
+                let c = o % TILE_COLS;
+                if r < rows && c < cols {
+                    let b = b_value[c * BLOCK + j];
+                    // The 8:1 mux: the weight at B's coordinate.
+                    let a = weights[r * BLOCK + b_coord[c * BLOCK + j]];
+                    if a != 0i && b != 0i {
+                        acc[i] += a * b;
+                        count[C_MAC] += 1u;
+                    } else {
+                        count[C_MAC_GATED] += 1u;
+                    }
+                    count[C_RANK0_MUX] += 1u;
+                    count[C_ADDER] += 1u;
+                    count[C_PE_REG_READ] += REG_BYTES_PER_SLOT;
+                    count[C_PE_REG_WRITE] += REG_BYTES_PER_SLOT;
+                }
+            }
+        }
+        if lid == 0u {
+            count[C_CYCLES] += p.g_b;
+            count[C_GLB_READ_A] += rows * p.g_a;
+            count[C_GLB_READ_A_META_BITS] += rows * p.g_a * p.coord_bits;
+            count[C_GLB_READ_B] += cols * p.g_b;
+            count[C_GLB_READ_B_META_BITS] += cols * p.g_b * p.b_coord_bits;
+        }
+    }
+    for (var i = 0u; i < OUTPUTS; i++) {
+        let o = lid + i * INVOCATIONS;
+        let r = o / TILE_COLS;
+        let c = o % TILE_COLS;
+        if r < rows && c < cols {
+            z[(row0 + r) * p.n + col0 + c] = acc[i];
+            count[C_GLB_WRITE_Z] += 4u;
+        }
+    }
+
+    workgroupBarrier();
+    for (var c = 0u; c < NUM_COUNTERS; c++) {
+        if count[c] != 0u {
+            atomicAdd(&wg_counts[c], count[c]);
+        }
+    }
+    workgroupBarrier();
+    if lid < NUM_COUNTERS {
+        counters[(wg.y * groups.x + wg.x) * NUM_COUNTERS + lid] = atomicLoad(&wg_counts[lid]);
+    }
+}
