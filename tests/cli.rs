@@ -356,3 +356,101 @@ fn run_check_compares_gpu_with_cpu() {
     assert!(v["wall_ms"].as_f64().unwrap() > 0.0);
     assert!(v.get("gpu_time_ms").is_some());
 }
+
+#[test]
+fn compare_lists_every_design_normalised_to_tc() {
+    let out = stdout_of(&[
+        "compare",
+        "--m",
+        "70",
+        "--k",
+        "64",
+        "--n",
+        "40",
+        "--a-sparsity",
+        "0.5",
+        "--b-sparsity",
+        "0.25",
+        "--backend",
+        "cpu",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let designs = v["designs"].as_array().unwrap();
+    let ids: Vec<&str> = designs.iter().map(|d| d["design"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["tc", "stc", "dstc", "s2ta", "highlight", "highlight-dsso"]);
+    assert_eq!(designs[0]["normalised_to_tc"]["edp"], 1.0);
+    let s2ta = &designs[3]["result"];
+    assert_eq!(s2ta["workload"]["b"], "K0(6:8)");
+    assert!(designs.iter().all(|d| d["result"]["z_equals_dense"] == true), "{out}");
+    let text = stdout_of(&["compare", "--m", "64", "--k", "64", "--n", "64", "--backend", "cpu"]);
+    assert!(text.contains("s2ta            unsupported: S2TA cannot run A = dense"), "{text}");
+    let err = error_of(&[
+        "compare",
+        "--m",
+        "64",
+        "--k",
+        "64",
+        "--n",
+        "64",
+        "--b-sparsity",
+        "0.3",
+        "--a-sparsity",
+        "0.6",
+    ]);
+    assert!(err.contains("A sparsity 0.6 is not in the degree table"), "{err}");
+}
+
+/// `compare --check` on the software adapter: every design's GPU run equals its CPU reference.
+#[test]
+fn compare_check_runs_every_design_on_the_gpu() {
+    let Some(gpu) = common::gpu_or_skip("compare_check_runs_every_design_on_the_gpu") else { return };
+    let out = stdout_of(&[
+        "compare",
+        "--m",
+        "100",
+        "--k",
+        "72",
+        "--n",
+        "90",
+        "--a-sparsity",
+        "0.75",
+        "--b-sparsity",
+        "0.5",
+        "--check",
+        "--json",
+        "--adapter",
+        &gpu.info.name,
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for d in v["designs"].as_array().unwrap() {
+        assert_eq!(d["result"]["backend"], "gpu", "{}", d["design"]);
+        assert_eq!(d["result"]["check"]["cpu_gpu_equal"], true, "{}", d["design"]);
+    }
+}
+
+#[test]
+fn run_swap_reports_the_order() {
+    let args = [
+        "run",
+        "--design",
+        "s2ta",
+        "--m",
+        "32",
+        "--k",
+        "64",
+        "--n",
+        "48",
+        "--b",
+        "K0(4:8)",
+        "--backend",
+        "cpu",
+    ];
+    let err = error_of(&args);
+    assert!(err.contains("S2TA cannot run A = dense"), "{err}");
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout_of(&[&args[..], &["--swap", "--json"]].concat())).unwrap();
+    assert_eq!(v["order"], "swapped");
+    assert_eq!(v["workload"]["m"], 32);
+    assert_eq!(v["z_equals_dense"], true);
+}
