@@ -2,26 +2,63 @@
 //! operands the degree table gives it, tries both operand orders where it can, keeps its lowest
 //! EDP, and is normalised to TC; a design that cannot run the point says why.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::degrees::{DegreeError, DegreeTable};
 use crate::design::{Design, DesignError};
 use crate::energy::Ert;
+use crate::pattern::Pattern;
 use crate::run::{GpuBackend, RunError, RunResult, Workload, run_best_order};
 
-/// A degree point: shapes, A and B sparsity, seed.
-#[derive(Clone, Debug, Serialize)]
+/// A point every design runs: shapes, seed, and what operands the designs get.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Point {
     pub m: usize,
     pub k: usize,
     pub n: usize,
-    pub a_sparsity: f64,
-    pub b_sparsity: f64,
     pub seed: u64,
+    pub operands: PointOperands,
+}
+
+/// Sparsity degrees (each design gets its own operands from the degree table), or the same
+/// patterns for every design.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PointOperands {
+    Degrees { a_sparsity: f64, b_sparsity: f64 },
+    Patterns { a: String, b: String },
+}
+
+impl Point {
+    /// A short label, e.g. `A 50 % / B 25 %` or `A K0(2:4) / B dense`.
+    pub fn label(&self) -> String {
+        match &self.operands {
+            PointOperands::Degrees { a_sparsity, b_sparsity } => {
+                format!("A {} % / B {} %", 100.0 * a_sparsity, 100.0 * b_sparsity)
+            }
+            PointOperands::Patterns { a, b } => format!("A {a} / B {b}"),
+        }
+    }
+
+    /// The A candidates and the B pattern `design` gets here.
+    fn patterns(&self, design: Design, table: &DegreeTable) -> Result<(Vec<Pattern>, Pattern), DegreeError> {
+        match &self.operands {
+            PointOperands::Degrees { a_sparsity, b_sparsity } => {
+                Ok((table.a_patterns(design, *a_sparsity)?, table.b_pattern(design, *b_sparsity)?))
+            }
+            PointOperands::Patterns { a, b } => {
+                let parse = |t: &str| {
+                    Pattern::parse(t)
+                        .map_err(|e| DegreeError::BadPattern { text: t.to_string(), message: e.to_string() })
+                };
+                Ok((vec![parse(a)?], parse(b)?))
+            }
+        }
+    }
 }
 
 /// A design's figures divided by TC's (speedup is TC's cycles over the design's).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Normalised {
     pub cycles: f64,
     pub energy: f64,
@@ -31,7 +68,7 @@ pub struct Normalised {
 }
 
 /// One design at a point: its best run, or why it cannot run the point.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Outcome {
     pub design: Design,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -83,15 +120,15 @@ fn best_run(
 ) -> Result<Outcome, RunError> {
     let unsupported =
         |reason: String| Outcome { design, unsupported: Some(reason), result: None, normalised_to_tc: None };
-    let b = match table.b_pattern(design, point.b_sparsity) {
-        Ok(b) => b,
+    let (a_candidates, b) = match point.patterns(design, table) {
+        Ok(patterns) => patterns,
         Err(e @ DegreeError::NotEighths { .. }) => return Ok(unsupported(e.to_string())),
         Err(e) => return Err(RunError::Degree(e)),
     };
     let arch = design.arch();
     let mut best: Option<RunResult> = None;
     let mut reason = None;
-    for a in table.a_patterns(design, point.a_sparsity)? {
+    for a in a_candidates {
         let workload = Workload { m: point.m, k: point.k, n: point.n, a, b: b.clone(), seed: point.seed };
         let operands = workload.operands()?;
         match run_best_order(design, &arch, ert, &workload, &operands, gpu, check, true) {

@@ -3,14 +3,14 @@
 
 use std::ops::AddAssign;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Declares [`Counters`] with its field names listed once, in the order the GPU buffers use.
 macro_rules! counters {
     ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
         /// Action counts of one emulated run; units are in DESIGN.md 8 (bytes for GLB data,
         /// bits for metadata, words for the VFMU, one per select, MAC, add or access otherwise).
-        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
         pub struct Counters {
             $($(#[$doc])* pub $name: u64,)*
         }

@@ -5,6 +5,7 @@
 //! patterns ([`pattern`]), operands ([`operand`]), compressed formats ([`format`]), the dense
 //! reference product ([`matrix`]) and the GPU path ([`gpu`]).
 
+pub mod claims;
 pub mod compare;
 pub mod counters;
 pub mod degrees;
@@ -15,6 +16,8 @@ pub mod gpu;
 pub mod matrix;
 pub mod operand;
 pub mod pattern;
+pub mod plot;
 pub mod reference;
 pub mod report;
 pub mod run;
+pub mod sweep;

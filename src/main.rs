@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use std::io::IsTerminal;
 
-use highlight_emu::compare::Point;
+use highlight_emu::compare::{Point, PointOperands};
 use highlight_emu::degrees::DegreeTable;
 use highlight_emu::design::{Arch, Design};
 use highlight_emu::energy::Ert;
@@ -17,6 +17,7 @@ use highlight_emu::operand::npy::{self, NpyMatrix};
 use highlight_emu::operand::{self, OperandRole};
 use highlight_emu::pattern::Pattern;
 use highlight_emu::run::{BackendChoice, GpuBackend, Workload, open_backend, run_best_order};
+use highlight_emu::sweep::{Results, Shard, SweepFile};
 use serde_json::json;
 
 /// Emulate the HighLight sparse DNN accelerator (MICRO 2023) and the designs it is compared with.
@@ -80,8 +81,38 @@ enum Command {
     Run(RunArgs),
     /// Every design on one sparsity-degree point, normalised to TC.
     Compare(CompareArgs),
+    /// Run a sweep (default workloads/fig13.toml) on every design: CSV, JSON, the paper-claims
+    /// summary and figures in results/<name>/.
+    Sweep(SweepArgs),
+    /// Join the partial results of `sweep --shard` runs into the outputs of one full run.
+    Merge {
+        /// The shards' output folders (each with a results.json).
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Output folder (default: results/<name>/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// List the GPU adapters wgpu sees, with backend and type.
     Devices,
+}
+
+#[derive(clap::Args)]
+struct SweepArgs {
+    /// Sweep file.
+    #[arg(default_value = "workloads/fig13.toml")]
+    file: PathBuf,
+    /// Output folder (default: results/<name>/, or results/<name>-shards/shard-I-of-N/).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Run only shard I of N (the points whose index is I modulo N), e.g. 0/4.
+    #[arg(long)]
+    shard: Option<Shard>,
+    #[command(flatten)]
+    backend: BackendArgs,
+    /// Energy table instead of assets/ert/default-45nm.toml.
+    #[arg(long)]
+    ert: Option<PathBuf>,
 }
 
 /// Where to emulate, shared by the commands that emulate.
@@ -194,6 +225,8 @@ fn main() -> ExitCode {
         Command::Prune { pattern, input, out } => prune(&pattern, &input, &out),
         Command::Run(args) => run(&args),
         Command::Compare(args) => compare(&args),
+        Command::Sweep(args) => sweep(&args),
+        Command::Merge { dirs, out } => merge(&dirs, out.as_deref()),
         Command::Devices => devices(),
     };
     match result {
@@ -394,9 +427,8 @@ fn compare(args: &CompareArgs) -> Result<()> {
         m: args.m,
         k: args.k,
         n: args.n,
-        a_sparsity: args.a_sparsity,
-        b_sparsity: args.b_sparsity,
         seed: args.seed,
+        operands: PointOperands::Degrees { a_sparsity: args.a_sparsity, b_sparsity: args.b_sparsity },
     };
     Workload { m: point.m, k: point.k, n: point.n, a: Pattern::Dense, b: Pattern::Dense, seed: point.seed }
         .check()?;
@@ -435,6 +467,93 @@ fn compare(args: &CompareArgs) -> Result<()> {
                 return Err(Mismatch(format!(
                     "{}: Z[{m}, {n}] = {z} differs from the dense product {d}",
                     o.design.id()
+                ))
+                .into());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn load_ert(path: Option<&Path>) -> Result<Ert> {
+    Ok(match path {
+        Some(path) => Ert::load(path)?,
+        None => Ert::default_45nm(),
+    })
+}
+
+fn sweep(args: &SweepArgs) -> Result<()> {
+    let file = SweepFile::load(&args.file)?;
+    let ert = load_ert(args.ert.as_deref())?;
+    let gpu = args.backend.open()?;
+    let points = highlight_emu::sweep::points_in(&file, args.shard);
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new((points * Design::ALL.len()) as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} runs, {elapsed} elapsed, ETA {eta}  {msg}",
+        )
+        .expect("the progress template is valid"),
+    );
+    let results = highlight_emu::sweep::run(
+        &file,
+        args.shard,
+        &ert,
+        gpu.as_ref(),
+        args.backend.check,
+        |point, design| {
+            bar.set_message(format!("{}: {}", point.label(), design.id()));
+            bar.inc(1);
+        },
+    )?;
+    bar.finish_and_clear();
+    let out = args.out.clone().unwrap_or_else(|| match args.shard {
+        Some(_) => highlight_emu::sweep::default_out(&format!("{}-shards", file.name), args.shard),
+        None => highlight_emu::sweep::default_out(&file.name, None),
+    });
+    finish(&results, &out)
+}
+
+fn merge(dirs: &[PathBuf], out: Option<&Path>) -> Result<()> {
+    let parts = dirs.iter().map(|d| Results::load(&d.join("results.json"))).collect::<Result<Vec<_>, _>>()?;
+    let results = Results::merge(parts)?;
+    let out = out.map_or_else(|| highlight_emu::sweep::default_out(&results.sweep, None), Path::to_path_buf);
+    finish(&results, &out)
+}
+
+/// Writes a sweep's outputs, prints the claims summary of a full run, and fails on a mismatch.
+fn finish(results: &Results, out: &Path) -> Result<()> {
+    highlight_emu::sweep::write_outputs(results, out)?;
+    match results.shard {
+        Some(s) => {
+            println!("shard {}/{}: {} rows in {}", s.index, s.count, results.rows.len(), out.display())
+        }
+        None => {
+            print!("{}", highlight_emu::claims::summary_md(results));
+            println!(
+                "\nwrote {}: results.csv, results.json, summary.md, fig13_*.png/svg, fig14_geomean.png/svg",
+                out.display()
+            );
+        }
+    }
+    for row in &results.rows {
+        if let Some(r) = &row.outcome.result {
+            if let Some(d) = r.check.as_ref().and_then(|c| c.first_difference.as_ref()) {
+                return Err(Mismatch(format!(
+                    "{} at {}: GPU and CPU differ: {d}",
+                    row.outcome.design.id(),
+                    row.point.label()
+                ))
+                .into());
+            }
+            if !r.z_equals_dense {
+                return Err(Mismatch(format!(
+                    "{} at {}: Z differs from the dense product",
+                    row.outcome.design.id(),
+                    row.point.label()
                 ))
                 .into());
             }

@@ -90,15 +90,14 @@ pub fn compare_text(p: &Point, outcomes: &[Outcome]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Z[{} x {}] = A[{} x {}] x B[{} x {}], A sparsity {} %, B sparsity {} %, seed {}",
+        "Z[{} x {}] = A[{} x {}] x B[{} x {}], {}, seed {}",
         p.m,
         p.n,
         p.m,
         p.k,
         p.k,
         p.n,
-        100.0 * p.a_sparsity,
-        100.0 * p.b_sparsity,
+        p.label(),
         p.seed
     );
     let _ = writeln!(

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::counters::Counters;
@@ -291,7 +291,7 @@ pub fn open_backend(
 }
 
 /// Where a run was emulated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
     /// The CPU reference emulators (all cores).
@@ -311,7 +311,7 @@ impl Backend {
 }
 
 /// The outcome of `--check`: the GPU against the CPU reference, and Z against the dense product.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Check {
     pub cpu_gpu_equal: bool,
     pub z_equals_dense: bool,
@@ -330,7 +330,7 @@ pub fn first_difference(gpu: &Emulation, cpu: &Emulation) -> Option<String> {
 }
 
 /// Everything `run` reports.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunResult {
     pub design: Design,
     pub arch: String,
@@ -369,7 +369,7 @@ pub struct RunResult {
 }
 
 /// The workload as reported, with the operands' measured densities.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct WorkloadReport {
     pub m: usize,
     pub k: usize,
@@ -397,7 +397,7 @@ impl WorkloadReport {
 }
 
 /// Which order the operands ran in: `Z = A x B`, or `Z^T = B^T x A^T` (docs/DESIGN.md 7).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Order {
     AsGiven,

@@ -1,7 +1,7 @@
 //! The designs HighLight is compared with (docs/DESIGN.md 7): exact Z for every design, and the
 //! structural facts of docs/DESIGN.md 9.
 
-use highlight_emu::compare::{Point, compare};
+use highlight_emu::compare::{Point, PointOperands, compare};
 use highlight_emu::degrees::DegreeTable;
 use highlight_emu::design::Design;
 use highlight_emu::energy::Ert;
@@ -180,7 +180,8 @@ fn support_errors_name_the_forms() {
 #[test]
 fn compare_normalises_to_tc() {
     let table = DegreeTable::shipped();
-    let point = Point { m: 128, k: 128, n: 128, a_sparsity: 0.0, b_sparsity: 0.0, seed: 1 };
+    let degrees = |a_sparsity, b_sparsity| PointOperands::Degrees { a_sparsity, b_sparsity };
+    let point = Point { m: 128, k: 128, n: 128, seed: 1, operands: degrees(0.0, 0.0) };
     let outcomes = compare(&point, &table, &Ert::default_45nm(), None, false, |_| {}).unwrap();
     assert_eq!(outcomes.len(), 6);
     let s2ta = outcomes.iter().find(|o| o.design == Design::S2ta).unwrap();
@@ -188,16 +189,23 @@ fn compare_normalises_to_tc() {
     let tc = outcomes.iter().find(|o| o.design == Design::Tc).unwrap().normalised_to_tc.clone().unwrap();
     assert_eq!((tc.cycles, tc.energy, tc.edp, tc.speedup), (1.0, 1.0, 1.0, 1.0));
 
-    let point = Point { a_sparsity: 0.75, b_sparsity: 0.5, ..point };
+    let point = Point { operands: degrees(0.75, 0.5), ..point };
     let outcomes = compare(&point, &table, &Ert::default_45nm(), None, false, |_| {}).unwrap();
     let edp =
         |d: Design| outcomes.iter().find(|o| o.design == d).unwrap().normalised_to_tc.as_ref().unwrap().edp;
     for other in [Design::Tc, Design::Stc, Design::Dstc, Design::S2ta] {
         assert!(edp(Design::Highlight) < edp(other), "{other:?}");
     }
-    let err = compare(&Point { a_sparsity: 0.3, ..point }, &table, &Ert::default_45nm(), None, false, |_| {})
-        .err()
-        .unwrap()
-        .to_string();
+    let err = compare(
+        &Point { operands: degrees(0.3, 0.5), ..point },
+        &table,
+        &Ert::default_45nm(),
+        None,
+        false,
+        |_| {},
+    )
+    .err()
+    .unwrap()
+    .to_string();
     assert!(err.contains("A sparsity 0.3 is not in the degree table; it has: 0, 0.5, 0.75"), "{err}");
 }

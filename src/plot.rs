@@ -1,0 +1,114 @@
+//! Figures as a paper shows them: grouped bars of each design's figure normalised to TC, written
+//! as PNG and SVG, titled and captioned with the energy table and modelling assumptions.
+
+use std::path::Path;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+/// A grouped bar chart: one group per x label, one bar per series (`None`: no bar, unsupported).
+pub struct BarChart {
+    pub title: String,
+    pub caption: String,
+    pub y_label: String,
+    pub groups: Vec<String>,
+    pub series: Vec<(String, Vec<Option<f64>>)>,
+}
+
+const COLORS: [RGBColor; 6] = [
+    RGBColor(120, 120, 120),
+    RGBColor(76, 114, 176),
+    RGBColor(221, 132, 82),
+    RGBColor(129, 114, 179),
+    RGBColor(196, 78, 82),
+    RGBColor(85, 168, 104),
+];
+
+/// Registers the shipped font once: the bitmap backend draws text with it.
+fn register_font() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // The shipped font parses; if it ever did not, text would be missing, not the figure.
+        let _ = plotters::style::register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            include_bytes!("../assets/fonts/DejaVuSans.ttf"),
+        );
+    });
+}
+
+impl BarChart {
+    /// Writes `<stem>.png` and `<stem>.svg`.
+    pub fn write(&self, stem: &Path) -> Result<(), String> {
+        register_font();
+        let size = (180 + 110 * self.groups.len() as u32, 640);
+        let png = stem.with_extension("png");
+        let svg = stem.with_extension("svg");
+        self.draw(BitMapBackend::new(&png, size).into_drawing_area())?;
+        self.draw(SVGBackend::new(&svg, size).into_drawing_area())
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>) -> Result<(), String> {
+        let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+        root.fill(&WHITE).map_err(err)?;
+        let (_, height) = root.dim_in_pixel();
+        let (body, foot) = root.split_vertically(height - 50);
+        for (i, line) in self.caption.lines().enumerate() {
+            foot.draw_text(line, &("sans-serif", 13).into_font().color(&BLACK), (12, 6 + 18 * i as i32))
+                .map_err(err)?;
+        }
+        let max = self.series.iter().flat_map(|(_, v)| v.iter().flatten()).fold(1.0f64, |m, &v| m.max(v));
+        let n = self.groups.len();
+        let mut chart = ChartBuilder::on(&body)
+            .caption(&self.title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(-0.5f64..n as f64 - 0.5, 0f64..max * 1.12)
+            .map_err(err)?;
+        let groups = self.groups.clone();
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(n)
+            .x_label_formatter(&move |x| {
+                let i = x.round();
+                if (x - i).abs() < 1e-6 && i >= 0.0 {
+                    groups.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .y_desc(self.y_label.as_str())
+            .label_style(("sans-serif", 13))
+            .draw()
+            .map_err(err)?;
+        let width_per_bar = 0.8 / self.series.len() as f64;
+        for (s, (name, values)) in self.series.iter().enumerate() {
+            let color = COLORS[s % COLORS.len()];
+            let bars = values.iter().enumerate().filter_map(|(g, v)| {
+                let x0 = g as f64 - 0.4 + s as f64 * width_per_bar;
+                v.map(|v| Rectangle::new([(x0, 0.0), (x0 + width_per_bar * 0.92, v)], color.filled()))
+            });
+            chart
+                .draw_series(bars)
+                .map_err(err)?
+                .label(name.as_str())
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+        }
+        // TC's level: every bar is relative to it.
+        chart
+            .draw_series(LineSeries::new([(-0.5, 1.0), (n as f64 - 0.5, 1.0)], BLACK.stroke_width(1)))
+            .map_err(err)?;
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 13))
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)
+    }
+}

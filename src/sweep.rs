@@ -1,0 +1,442 @@
+//! Sweeps: many points, every design, cross-checked where asked, written as CSV, JSON, the
+//! paper-claims summary and plots (`workloads/*.toml`). Shards of a sweep run apart (a cluster's
+//! job array) and `merge` joins them into the outputs of one full run.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::claims;
+use crate::compare::{Normalised, Outcome, Point, PointOperands, compare};
+use crate::counters::Counters;
+use crate::degrees::DegreeTable;
+use crate::design::Design;
+use crate::energy::Ert;
+use crate::plot::BarChart;
+use crate::run::{GpuBackend, RunError};
+
+/// A sweep file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepFile {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default = "one")]
+    pub seed: u64,
+    /// Grids of sparsity degrees.
+    #[serde(default)]
+    pub grid: Vec<Grid>,
+    /// Points with the same operand patterns for every design.
+    #[serde(default)]
+    pub points: Vec<PatternPoint>,
+}
+
+fn one() -> u64 {
+    1
+}
+
+/// Every (A, B) sparsity pair on one shape.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grid {
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    pub a_sparsity: Vec<f64>,
+    pub b_sparsity: Vec<f64>,
+}
+
+/// One shape with given patterns.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatternPoint {
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    pub a: String,
+    pub b: String,
+}
+
+#[derive(Debug, Error)]
+pub enum SweepError {
+    #[error("cannot read sweep file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("sweep file {path}: {message}")]
+    Bad { path: String, message: String },
+    #[error("--shard {0}: expected I/N with 0 <= I < N, e.g. --shard 0/4")]
+    BadShard(String),
+    #[error("cannot read partial result {path}: {message}")]
+    BadPartial { path: String, message: String },
+    #[error("{0}")]
+    Merge(String),
+}
+
+impl SweepFile {
+    pub fn load(path: &Path) -> Result<SweepFile, SweepError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| SweepError::Read { path: path.display().to_string(), source })?;
+        let bad = |message: String| SweepError::Bad { path: path.display().to_string(), message };
+        let sweep: SweepFile = toml::from_str(&text).map_err(|e| bad(e.message().to_string()))?;
+        if sweep.points().is_empty() {
+            return Err(bad("no points: give [[grid]] or [[points]] tables".into()));
+        }
+        for p in &sweep.points {
+            for t in [&p.a, &p.b] {
+                crate::pattern::Pattern::parse(t).map_err(|e| bad(format!("pattern {t:?}: {e}")))?;
+            }
+        }
+        Ok(sweep)
+    }
+
+    /// Every point, grids first, in file order.
+    pub fn points(&self) -> Vec<Point> {
+        let mut points = Vec::new();
+        for g in &self.grid {
+            for &a_sparsity in &g.a_sparsity {
+                for &b_sparsity in &g.b_sparsity {
+                    points.push(Point {
+                        m: g.m,
+                        k: g.k,
+                        n: g.n,
+                        seed: self.seed,
+                        operands: PointOperands::Degrees { a_sparsity, b_sparsity },
+                    });
+                }
+            }
+        }
+        for p in &self.points {
+            points.push(Point {
+                m: p.m,
+                k: p.k,
+                n: p.n,
+                seed: self.seed,
+                operands: PointOperands::Patterns { a: p.a.clone(), b: p.b.clone() },
+            });
+        }
+        points
+    }
+}
+
+/// Shard `index` of `count`: the points whose index is `index` modulo `count`.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = SweepError;
+    fn from_str(s: &str) -> Result<Shard, SweepError> {
+        let bad = || SweepError::BadShard(s.to_string());
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+        if index < count { Ok(Shard { index, count }) } else { Err(bad()) }
+    }
+}
+
+impl Shard {
+    pub fn takes(&self, point: usize) -> bool {
+        point % self.count == self.index
+    }
+}
+
+/// One point's outcome for one design.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Row {
+    pub point_index: usize,
+    pub point: Point,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+/// What `results.json` holds: a full run, or one shard of it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Results {
+    pub sweep: String,
+    pub description: String,
+    pub ert: String,
+    pub backend: String,
+    pub checked: bool,
+    /// Points in the whole sweep.
+    pub points: usize,
+    /// `None` for a full run.
+    pub shard: Option<Shard>,
+    pub rows: Vec<Row>,
+}
+
+impl Results {
+    /// Reads a `results.json`.
+    pub fn load(path: &Path) -> Result<Results, SweepError> {
+        let bad = |message: String| SweepError::BadPartial { path: path.display().to_string(), message };
+        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+        serde_json::from_str(&text).map_err(|e| bad(e.to_string()))
+    }
+
+    /// Joins the shards of one sweep into the results of one full run.
+    pub fn merge(parts: Vec<Results>) -> Result<Results, SweepError> {
+        let first = parts.first().ok_or_else(|| SweepError::Merge("nothing to merge".into()))?.clone();
+        let count = first.shard.map_or(1, |s| s.count);
+        let mut seen = vec![false; count];
+        for p in &parts {
+            if p.sweep != first.sweep || p.points != first.points || p.ert != first.ert {
+                return Err(SweepError::Merge(format!(
+                    "partials of different sweeps: {} ({} points, {}) and {} ({} points, {})",
+                    first.sweep, first.points, first.ert, p.sweep, p.points, p.ert
+                )));
+            }
+            let shard =
+                p.shard.ok_or_else(|| SweepError::Merge(format!("{} is already a full run", p.sweep)))?;
+            if shard.count != count || std::mem::replace(&mut seen[shard.index], true) {
+                return Err(SweepError::Merge(format!(
+                    "shard {}/{} given twice or from another split",
+                    shard.index, shard.count
+                )));
+            }
+        }
+        if let Some(missing) = seen.iter().position(|s| !s) {
+            return Err(SweepError::Merge(format!("shard {missing}/{count} is missing")));
+        }
+        let mut rows: Vec<Row> = parts.iter().flat_map(|p| p.rows.iter().cloned()).collect();
+        rows.sort_by_key(|r| (r.point_index, Design::ALL.iter().position(|&d| d == r.outcome.design)));
+        Ok(Results { shard: None, checked: parts.iter().all(|p| p.checked), rows, ..first })
+    }
+
+    /// The CSV: one row per point and design, every counter, and each figure normalised to TC.
+    pub fn csv(&self) -> Result<Vec<u8>, csv::Error> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let mut header: Vec<&str> = vec![
+            "point",
+            "m",
+            "k",
+            "n",
+            "a_sparsity",
+            "b_sparsity",
+            "design",
+            "a",
+            "b",
+            "a_runs_as",
+            "order",
+            "backend",
+            "supported",
+            "reason",
+        ];
+        header.extend(Counters::NAMES);
+        header.extend([
+            "energy_pj",
+            "latency_s",
+            "edp",
+            "speedup_over_tc",
+            "cycles_vs_tc",
+            "energy_vs_tc",
+            "latency_vs_tc",
+            "edp_vs_tc",
+            "z_equals_dense",
+            "cpu_gpu_equal",
+        ]);
+        w.write_record(&header)?;
+        for row in &self.rows {
+            let p = &row.point;
+            let (a_s, b_s) = match &p.operands {
+                PointOperands::Degrees { a_sparsity, b_sparsity } => {
+                    (a_sparsity.to_string(), b_sparsity.to_string())
+                }
+                PointOperands::Patterns { .. } => (String::new(), String::new()),
+            };
+            let mut record = vec![
+                row.point_index.to_string(),
+                p.m.to_string(),
+                p.k.to_string(),
+                p.n.to_string(),
+                a_s,
+                b_s,
+                row.outcome.design.id().to_string(),
+            ];
+            match (&row.outcome.result, &row.outcome.normalised_to_tc) {
+                (Some(r), Some(n)) => {
+                    let order = serde_json::to_value(r.order).map(|v| v.as_str().unwrap_or("").to_string());
+                    record.extend([
+                        r.workload.a.clone(),
+                        r.workload.b.clone(),
+                        r.a_runs_as.clone(),
+                        order.unwrap_or_default(),
+                        r.backend.id().to_string(),
+                        "true".into(),
+                        String::new(),
+                    ]);
+                    record.extend(r.counters.iter().map(|(_, v)| v.to_string()));
+                    record.extend([
+                        r.energy_pj.to_string(),
+                        r.latency_s.to_string(),
+                        r.edp.to_string(),
+                        n.speedup.to_string(),
+                        n.cycles.to_string(),
+                        n.energy.to_string(),
+                        n.latency.to_string(),
+                        n.edp.to_string(),
+                        r.z_equals_dense.to_string(),
+                        r.check.as_ref().map_or(String::new(), |c| c.cpu_gpu_equal.to_string()),
+                    ]);
+                }
+                _ => {
+                    record.extend(["", "", "", "", "", "false"].map(String::from));
+                    record.push(row.outcome.unsupported.clone().unwrap_or_default());
+                    record.extend(std::iter::repeat_n(String::new(), header.len() - record.len()));
+                }
+            }
+            w.write_record(&record)?;
+        }
+        w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+    }
+}
+
+/// The default output directory of a sweep: `results/<name>/`, or a shard's own folder in it.
+pub fn default_out(name: &str, shard: Option<Shard>) -> PathBuf {
+    let base = Path::new("results").join(name);
+    match shard {
+        Some(s) => base.join(format!("shard-{}-of-{}", s.index, s.count)),
+        None => base,
+    }
+}
+
+/// Runs the sweep's points (all, or the shard's) on every design.
+pub fn run(
+    file: &SweepFile,
+    shard: Option<Shard>,
+    ert: &Ert,
+    gpu: Option<&GpuBackend>,
+    check: bool,
+    mut progress: impl FnMut(&Point, Design),
+) -> Result<Results, RunError> {
+    let table = DegreeTable::shipped();
+    let points = file.points();
+    let mut rows = Vec::new();
+    for (point_index, point) in points.iter().enumerate() {
+        if shard.is_some_and(|s| !s.takes(point_index)) {
+            continue;
+        }
+        let outcomes = compare(point, &table, ert, gpu, check, |d| progress(point, d))?;
+        rows.extend(outcomes.into_iter().map(|outcome| Row { point_index, point: point.clone(), outcome }));
+    }
+    Ok(Results {
+        sweep: file.name.clone(),
+        description: file.description.clone(),
+        ert: ert.name.clone(),
+        backend: gpu.map_or("cpu".to_string(), |g| format!("gpu ({})", crate::gpu::describe(&g.gpu.info))),
+        checked: check && gpu.is_some(),
+        points: points.len(),
+        shard,
+        rows,
+    })
+}
+
+/// Points of a shard (or of the whole sweep).
+pub fn points_in(file: &SweepFile, shard: Option<Shard>) -> usize {
+    (0..file.points().len()).filter(|&i| shard.is_none_or(|s| s.takes(i))).count()
+}
+
+/// Writes `results.json` and `results.csv`, and for a full run `summary.md` and the figures,
+/// into a folder beside `dir` that then replaces it: a failed write leaves the old outputs.
+pub fn write_outputs(results: &Results, dir: &Path) -> Result<(), SweepError> {
+    let fail =
+        |what: &str, e: &dyn std::fmt::Display| SweepError::Merge(format!("{}: {what}: {e}", dir.display()));
+    if dir.exists() && !dir.join("results.json").exists() {
+        return Err(fail("exists and holds no earlier results", &"name a new or earlier output folder"));
+    }
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.with_file_name(format!(".{name}.partial-{}", std::process::id()));
+    let write = || -> Result<(), SweepError> {
+        std::fs::create_dir_all(&tmp).map_err(|e| fail("cannot create", &e))?;
+        let json = serde_json::to_string_pretty(results).map_err(|e| fail("results.json", &e))?;
+        std::fs::write(tmp.join("results.json"), json + "\n").map_err(|e| fail("results.json", &e))?;
+        let csv = results.csv().map_err(|e| fail("results.csv", &e))?;
+        std::fs::write(tmp.join("results.csv"), csv).map_err(|e| fail("results.csv", &e))?;
+        if results.shard.is_none() {
+            std::fs::write(tmp.join("summary.md"), claims::summary_md(results))
+                .map_err(|e| fail("summary.md", &e))?;
+            for chart in figures(results) {
+                chart.1.write(&tmp.join(chart.0)).map_err(|e| fail(chart.0, &e))?;
+            }
+        }
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).map_err(|e| fail("cannot replace", &e))?;
+        }
+        std::fs::rename(&tmp, dir).map_err(|e| fail("cannot move outputs into place", &e))
+    };
+    let outcome = write();
+    if outcome.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    outcome
+}
+
+/// Figure 13 (per point, normalised EDP, energy and latency) and figure 14 (their geomeans).
+fn figures(results: &Results) -> Vec<(&'static str, BarChart)> {
+    let degree_points: Vec<&Point> = {
+        let mut seen = std::collections::BTreeMap::new();
+        for r in results.rows.iter().filter(|r| matches!(r.point.operands, PointOperands::Degrees { .. })) {
+            seen.entry(r.point_index).or_insert(&r.point);
+        }
+        seen.into_values().collect()
+    };
+    let caption = format!(
+        "Each bar: the design's figure / TC's on the same point (line at 1). No bar: the design cannot run the point.\nEnergy table {}; backend {}; first-order model, no pipeline fill or bandwidth stalls; S2TA is the least certain.",
+        results.ert, results.backend
+    );
+    let short = |p: &Point| match &p.operands {
+        PointOperands::Degrees { a_sparsity, b_sparsity } => {
+            format!("A{}/B{}", 100.0 * a_sparsity, 100.0 * b_sparsity)
+        }
+        PointOperands::Patterns { .. } => p.label(),
+    };
+    let per_point = |title: &str, pick: fn(&Normalised) -> f64| BarChart {
+        title: format!("{}: {title} normalised to TC (figure 13)", results.sweep),
+        caption: caption.clone(),
+        y_label: format!("{title} / TC"),
+        groups: degree_points.iter().map(|p| short(p)).collect(),
+        series: Design::ALL
+            .iter()
+            .map(|&d| {
+                let values = degree_points
+                    .iter()
+                    .map(|p| {
+                        results
+                            .rows
+                            .iter()
+                            .find(|r| &r.point == *p && r.outcome.design == d)
+                            .and_then(|r| r.outcome.normalised_to_tc.as_ref().map(pick))
+                    })
+                    .collect();
+                (d.id().to_string(), values)
+            })
+            .collect(),
+    };
+    let picks: [(&str, fn(&Normalised) -> f64); 3] =
+        [("EDP", |n| n.edp), ("energy", |n| n.energy), ("latency", |n| n.latency)];
+    let mut charts: Vec<(&'static str, BarChart)> = vec![
+        ("fig13_edp", per_point("EDP", picks[0].1)),
+        ("fig13_energy", per_point("energy", picks[1].1)),
+        ("fig13_latency", per_point("latency", picks[2].1)),
+    ];
+    let geo: Vec<Vec<(Design, Option<f64>)>> =
+        picks.iter().map(|(_, pick)| claims::geomeans(results, pick)).collect();
+    charts.push((
+        "fig14_geomean",
+        BarChart {
+            title: format!("{}: geomean over the sweep, normalised to TC (figure 14)", results.sweep),
+            caption,
+            y_label: "geomean / TC".into(),
+            groups: picks.iter().map(|(name, _)| name.to_string()).collect(),
+            series: Design::ALL
+                .iter()
+                .enumerate()
+                .map(|(i, &d)| (d.id().to_string(), geo.iter().map(|g| g[i].1).collect()))
+                .collect(),
+        },
+    ));
+    if degree_points.is_empty() {
+        charts.clear();
+    }
+    charts
+}
