@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::compare::PointOperands;
+use crate::compare::{Normalised, PointOperands};
 use crate::design::Design;
 use crate::pattern::Pattern;
 use crate::sweep::{Results, Row};
@@ -26,15 +26,19 @@ fn degree_rows(results: &Results, a: f64, b: f64) -> impl Iterator<Item = &Row> 
     })
 }
 
-fn norm(row: &Row) -> Option<&crate::compare::Normalised> {
+fn norm(row: &Row) -> Option<&Normalised> {
     row.outcome.normalised_to_tc.as_ref()
 }
 
+/// Picks one normalised figure (EDP, energy or latency).
+pub type Pick = fn(&Normalised) -> f64;
+
+/// The figures of figures 13 and 14, by name.
+pub const FIGURES: [(&str, Pick); 3] =
+    [("EDP", |n| n.edp), ("energy", |n| n.energy), ("latency", |n| n.latency)];
+
 /// Geometric mean of each design's normalised figure over the degree points it ran.
-pub fn geomeans(
-    results: &Results,
-    pick: impl Fn(&crate::compare::Normalised) -> f64,
-) -> Vec<(Design, Option<f64>)> {
+pub fn geomeans(results: &Results, pick: Pick) -> Vec<(Design, Option<f64>)> {
     Design::ALL
         .iter()
         .map(|&d| {
@@ -150,11 +154,7 @@ pub fn check(results: &Results) -> Vec<Claim> {
         agrees: (!dsso.is_empty()).then(|| dsso.iter().all(|(got, want)| (got - want).abs() < 1e-9)),
     });
 
-    for (what, pick) in [
-        ("EDP", (|n: &crate::compare::Normalised| n.edp) as fn(&crate::compare::Normalised) -> f64),
-        ("energy", |n| n.energy),
-        ("latency", |n| n.latency),
-    ] {
+    for (what, pick) in FIGURES {
         let g = geomeans(results, pick);
         let of = |d: Design| g.iter().find(|(x, _)| *x == d).and_then(|(_, v)| *v);
         let hl = of(Design::Highlight);

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::claims;
-use crate::compare::{Normalised, Outcome, Point, PointOperands, compare};
+use crate::compare::{Outcome, Point, PointOperands, compare};
 use crate::counters::Counters;
 use crate::degrees::DegreeTable;
 use crate::design::Design;
@@ -390,7 +390,7 @@ fn figures(results: &Results) -> Vec<(&'static str, BarChart)> {
         }
         PointOperands::Patterns { .. } => p.label(),
     };
-    let per_point = |title: &str, pick: fn(&Normalised) -> f64| BarChart {
+    let per_point = |title: &str, pick: claims::Pick| BarChart {
         title: format!("{}: {title} normalised to TC (figure 13)", results.sweep),
         caption: caption.clone(),
         y_label: format!("{title} / TC"),
@@ -412,15 +412,14 @@ fn figures(results: &Results) -> Vec<(&'static str, BarChart)> {
             })
             .collect(),
     };
-    let picks: [(&str, fn(&Normalised) -> f64); 3] =
-        [("EDP", |n| n.edp), ("energy", |n| n.energy), ("latency", |n| n.latency)];
+    let picks = claims::FIGURES;
     let mut charts: Vec<(&'static str, BarChart)> = vec![
         ("fig13_edp", per_point("EDP", picks[0].1)),
         ("fig13_energy", per_point("energy", picks[1].1)),
         ("fig13_latency", per_point("latency", picks[2].1)),
     ];
     let geo: Vec<Vec<(Design, Option<f64>)>> =
-        picks.iter().map(|(_, pick)| claims::geomeans(results, pick)).collect();
+        picks.iter().map(|(_, pick)| claims::geomeans(results, *pick)).collect();
     charts.push((
         "fig14_geomean",
         BarChart {
