@@ -1,0 +1,106 @@
+//! Sweeps: outputs, CSV and JSON columns, figures, and shards merged into one full run.
+
+use assert_cmd::Command;
+use highlight_emu::counters::Counters;
+
+const SWEEP: &str = r#"
+name = "tiny"
+description = "a tiny sweep"
+[[grid]]
+m = 64
+k = 64
+n = 48
+a_sparsity = [0.0, 0.75]
+b_sparsity = [0.0, 0.5]
+[[points]]
+m = 64
+k = 64
+n = 32
+a = "K1(4:4)->K0(2:4)"
+b = "K1(2:4)->K0(4:4)"
+"#;
+
+fn emu(args: &[&str]) -> std::process::Output {
+    Command::cargo_bin("highlight-emu").unwrap().args(args).output().unwrap()
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = emu(args);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn shards_merge_into_the_full_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tiny.toml");
+    std::fs::write(&file, SWEEP).unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let file = file.to_str().unwrap();
+    let summary = ok(&["sweep", file, "--backend", "cpu", "--out", &path("full")]);
+    assert!(summary.contains("| HighLight on dense x dense is at EDP parity with TC |"), "{summary}");
+    assert!(summary.contains("2.00x (H1/2 = 2) | yes"), "{summary}");
+    for shard in ["0/2", "1/2"] {
+        let out = ok(&[
+            "sweep",
+            file,
+            "--backend",
+            "cpu",
+            "--shard",
+            shard,
+            "--out",
+            &path(&shard.replace('/', "-")),
+        ]);
+        assert!(out.starts_with(&format!("shard {shard}")), "{out}");
+    }
+    ok(&["merge", &path("0-2"), &path("1-2"), "--out", &path("merged")]);
+    let read = |d: &str, f: &str| std::fs::read(dir.path().join(d).join(f)).unwrap();
+    assert_eq!(read("merged", "results.csv"), read("full", "results.csv"));
+    assert_eq!(read("merged", "summary.md"), read("full", "summary.md"));
+
+    // CSV: one row per point and design, every counter, and the figures normalised to TC.
+    let csv = String::from_utf8(read("full", "results.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    for column in
+        Counters::NAMES.iter().chain(&["design", "a_runs_as", "order", "edp", "edp_vs_tc", "speedup_over_tc"])
+    {
+        assert!(header.contains(column), "no column {column}");
+    }
+    assert_eq!(csv.lines().count(), 1 + 5 * 6);
+    let json: serde_json::Value = serde_json::from_slice(&read("full", "results.json")).unwrap();
+    assert_eq!(json["points"], 5);
+    assert_eq!(json["rows"].as_array().unwrap().len(), 30);
+    assert_eq!(json["rows"][0]["design"], "tc");
+    assert_eq!(json["rows"][0]["normalised_to_tc"]["edp"], 1.0);
+
+    // Figures 13 and 14, as PNG and SVG.
+    for name in ["fig13_edp", "fig13_energy", "fig13_latency", "fig14_geomean"] {
+        let png = read("full", &format!("{name}.png"));
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{name}.png");
+        let svg = String::from_utf8(read("full", &format!("{name}.svg"))).unwrap();
+        assert!(svg.contains("<svg") && svg.contains("normalised to TC"), "{name}.svg");
+    }
+}
+
+#[test]
+fn sweep_and_merge_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tiny.toml");
+    std::fs::write(&file, SWEEP).unwrap();
+    let file = file.to_str().unwrap();
+    let err = |args: &[&str]| {
+        let out = emu(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        String::from_utf8(out.stderr).unwrap()
+    };
+    assert!(err(&["sweep", file, "--shard", "2/2"]).contains("expected I/N with 0 <= I < N"));
+    let shard = dir.path().join("s0");
+    ok(&["sweep", file, "--backend", "cpu", "--shard", "0/2", "--out", shard.to_str().unwrap()]);
+    let e = err(&["merge", shard.to_str().unwrap(), "--out", dir.path().join("m").to_str().unwrap()]);
+    assert!(e.contains("shard 1/2 is missing"), "{e}");
+    assert!(err(&["sweep", "/no/such.toml"]).contains("cannot read sweep file /no/such.toml"));
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "name = \"x\"\n[[points]]\nm = 1\nk = 1\nn = 1\na = \"C0(5:4)\"\nb = \"dense\"\n")
+        .unwrap();
+    assert!(err(&["sweep", bad.to_str().unwrap()]).contains("G > H"));
+}
