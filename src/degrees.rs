@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::design::Design;
+use crate::design::{Arch, Design};
 use crate::pattern::Pattern;
 
 /// One A degree: the A patterns each design may get at it.
@@ -93,4 +93,78 @@ impl DegreeTable {
 fn parse(text: &str) -> Result<Pattern, DegreeError> {
     Pattern::parse(text)
         .map_err(|e| DegreeError::BadPattern { text: text.to_string(), message: e.to_string() })
+}
+
+/// The sparsity degrees a design runs natively, and its muxing cost (paper figure 6).
+#[derive(Clone, Debug, Serialize)]
+pub struct DegreeSupport {
+    pub design: Design,
+    /// Runs any degree (treats operands as unstructured).
+    pub any: bool,
+    /// Each A sparsity the design exploits, with the patterns that give it.
+    pub degrees: Vec<(f64, Vec<String>)>,
+    /// Per SAF rank: G muxes of H_max inputs.
+    pub mux_ranks: Vec<MuxRank>,
+}
+
+/// One rank's muxes: `g` muxes of `h_max` inputs.
+#[derive(Clone, Debug, Serialize)]
+pub struct MuxRank {
+    pub rank: u32,
+    pub g: u32,
+    pub h_max: u32,
+}
+
+impl DegreeSupport {
+    /// Mux inputs of the design: sum over ranks of G x H_max.
+    pub fn mux_inputs(&self) -> u32 {
+        self.mux_ranks.iter().map(|r| r.g * r.h_max).sum()
+    }
+
+    /// Mux inputs of a one-rank design of the same flexibility: prod G muxes of prod H_max inputs.
+    pub fn one_rank_mux_inputs(&self) -> u32 {
+        let g: u32 = self.mux_ranks.iter().map(|r| r.g).product();
+        let h: u32 = self.mux_ranks.iter().map(|r| r.h_max).product();
+        g * h
+    }
+}
+
+/// The degrees `design` exploits with architecture `arch`: every G:H form its SAF ranks allow.
+pub fn supported(design: Design, arch: &Arch) -> DegreeSupport {
+    let mut degrees: BTreeMap<u64, (f64, Vec<String>)> = BTreeMap::new();
+    let mut add = |density: f64, pattern: String| {
+        let sparsity = 1.0 - density;
+        degrees.entry((sparsity * 1e9).round() as u64).or_insert((sparsity, Vec::new())).1.push(pattern);
+    };
+    let mut mux_ranks = Vec::new();
+    match design {
+        Design::Tc => add(1.0, "dense".into()),
+        Design::Dstc => {}
+        Design::Stc | Design::S2ta => {
+            add(1.0, "dense".into());
+            if let Some(r0) = arch.rank0 {
+                mux_ranks.push(MuxRank { rank: 0, g: r0.g, h_max: r0.h_max });
+                for g in 1..=r0.g {
+                    add(f64::from(g) / f64::from(r0.h_max), format!("K0({g}:{})", r0.h_max));
+                }
+                // Dense A runs on STC as on TC; S2TA cannot run it.
+                if design == Design::S2ta {
+                    degrees.remove(&0);
+                }
+            }
+        }
+        Design::Highlight | Design::HighlightDsso => {
+            if let (Some(r1), Some(r0)) = (arch.rank1, arch.rank0) {
+                mux_ranks.push(MuxRank { rank: 1, g: r1.g, h_max: r1.h_max });
+                mux_ranks.push(MuxRank { rank: 0, g: r0.g, h_max: r0.h_max });
+                for h1 in r1.h_min..=r1.h_max {
+                    for h0 in r0.h_min..=r0.h_max {
+                        let density = f64::from(r1.g * r0.g) / f64::from(h1 * h0);
+                        add(density, format!("K1({}:{h1})->K0({}:{h0})", r1.g, r0.g));
+                    }
+                }
+            }
+        }
+    }
+    DegreeSupport { design, any: design == Design::Dstc, degrees: degrees.into_values().collect(), mux_ranks }
 }

@@ -93,6 +93,18 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// The sparsity degrees a design exploits (paper figure 6a) and its muxing cost against a
+    /// one-rank design of the same flexibility (figure 6b).
+    Degrees {
+        #[arg(long, value_enum)]
+        design: Design,
+        /// Architecture file instead of assets/arch/<design>.toml.
+        #[arg(long)]
+        arch: Option<PathBuf>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the GPU adapters wgpu sees, with backend and type.
     Devices,
 }
@@ -227,6 +239,7 @@ fn main() -> ExitCode {
         Command::Compare(args) => compare(&args),
         Command::Sweep(args) => sweep(&args),
         Command::Merge { dirs, out } => merge(&dirs, out.as_deref()),
+        Command::Degrees { design, arch, json } => degrees(design, arch.as_deref(), json),
         Command::Devices => devices(),
     };
     match result {
@@ -558,6 +571,46 @@ fn finish(results: &Results, out: &Path) -> Result<()> {
                 .into());
             }
         }
+    }
+    Ok(())
+}
+
+fn degrees(design: Design, arch: Option<&Path>, as_json: bool) -> Result<()> {
+    let arch = match arch {
+        Some(path) => Arch::load(path)?,
+        None => design.arch(),
+    };
+    let support = highlight_emu::degrees::supported(design, &arch);
+    if as_json {
+        let out = json!({
+            "design": design,
+            "any_degree": support.any,
+            "degrees": support.degrees.iter().map(|(s, p)| json!({"sparsity": s, "patterns": p})).collect::<Vec<_>>(),
+            "mux_ranks": support.mux_ranks,
+            "mux_inputs": support.mux_inputs(),
+            "one_rank_mux_inputs": support.one_rank_mux_inputs(),
+        });
+        println!("{out}");
+        return Ok(());
+    }
+    if support.any {
+        println!("{}: any sparsity degree (operands treated as unstructured)", arch.name);
+    } else {
+        println!("{}: {} sparsity degrees", arch.name, support.degrees.len());
+    }
+    for (sparsity, patterns) in &support.degrees {
+        println!("  {:>6.2} %  {}", 100.0 * sparsity, patterns.join(", "));
+    }
+    if !support.mux_ranks.is_empty() {
+        for r in &support.mux_ranks {
+            println!("rank {}: {} muxes of {} inputs", r.rank, r.g, r.h_max);
+        }
+        println!(
+            "mux inputs: {} (sum of G x H_max per rank); a one-rank design of the same flexibility: {} ({:.1}x)",
+            support.mux_inputs(),
+            support.one_rank_mux_inputs(),
+            f64::from(support.one_rank_mux_inputs()) / f64::from(support.mux_inputs())
+        );
     }
     Ok(())
 }

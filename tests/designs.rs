@@ -209,3 +209,18 @@ fn compare_normalises_to_tc() {
     .to_string();
     assert!(err.contains("A sparsity 0.3 is not in the degree table; it has: 0, 0.5, 0.75"), "{err}");
 }
+
+/// Figure 6: HighLight's per-rank limits give 15 degrees from 0 to 87.5 %, with G x H_max mux
+/// inputs per rank (2 x 8 + 2 x 4) against 4 x 32 for one rank of the same flexibility.
+#[test]
+fn highlight_supports_fifteen_degrees() {
+    let s = highlight_emu::degrees::supported(Design::Highlight, &Design::Highlight.arch());
+    assert_eq!(s.degrees.len(), 15);
+    assert_eq!(s.degrees.first().unwrap().0, 0.0);
+    assert_eq!(s.degrees.last().unwrap().0, 0.875);
+    assert_eq!((s.mux_inputs(), s.one_rank_mux_inputs()), (24, 128));
+    let stc = highlight_emu::degrees::supported(Design::Stc, &Design::Stc.arch());
+    let sparsities: Vec<f64> = stc.degrees.iter().map(|d| d.0).collect();
+    assert_eq!(sparsities, [0.0, 0.5, 0.75]);
+    assert!(highlight_emu::degrees::supported(Design::Dstc, &Design::Dstc.arch()).any);
+}
