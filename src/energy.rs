@@ -141,3 +141,124 @@ pub fn evaluate(counters: &Counters, arch: &Arch, ert: &Ert) -> Result<Evaluatio
     let latency_s = counters.cycles as f64 / arch.clock_hz;
     Ok(Evaluation { energy_pj, breakdown_pj: breakdown, latency_s, edp: energy_pj * 1e-12 * latency_s })
 }
+
+/// How an Accelergy ERT's components and actions become ours (`assets/ert/accelergy-map.toml`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccelergyMap {
+    pub actions: BTreeMap<String, MapEntry>,
+}
+
+/// One of our actions, from an Accelergy component's action times `scale`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MapEntry {
+    pub component: String,
+    pub action: String,
+    #[serde(default = "unit_scale")]
+    pub scale: f64,
+}
+
+fn unit_scale() -> f64 {
+    1.0
+}
+
+impl AccelergyMap {
+    /// The shipped mapping.
+    pub fn shipped() -> AccelergyMap {
+        toml::from_str(include_str!("../assets/ert/accelergy-map.toml"))
+            .expect("the shipped mapping is valid")
+    }
+
+    pub fn load(path: &Path) -> Result<AccelergyMap, EnergyError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| EnergyError::Read { path: path.display().to_string(), source })?;
+        toml::from_str(&text).map_err(|e| EnergyError::Bad {
+            path: path.display().to_string(),
+            message: e.message().to_string(),
+        })
+    }
+}
+
+/// `system.SM.Subpartition[0..3].PE[0..255].MAC` -> `MAC`.
+fn short_component(name: &str) -> String {
+    let last = name.rsplit('.').next().unwrap_or(name);
+    last.split('[').next().unwrap_or(last).to_string()
+}
+
+impl Ert {
+    /// Reads an ERT: Accelergy YAML (`.yaml`, `.yml`) through `map` over the default table, or
+    /// the emulator's own TOML.
+    pub fn load_any(path: &Path, map: Option<&Path>) -> Result<Ert, EnergyError> {
+        let yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
+        if !yaml {
+            return Ert::load(path);
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| EnergyError::Read { path: path.display().to_string(), source })?;
+        let map = match map {
+            Some(m) => AccelergyMap::load(m)?,
+            None => AccelergyMap::shipped(),
+        };
+        Ert::from_accelergy(&text, &path.display().to_string(), &map, &Ert::default_45nm())
+    }
+
+    /// Imports an Accelergy ERT (`ERT.tables` or `ERT_summary.table_summary`): each mapped action
+    /// takes the Accelergy energy times its scale; the others keep `base`'s.
+    pub fn from_accelergy(
+        yaml: &str,
+        origin: &str,
+        map: &AccelergyMap,
+        base: &Ert,
+    ) -> Result<Ert, EnergyError> {
+        let bad = |message: String| EnergyError::Bad { path: origin.to_string(), message };
+        let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(yaml).map_err(|e| bad(e.to_string()))?;
+        let tables = doc
+            .get("ERT")
+            .and_then(|e| e.get("tables"))
+            .or_else(|| doc.get("ERT_summary").and_then(|e| e.get("table_summary")))
+            .and_then(|t| t.as_sequence())
+            .ok_or_else(|| {
+                bad("no ERT.tables or ERT_summary.table_summary list; is this an Accelergy ERT?".into())
+            })?;
+        let mut energies: BTreeMap<(String, String), f64> = BTreeMap::new();
+        for table in tables {
+            let Some(name) = table.get("name").and_then(|n| n.as_str()) else { continue };
+            for action in table.get("actions").and_then(|a| a.as_sequence()).into_iter().flatten() {
+                let (Some(a), Some(e)) = (
+                    action.get("name").and_then(|n| n.as_str()),
+                    action.get("energy").and_then(|e| e.as_f64()),
+                ) else {
+                    continue;
+                };
+                energies.entry((short_component(name), a.to_string())).or_insert(e);
+            }
+        }
+        let mut ert = base.clone();
+        ert.name = format!(
+            "{} (Accelergy)",
+            Path::new(origin).file_stem().map_or(origin.into(), |s| s.to_string_lossy())
+        );
+        for (ours, entry) in &map.actions {
+            let key = (entry.component.clone(), entry.action.clone());
+            let energy = energies.get(&key).ok_or_else(|| {
+                let have: Vec<String> = energies.keys().map(|(c, a)| format!("{c}.{a}")).collect();
+                bad(format!(
+                    "no {}.{} for action {ours:?}; the table has: {}",
+                    entry.component,
+                    entry.action,
+                    have.join(", ")
+                ))
+            })?;
+            ert.actions.insert(
+                ours.clone(),
+                ErtAction {
+                    pj: energy * entry.scale,
+                    unit: ert.actions.get(ours).and_then(|a| a.unit.clone()),
+                    source: Some(format!("{origin}: {}.{} x {}", entry.component, entry.action, entry.scale)),
+                },
+            );
+        }
+        Ok(ert)
+    }
+}

@@ -122,9 +122,30 @@ struct SweepArgs {
     shard: Option<Shard>,
     #[command(flatten)]
     backend: BackendArgs,
-    /// Energy table instead of assets/ert/default-45nm.toml.
+    #[command(flatten)]
+    energy: EnergyArgs,
+}
+
+/// The energy table, shared by the commands that emulate.
+#[derive(clap::Args)]
+struct EnergyArgs {
+    /// Energy table instead of assets/ert/default-45nm.toml: the emulator's TOML, or an
+    /// Accelergy ERT (.yaml), mapped onto the emulator's actions by --ert-map.
     #[arg(long)]
     ert: Option<PathBuf>,
+    /// How an Accelergy ERT's components and actions become the emulator's (default:
+    /// assets/ert/accelergy-map.toml).
+    #[arg(long, requires = "ert")]
+    ert_map: Option<PathBuf>,
+}
+
+impl EnergyArgs {
+    fn load(&self) -> Result<Ert> {
+        Ok(match &self.ert {
+            Some(path) => Ert::load_any(path, self.ert_map.as_deref())?,
+            None => Ert::default_45nm(),
+        })
+    }
 }
 
 /// Where to emulate, shared by the commands that emulate.
@@ -179,9 +200,8 @@ struct CompareArgs {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
-    /// Energy table instead of assets/ert/default-45nm.toml.
-    #[arg(long)]
-    ert: Option<PathBuf>,
+    #[command(flatten)]
+    energy: EnergyArgs,
 }
 
 #[derive(clap::Args)]
@@ -221,9 +241,8 @@ struct RunArgs {
     /// Architecture file instead of assets/arch/<design>.toml.
     #[arg(long)]
     arch: Option<PathBuf>,
-    /// Energy table instead of assets/ert/default-45nm.toml.
-    #[arg(long)]
-    ert: Option<PathBuf>,
+    #[command(flatten)]
+    energy: EnergyArgs,
 }
 
 fn main() -> ExitCode {
@@ -371,10 +390,7 @@ fn run(args: &RunArgs) -> Result<()> {
         Some(path) => Arch::load(path)?,
         None => args.design.arch(),
     };
-    let ert = match &args.ert {
-        Some(path) => Ert::load(path)?,
-        None => Ert::default_45nm(),
-    };
+    let ert = args.energy.load()?;
     if let Some(dir) = &args.save
         && dir.exists()
     {
@@ -445,10 +461,7 @@ fn compare(args: &CompareArgs) -> Result<()> {
     };
     Workload { m: point.m, k: point.k, n: point.n, a: Pattern::Dense, b: Pattern::Dense, seed: point.seed }
         .check()?;
-    let ert = match &args.ert {
-        Some(path) => Ert::load(path)?,
-        None => Ert::default_45nm(),
-    };
+    let ert = args.energy.load()?;
     let gpu = args.backend.open()?;
     let on_terminal = std::io::stderr().is_terminal();
     let outcomes = highlight_emu::compare::compare(
@@ -488,16 +501,9 @@ fn compare(args: &CompareArgs) -> Result<()> {
     Ok(())
 }
 
-fn load_ert(path: Option<&Path>) -> Result<Ert> {
-    Ok(match path {
-        Some(path) => Ert::load(path)?,
-        None => Ert::default_45nm(),
-    })
-}
-
 fn sweep(args: &SweepArgs) -> Result<()> {
     let file = SweepFile::load(&args.file)?;
-    let ert = load_ert(args.ert.as_deref())?;
+    let ert = args.energy.load()?;
     let gpu = args.backend.open()?;
     let points = highlight_emu::sweep::points_in(&file, args.shard);
     let bar = if std::io::stderr().is_terminal() {
