@@ -42,7 +42,7 @@ impl BarChart {
     /// Writes `<stem>.png` and `<stem>.svg`.
     pub fn write(&self, stem: &Path) -> Result<(), String> {
         register_font();
-        let size = (180 + 110 * self.groups.len() as u32, 640);
+        let size = ((180 + 110 * self.groups.len() as u32).max(1000), 640);
         let png = stem.with_extension("png");
         let svg = stem.with_extension("svg");
         self.draw(BitMapBackend::new(&png, size).into_drawing_area())?;
