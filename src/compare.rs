@@ -18,6 +18,16 @@ pub struct Point {
     pub n: usize,
     pub seed: u64,
     pub operands: PointOperands,
+    /// The DNN layer the point is, if it is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<LayerRef>,
+}
+
+/// A DNN layer: its name and how many times the network runs its shape.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LayerRef {
+    pub name: String,
+    pub count: usize,
 }
 
 /// Sparsity degrees (each design gets its own operands from the degree table), or the same
@@ -32,12 +42,19 @@ pub enum PointOperands {
 impl Point {
     /// A short label, e.g. `A 50 % / B 25 %` or `A K0(2:4) / B dense`.
     pub fn label(&self) -> String {
-        match &self.operands {
-            PointOperands::Degrees { a_sparsity, b_sparsity } => {
-                format!("A {} % / B {} %", 100.0 * a_sparsity, 100.0 * b_sparsity)
+        let layer = self.layer.as_ref().map_or(String::new(), |l| format!("{}: ", l.name));
+        layer
+            + &match &self.operands {
+                PointOperands::Degrees { a_sparsity, b_sparsity } => {
+                    format!("A {} % / B {} %", 100.0 * a_sparsity, 100.0 * b_sparsity)
+                }
+                PointOperands::Patterns { a, b } => format!("A {a} / B {b}"),
             }
-            PointOperands::Patterns { a, b } => format!("A {a} / B {b}"),
-        }
+    }
+
+    /// A point of a synthetic degree sweep (figures 13 and 14), not a DNN layer.
+    pub fn is_synthetic(&self) -> bool {
+        self.layer.is_none() && matches!(self.operands, PointOperands::Degrees { .. })
     }
 
     /// The A candidates and the B pattern `design` gets here.

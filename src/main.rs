@@ -458,6 +458,7 @@ fn compare(args: &CompareArgs) -> Result<()> {
         n: args.n,
         seed: args.seed,
         operands: PointOperands::Degrees { a_sparsity: args.a_sparsity, b_sparsity: args.b_sparsity },
+        layer: None,
     };
     Workload { m: point.m, k: point.k, n: point.n, a: Pattern::Dense, b: Pattern::Dense, seed: point.seed }
         .check()?;
@@ -552,10 +553,11 @@ fn finish(results: &Results, out: &Path) -> Result<()> {
         }
         None => {
             print!("{}", highlight_emu::claims::summary_md(results));
-            println!(
-                "\nwrote {}: results.csv, results.json, summary.md, fig13_*.png/svg, fig14_geomean.png/svg",
-                out.display()
-            );
+            let mut files: Vec<String> = std::fs::read_dir(out)?
+                .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+                .collect();
+            files.sort();
+            println!("\nwrote {}: {}", out.display(), files.join(", "));
         }
     }
     for row in &results.rows {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::claims;
-use crate::compare::{Outcome, Point, PointOperands, compare};
+use crate::compare::{LayerRef, Outcome, Point, PointOperands, compare};
 use crate::counters::Counters;
 use crate::degrees::DegreeTable;
 use crate::design::Design;
@@ -31,6 +31,30 @@ pub struct SweepFile {
     /// Points with the same operand patterns for every design.
     #[serde(default)]
     pub points: Vec<PatternPoint>,
+    /// DNN layers, each run at every weight sparsity.
+    #[serde(default)]
+    pub layers: Vec<Layer>,
+    /// The weight (A) sparsities the layers run at.
+    #[serde(default)]
+    pub weight_sparsity: Vec<f64>,
+}
+
+/// A DNN layer as a GEMM: M filters (or output features), K = C R S (or input features),
+/// N = P Q x batch (or tokens x batch), its input-activation density, and how often it repeats.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layer {
+    pub name: String,
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    #[serde(default = "one_count")]
+    pub count: usize,
+    pub b_density: f64,
+}
+
+fn one_count() -> usize {
+    1
 }
 
 fn one() -> u64 {
@@ -80,7 +104,12 @@ impl SweepFile {
         let bad = |message: String| SweepError::Bad { path: path.display().to_string(), message };
         let sweep: SweepFile = toml::from_str(&text).map_err(|e| bad(e.message().to_string()))?;
         if sweep.points().is_empty() {
-            return Err(bad("no points: give [[grid]] or [[points]] tables".into()));
+            return Err(bad(
+                "no points: give [[grid]], [[points]], or [[layers]] with weight_sparsity".into()
+            ));
+        }
+        if let Some(l) = sweep.layers.iter().find(|l| !(l.b_density > 0.0 && l.b_density <= 1.0)) {
+            return Err(bad(format!("layer {}: b_density {} must be in (0, 1]", l.name, l.b_density)));
         }
         for p in &sweep.points {
             for t in [&p.a, &p.b] {
@@ -102,6 +131,7 @@ impl SweepFile {
                         n: g.n,
                         seed: self.seed,
                         operands: PointOperands::Degrees { a_sparsity, b_sparsity },
+                        layer: None,
                     });
                 }
             }
@@ -113,7 +143,20 @@ impl SweepFile {
                 n: p.n,
                 seed: self.seed,
                 operands: PointOperands::Patterns { a: p.a.clone(), b: p.b.clone() },
+                layer: None,
             });
+        }
+        for &a_sparsity in &self.weight_sparsity {
+            for l in &self.layers {
+                points.push(Point {
+                    m: l.m,
+                    k: l.k,
+                    n: l.n,
+                    seed: self.seed,
+                    operands: PointOperands::Degrees { a_sparsity, b_sparsity: 1.0 - l.b_density },
+                    layer: Some(LayerRef { name: l.name.clone(), count: l.count }),
+                });
+            }
         }
         points
     }
@@ -208,6 +251,8 @@ impl Results {
         let mut w = csv::Writer::from_writer(Vec::new());
         let mut header: Vec<&str> = vec![
             "point",
+            "layer",
+            "count",
             "m",
             "k",
             "n",
@@ -246,6 +291,8 @@ impl Results {
             };
             let mut record = vec![
                 row.point_index.to_string(),
+                p.layer.as_ref().map_or(String::new(), |l| l.name.clone()),
+                p.layer.as_ref().map_or(String::new(), |l| l.count.to_string()),
                 p.m.to_string(),
                 p.k.to_string(),
                 p.n.to_string(),
@@ -375,7 +422,7 @@ pub fn write_outputs(results: &Results, dir: &Path) -> Result<(), SweepError> {
 fn figures(results: &Results) -> Vec<(&'static str, BarChart)> {
     let degree_points: Vec<&Point> = {
         let mut seen = std::collections::BTreeMap::new();
-        for r in results.rows.iter().filter(|r| matches!(r.point.operands, PointOperands::Degrees { .. })) {
+        for r in results.rows.iter().filter(|r| r.point.is_synthetic()) {
             seen.entry(r.point_index).or_insert(&r.point);
         }
         seen.into_values().collect()

@@ -181,7 +181,7 @@ fn support_errors_name_the_forms() {
 fn compare_normalises_to_tc() {
     let table = DegreeTable::shipped();
     let degrees = |a_sparsity, b_sparsity| PointOperands::Degrees { a_sparsity, b_sparsity };
-    let point = Point { m: 128, k: 128, n: 128, seed: 1, operands: degrees(0.0, 0.0) };
+    let point = Point { m: 128, k: 128, n: 128, seed: 1, operands: degrees(0.0, 0.0), layer: None };
     let outcomes = compare(&point, &table, &Ert::default_45nm(), None, false, |_| {}).unwrap();
     assert_eq!(outcomes.len(), 6);
     let s2ta = outcomes.iter().find(|o| o.design == Design::S2ta).unwrap();

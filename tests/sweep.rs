@@ -104,3 +104,44 @@ fn sweep_and_merge_errors() {
         .unwrap();
     assert!(err(&["sweep", bad.to_str().unwrap()]).contains("G > H"));
 }
+
+/// DNN layers at several weight sparsities: per-layer rows, the whole-network table, and the
+/// DNN claim measured rather than skipped.
+#[test]
+fn dnn_layers_give_whole_network_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("net.toml");
+    std::fs::write(
+        &file,
+        r#"
+name = "net"
+weight_sparsity = [0.0, 0.75]
+[[layers]]
+name = "first"
+m = 64
+k = 64
+n = 40
+b_density = 0.5
+[[layers]]
+name = "second"
+m = 32
+k = 128
+n = 16
+count = 3
+b_density = 1.0
+"#,
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let summary = ok(&["sweep", file.to_str().unwrap(), "--backend", "cpu", "--out", out.to_str().unwrap()]);
+    assert!(summary.contains("## Whole network"), "{summary}");
+    assert!(summary.contains("| 75 % | highlight |"), "{summary}");
+    assert!(summary.contains("vs TC") && summary.contains("over 4 layer points"), "{summary}");
+    // S2TA cannot run dense weights, unless swapping puts a G:8 B in A's place.
+    assert!(summary.contains("| 0 % | s2ta | unsupported on 1 of 2 layers"), "{summary}");
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 2 * 2 * 6);
+    assert!(csv.lines().nth(1).unwrap().starts_with("0,first,1,64,64,40,0,0.5,tc,"), "{csv}");
+    // No synthetic points, so no figures 13 and 14.
+    assert!(!out.join("fig13_edp.png").exists());
+}
