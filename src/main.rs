@@ -105,6 +105,24 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Emulation throughput per design: GPU time (median after a warm-up), wall time, MACs and
+    /// emulated cycles per second, at M = K = N = each size, dense and 75 %-sparse A.
+    Bench {
+        /// Sizes (M = K = N), comma-separated.
+        #[arg(long, value_delimiter = ',', default_values_t = [1024usize, 4096])]
+        sizes: Vec<usize>,
+        /// Designs, comma-separated (default: all).
+        #[arg(long, value_enum, value_delimiter = ',')]
+        designs: Vec<Design>,
+        /// Timed runs per point, after one warm-up run.
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+        #[command(flatten)]
+        backend: BackendArgs,
+        /// Print one JSON list.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the GPU adapters wgpu sees, with backend and type.
     Devices,
 }
@@ -259,6 +277,9 @@ fn main() -> ExitCode {
         Command::Sweep(args) => sweep(&args),
         Command::Merge { dirs, out } => merge(&dirs, out.as_deref()),
         Command::Degrees { design, arch, json } => degrees(design, arch.as_deref(), json),
+        Command::Bench { sizes, designs, repeats, backend, json } => {
+            bench(&sizes, &designs, repeats, &backend, json)
+        }
         Command::Devices => devices(),
     };
     match result {
@@ -619,6 +640,58 @@ fn degrees(design: Design, arch: Option<&Path>, as_json: bool) -> Result<()> {
             support.one_rank_mux_inputs(),
             f64::from(support.one_rank_mux_inputs()) / f64::from(support.mux_inputs())
         );
+    }
+    Ok(())
+}
+
+fn bench(
+    sizes: &[usize],
+    designs: &[Design],
+    repeats: usize,
+    backend: &BackendArgs,
+    as_json: bool,
+) -> Result<()> {
+    let gpu = backend.open()?;
+    let designs = if designs.is_empty() { Design::ALL.to_vec() } else { designs.to_vec() };
+    let mut rows = Vec::new();
+    if !as_json {
+        println!(
+            "{:<15} {:>6} {:>8} {:>11} {:>11} {:>14} {:>14} {:>12}",
+            "design", "size", "A", "GPU ms", "wall ms", "effectual/s", "dense-eq/s", "cycles/s"
+        );
+    }
+    for &size in sizes {
+        for &design in &designs {
+            for a_sparsity in [0.0, 0.75] {
+                let Some(row) =
+                    highlight_emu::bench::measure(design, size, a_sparsity, gpu.as_ref(), repeats)?
+                else {
+                    if !as_json {
+                        println!("{:<15} {size:>6} {:>7}% unsupported", design.id(), 100.0 * a_sparsity);
+                    }
+                    continue;
+                };
+                if !as_json {
+                    println!(
+                        "{:<15} {size:>6} {:>7}% {:>11} {:>11.2} {:>14.3e} {:>14.3e} {:>12.3e}",
+                        design.id(),
+                        100.0 * a_sparsity,
+                        row.gpu_ms.map_or("-".into(), |t| format!("{t:.3}")),
+                        row.wall_ms,
+                        row.effectual_macs_per_s,
+                        row.dense_equivalent_macs_per_s,
+                        row.cycles_per_s
+                    );
+                }
+                rows.push(row);
+            }
+        }
+    }
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        let on = gpu.as_ref().map_or("the CPU reference".to_string(), |g| gpu::describe(&g.gpu.info));
+        println!("(on {on}; per-second figures use the GPU time where there is one, else the wall time)");
     }
     Ok(())
 }

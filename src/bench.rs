@@ -1,0 +1,86 @@
+//! Emulation throughput (how fast the emulator answers, not how fast the emulated design is):
+//! per design and shape, the median device time of repeated GPU runs after a warm-up, the median
+//! wall time, and the MACs and emulated cycles per second that make.
+
+use serde::Serialize;
+
+use crate::degrees::DegreeTable;
+use crate::design::Design;
+use crate::run::{GpuBackend, Prepared, RunError, Workload};
+
+/// One measured point.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchRow {
+    pub design: Design,
+    /// M = K = N.
+    pub size: usize,
+    pub a_sparsity: f64,
+    pub a: String,
+    pub backend: String,
+    pub repeats: usize,
+    /// Median device time of the dispatches (GPU with timestamps only).
+    pub gpu_ms: Option<f64>,
+    /// Median wall time of the emulation (GPU: with uploads and readback).
+    pub wall_ms: f64,
+    /// Multiplies performed per second of the median time (device time where there is one).
+    pub effectual_macs_per_s: f64,
+    /// M N K per second.
+    pub dense_equivalent_macs_per_s: f64,
+    /// Emulated accelerator cycles per second.
+    pub cycles_per_s: f64,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Measures `design` on a `size`^3 product with A at `a_sparsity` (its degree-table pattern) and
+/// dense B; on the GPU when one is given, else the CPU reference. `Ok(None)` when the design
+/// cannot run the point.
+pub fn measure(
+    design: Design,
+    size: usize,
+    a_sparsity: f64,
+    gpu: Option<&GpuBackend>,
+    repeats: usize,
+) -> Result<Option<BenchRow>, RunError> {
+    let a = DegreeTable::shipped().a_patterns(design, a_sparsity)?.remove(0);
+    let workload = Workload { m: size, k: size, n: size, a, b: crate::pattern::Pattern::Dense, seed: 1 };
+    workload.check()?;
+    let operands = workload.operands()?;
+    let prepared = match Prepared::new(design, design.arch(), &workload, &operands) {
+        Ok(p) => p,
+        Err(RunError::Design(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let repeats = repeats.max(1);
+    let mut runs = Vec::new();
+    // One warm-up run: pipelines, caches and clocks settle.
+    for i in 0..=repeats {
+        let e = match gpu {
+            Some(g) => prepared.emulate_gpu(g)?,
+            None => prepared.emulate_cpu(&operands),
+        };
+        if i > 0 {
+            runs.push(e);
+        }
+    }
+    let counters = runs[0].counters;
+    let wall_ms = median(runs.iter().map(|e| e.wall_ms).collect());
+    let gpu_ms = runs.iter().map(|e| e.gpu_time_ms).collect::<Option<Vec<f64>>>().map(median);
+    let seconds = gpu_ms.unwrap_or(wall_ms) * 1e-3;
+    Ok(Some(BenchRow {
+        design,
+        size,
+        a_sparsity,
+        a: workload.a.to_string(),
+        backend: gpu.map_or("cpu".into(), |g| crate::gpu::describe(&g.gpu.info)),
+        repeats,
+        gpu_ms,
+        wall_ms,
+        effectual_macs_per_s: counters.mac as f64 / seconds,
+        dense_equivalent_macs_per_s: (size as f64).powi(3) / seconds,
+        cycles_per_s: counters.cycles as f64 / seconds,
+    }))
+}
