@@ -1,6 +1,7 @@
 //! The designs HighLight is compared with (docs/DESIGN.md 7): exact Z for every design, and the
 //! structural facts of docs/DESIGN.md 9.
 
+use approx::assert_relative_eq;
 use highlight_emu::compare::{Point, PointOperands, compare};
 use highlight_emu::degrees::DegreeTable;
 use highlight_emu::design::Design;
@@ -223,4 +224,18 @@ fn highlight_supports_fifteen_degrees() {
     let sparsities: Vec<f64> = stc.degrees.iter().map(|d| d.0).collect();
     assert_eq!(sparsities, [0.0, 0.5, 0.75]);
     assert!(highlight_emu::degrees::supported(Design::Dstc, &Design::Dstc.arch()).any);
+}
+
+/// `bench` measures what it says: S2TA has no dense point; figures are per second of the median.
+#[test]
+fn bench_measures_throughput() {
+    use highlight_emu::bench::measure;
+    assert!(measure(Design::S2ta, 64, 0.0, None, 1).unwrap().is_none());
+    let r = measure(Design::Highlight, 64, 0.75, None, 2).unwrap().unwrap();
+    assert_eq!((r.size, r.repeats, r.a.as_str()), (64, 2, "K1(2:4)->K0(2:4)"));
+    assert!(r.gpu_ms.is_none() && r.wall_ms > 0.0);
+    let seconds = r.wall_ms * 1e-3;
+    assert_relative_eq!(r.dense_equivalent_macs_per_s * seconds, 64.0f64.powi(3), max_relative = 1e-9);
+    // HighLight on a 75 %-sparse A performs a quarter of the dense MACs (B is dense).
+    assert_relative_eq!(r.effectual_macs_per_s / r.dense_equivalent_macs_per_s, 0.25, max_relative = 1e-9);
 }
