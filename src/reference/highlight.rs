@@ -92,21 +92,7 @@ fn pe_row(df: &Dataflow, a: &HierarchicalCp, b: &Matrix<i8>, row: usize, z_row: 
                     }
                 }
             }
-            let w = w as u64;
-            if df.rank1_saf {
-                c.rank1_mux += pes * w;
-            }
-            if df.skip_select {
-                c.skip_select_mux += pes * w;
-            }
-            if df.rank0_saf {
-                c.rank0_mux += slots * w;
-            }
-            c.pe_reg_read += slots * w;
-            // The adder tree sums the row's products; one more add accumulates into the RF.
-            c.adder += slots * w;
-            c.rf_read += w;
-            c.rf_write += w;
+            count_cycles(df, pes, slots, w as u64, &mut c);
         }
         c.glb_write_z += 4 * w as u64;
     }
@@ -166,18 +152,30 @@ fn pe_row_dual_side(
                 }
                 *z += sum;
             }
-            let w = w as u64;
-            c.rank1_mux += pes * w;
-            c.rank0_mux += slots * w;
-            c.skip_select_mux += pes * w;
-            c.pe_reg_read += slots * w;
-            c.adder += slots * w;
-            c.rf_read += w;
-            c.rf_write += w;
+            count_cycles(df, pes, slots, w as u64, &mut c);
         }
         c.glb_write_z += 4 * w as u64;
     }
     c
+}
+
+/// The per-cycle actions of one row of PEs over `cycles` cycles of a tile, with `pes` PEs and
+/// `slots` MAC slots busy: mux selects, stationary-operand reads, adds and the RF update.
+fn count_cycles(df: &Dataflow, pes: u64, slots: u64, cycles: u64, c: &mut Counters) {
+    if df.rank1_saf {
+        c.rank1_mux += pes * cycles;
+    }
+    if df.skip_select {
+        c.skip_select_mux += pes * cycles;
+    }
+    if df.rank0_saf {
+        c.rank0_mux += slots * cycles;
+    }
+    c.pe_reg_read += slots * cycles;
+    // The adder tree sums the row's products; one more add accumulates into the RF.
+    c.adder += slots * cycles;
+    c.rf_read += cycles;
+    c.rf_write += cycles;
 }
 
 /// One MAC over the `z_tile.len()` cycles of a tile: multiplies `a_value` by B[kk, nt..], adds
