@@ -18,20 +18,7 @@ struct Params {
     _pad: u32,
 }
 
-// Counter indices: the order of Counters::NAMES in src/counters.rs (a test checks it).
-const C_GLB_READ_A = 0u;
-const C_GLB_READ_A_META_BITS = 1u;
-const C_GLB_READ_B = 2u;
-const C_GLB_READ_B_META_BITS = 3u;
-const C_GLB_WRITE_Z = 4u;
-const C_PE_REG_WRITE = 5u;
-const C_PE_REG_READ = 6u;
-const C_MAC = 12u;
-const C_ADDER = 14u;
-const C_RF_READ = 15u;
-const C_RF_WRITE = 16u;
-const C_CYCLES = 17u;
-const NUM_COUNTERS = 18u;
+// Counter indices (C_*, NUM_COUNTERS) and byte_of come from shaders/counters.wgsl.
 
 const SUB = 32u;              // sub-tile side: rows and columns per array, bits per mask word
 const INVOCATIONS = 256u;
@@ -50,10 +37,6 @@ const OUTPUTS = 4u;           // SUB * SUB / INVOCATIONS
 var<workgroup> a_seg: array<i32, SUB>;
 var<workgroup> b_seg: array<i32, SUB>;
 var<workgroup> wg_counts: array<atomic<u32>, NUM_COUNTERS>;
-
-fn byte_of(values: u32, i: u32) -> i32 {
-    return extractBits(bitcast<i32>(values), (i & 3u) * 8u, 8u);
-}
 
 @compute @workgroup_size(256)
 fn main(

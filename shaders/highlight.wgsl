@@ -44,26 +44,7 @@ struct Params {
     arrays_per_group: u32,
 }
 
-// Counter indices: the order of Counters::NAMES in src/counters.rs (a test checks it).
-const C_GLB_READ_A = 0u;
-const C_GLB_READ_A_META_BITS = 1u;
-const C_GLB_READ_B = 2u;
-const C_GLB_READ_B_META_BITS = 3u;
-const C_GLB_WRITE_Z = 4u;
-const C_PE_REG_WRITE = 5u;
-const C_PE_REG_READ = 6u;
-const C_VFMU_WRITE = 7u;
-const C_VFMU_READ = 8u;
-const C_RANK1_MUX = 9u;
-const C_RANK0_MUX = 10u;
-const C_SKIP_SELECT_MUX = 11u;
-const C_MAC = 12u;
-const C_MAC_GATED = 13u;
-const C_ADDER = 14u;
-const C_RF_READ = 15u;
-const C_RF_WRITE = 16u;
-const C_CYCLES = 17u;
-const NUM_COUNTERS = 18u;
+// Counter indices (C_*, NUM_COUNTERS) and byte_of come from shaders/counters.wgsl.
 
 const TILE_N = 128u;            // RF tile columns = invocations per workgroup
 const MAX_ROWS = 16u;           // rows per PE array
@@ -86,10 +67,6 @@ var<workgroup> reg_value: array<i32, 1024>;  // MAX_ROWS * MAX_SLOTS
 var<workgroup> reg_k0: array<u32, 1024>;
 var<workgroup> reg_k1: array<u32, 512>;      // MAX_ROWS * MAX_BLOCKS
 var<workgroup> wg_counts: array<atomic<u32>, NUM_COUNTERS>;
-
-fn byte_of(word: u32, i: u32) -> i32 {
-    return extractBits(bitcast<i32>(word), (i & 3u) * 8u, 8u);
-}
 
 @compute @workgroup_size(128)
 fn main(

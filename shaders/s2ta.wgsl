@@ -17,20 +17,7 @@ struct Params {
     _pad: u32,
 }
 
-// Counter indices: the order of Counters::NAMES in src/counters.rs (a test checks it).
-const C_GLB_READ_A = 0u;
-const C_GLB_READ_A_META_BITS = 1u;
-const C_GLB_READ_B = 2u;
-const C_GLB_READ_B_META_BITS = 3u;
-const C_GLB_WRITE_Z = 4u;
-const C_PE_REG_WRITE = 5u;
-const C_PE_REG_READ = 6u;
-const C_RANK0_MUX = 10u;
-const C_MAC = 12u;
-const C_MAC_GATED = 13u;
-const C_ADDER = 14u;
-const C_CYCLES = 17u;
-const NUM_COUNTERS = 18u;
+// Counter indices (C_*, NUM_COUNTERS) and byte_of come from shaders/counters.wgsl.
 
 const TILE_ROWS = 64u;
 const TILE_COLS = 16u;
@@ -76,13 +63,13 @@ fn main(
         for (var i = lid; i < rows * p.g_a; i += INVOCATIONS) {
             let r = i / p.g_a;
             let word = a_slot[((row0 + r) * p.blocks + blk) * p.g_a + i % p.g_a];
-            weights[r * BLOCK + (word >> 8u)] = extractBits(bitcast<i32>(word), 0u, 8u);
+            weights[r * BLOCK + (word >> 8u)] = byte_of(word, 0u);
         }
         for (var i = lid; i < cols * p.g_b; i += INVOCATIONS) {
             let c = i / p.g_b;
             let j = i % p.g_b;
             let word = b_slot[((col0 + c) * p.blocks + blk) * p.g_b + j];
-            b_value[c * BLOCK + j] = extractBits(bitcast<i32>(word), 0u, 8u);
+            b_value[c * BLOCK + j] = byte_of(word, 0u);
             b_coord[c * BLOCK + j] = word >> 8u;
         }
         workgroupBarrier();

@@ -10,6 +10,9 @@ use wgpu::util::DeviceExt;
 
 use crate::counters::Counters;
 
+/// `shaders/counters.wgsl`: the counter indices and helpers every kernel is compiled with.
+pub const PRELUDE: &str = include_str!("../../shaders/counters.wgsl");
+
 /// Sums per-workgroup counter rows (`Counters::NAMES.len()` u32 words each) in u64.
 pub fn sum_partials(words: &[u32]) -> Counters {
     let width = Counters::NAMES.len();
@@ -129,12 +132,13 @@ impl Gpu {
         Ok(Gpu { device, queue, info })
     }
 
-    /// A compute pipeline for `shader`'s `main`; its bind group layout comes from the shader, so
-    /// bindings are described once, in WGSL.
+    /// A compute pipeline for `shader`'s `main`, compiled after the shared prelude
+    /// ([`PRELUDE`]); its bind group layout comes from the shader, so bindings are described
+    /// once, in WGSL.
     pub fn pipeline(&self, label: &str, shader: &str) -> wgpu::ComputePipeline {
         let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(label),
-            source: wgpu::ShaderSource::Wgsl(shader.into()),
+            source: wgpu::ShaderSource::Wgsl(format!("{PRELUDE}\n{shader}").into()),
         });
         self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some(label),

@@ -1,0 +1,28 @@
+// Shared prelude, compiled in front of every kernel (src/gpu/mod.rs, Gpu::pipeline): the counter
+// indices, in the order of Counters::NAMES in src/counters.rs (a test checks it), and the int8
+// unpacking every kernel uses.
+
+const C_GLB_READ_A = 0u;
+const C_GLB_READ_A_META_BITS = 1u;
+const C_GLB_READ_B = 2u;
+const C_GLB_READ_B_META_BITS = 3u;
+const C_GLB_WRITE_Z = 4u;
+const C_PE_REG_WRITE = 5u;
+const C_PE_REG_READ = 6u;
+const C_VFMU_WRITE = 7u;
+const C_VFMU_READ = 8u;
+const C_RANK1_MUX = 9u;
+const C_RANK0_MUX = 10u;
+const C_SKIP_SELECT_MUX = 11u;
+const C_MAC = 12u;
+const C_MAC_GATED = 13u;
+const C_ADDER = 14u;
+const C_RF_READ = 15u;
+const C_RF_WRITE = 16u;
+const C_CYCLES = 17u;
+const NUM_COUNTERS = 18u;
+
+// Byte `i % 4` of a little-endian word of four int8 values, sign-extended.
+fn byte_of(word: u32, i: u32) -> i32 {
+    return extractBits(bitcast<i32>(word), (i & 3u) * 8u, 8u);
+}
