@@ -8,7 +8,10 @@ use crate::degrees::{DegreeError, DegreeTable};
 use crate::design::{Design, DesignError};
 use crate::energy::Ert;
 use crate::pattern::Pattern;
-use crate::run::{GpuBackend, RunError, RunResult, Workload, run_best_order};
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+use crate::run::{GpuBackend, Operands, RunError, RunResult, Workload, run_best_order};
 
 /// A point every design runs: shapes, seed, and what operands the designs get.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -106,9 +109,11 @@ pub fn compare(
     mut progress: impl FnMut(Design),
 ) -> Result<Vec<Outcome>, RunError> {
     let mut outcomes = Vec::new();
+    // Designs given the same patterns (TC gets HighLight's A) share operands and dense product.
+    let mut operands = HashMap::new();
     for design in Design::ALL {
         progress(design);
-        outcomes.push(best_run(design, point, table, ert, gpu, check)?);
+        outcomes.push(best_run(design, point, table, ert, gpu, check, &mut operands)?);
     }
     let tc = outcomes
         .iter()
@@ -134,6 +139,7 @@ fn best_run(
     ert: &Ert,
     gpu: Option<&GpuBackend>,
     check: bool,
+    operands: &mut HashMap<(String, String), Operands>,
 ) -> Result<Outcome, RunError> {
     let unsupported =
         |reason: String| Outcome { design, unsupported: Some(reason), result: None, normalised_to_tc: None };
@@ -147,8 +153,12 @@ fn best_run(
     let mut reason = None;
     for a in a_candidates {
         let workload = Workload { m: point.m, k: point.k, n: point.n, a, b: b.clone(), seed: point.seed };
-        let operands = workload.operands()?;
-        match run_best_order(design, &arch, ert, &workload, &operands, gpu, check, true) {
+        let key = (workload.a.to_string(), workload.b.to_string());
+        let operands = match operands.entry(key) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(workload.operands()?),
+        };
+        match run_best_order(design, &arch, ert, &workload, operands, gpu, check, true) {
             Ok((r, _)) => {
                 if best.as_ref().is_none_or(|b| r.edp < b.edp) {
                     best = Some(r);

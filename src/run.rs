@@ -1,6 +1,7 @@
 //! One emulated run: a workload (shapes, patterns, seed), its operands, a design, a backend, and
 //! the result the `run` command reports (counters, cycles, energy, latency, EDP, Z checked).
 
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -56,10 +57,22 @@ pub enum RunError {
     CheckNeedsGpu(GpuError),
 }
 
-/// The operands of a workload.
+/// The operands of a workload, and their plain dense product once something asks for it.
 pub struct Operands {
     pub a: Matrix<i8>,
     pub b: Matrix<i8>,
+    dense: OnceLock<Matrix<i32>>,
+}
+
+impl Operands {
+    pub fn new(a: Matrix<i8>, b: Matrix<i8>) -> Operands {
+        Operands { a, b, dense: OnceLock::new() }
+    }
+
+    /// `A x B` as the plain dense product, computed once however many designs check against it.
+    pub fn dense(&self) -> &Matrix<i32> {
+        self.dense.get_or_init(|| dense_product(&self.a, &self.b))
+    }
 }
 
 /// Bytes a run holds at once: A, B and their compressed forms (at most twice their size), Z and
@@ -104,10 +117,10 @@ impl Workload {
 
     /// Generates A (M x K) and B (K x N) from the seed.
     pub fn operands(&self) -> Result<Operands, RunError> {
-        Ok(Operands {
-            a: generate(&self.a, OperandRole::A, self.m, self.k, self.seed)?,
-            b: generate(&self.b, OperandRole::B, self.n, self.k, self.seed)?,
-        })
+        Ok(Operands::new(
+            generate(&self.a, OperandRole::A, self.m, self.k, self.seed)?,
+            generate(&self.b, OperandRole::B, self.n, self.k, self.seed)?,
+        ))
     }
 }
 
@@ -412,9 +425,10 @@ impl Workload {
 }
 
 impl Operands {
-    /// The operands of `Z^T = B^T x A^T`.
+    /// The operands of `Z^T = B^T x A^T`, with the dense product transposed, not recomputed.
     pub fn swapped(&self) -> Operands {
-        Operands { a: self.b.transpose(), b: self.a.transpose() }
+        let dense = OnceLock::from(self.dense().transpose());
+        Operands { a: self.b.transpose(), b: self.a.transpose(), dense }
     }
 }
 
@@ -480,7 +494,7 @@ pub fn run(
         },
         None => (prepared.emulate_cpu(operands), None, None),
     };
-    let z_mismatch = first_mismatch(&emulation.z, &dense_product(&operands.a, &operands.b));
+    let z_mismatch = first_mismatch(&emulation.z, operands.dense());
     let check = (check && gpu.is_some()).then(|| {
         let difference = first_difference(&emulation, &prepared.emulate_cpu(operands));
         Check {

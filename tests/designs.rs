@@ -135,7 +135,7 @@ fn dstc_cycles_come_from_the_data() {
     let b = Matrix::from_vec(k, n, vec![1i8; k * n]);
     let w = workload(m, k, n, "unstructured(0.5)", "dense", 0);
     let cycles = |a: &Matrix<i8>| {
-        let ops = Operands { a: a.clone(), b: b.clone() };
+        let ops = Operands::new(a.clone(), b.clone());
         best(Design::Dstc, &w, &ops, false).unwrap().cycles
     };
     // Crowded: 32 x 32 = 1024 products per k in the top arrays, 4 cycles each; spread: 16 x 32.

@@ -107,7 +107,7 @@ fn counters_by_hand() {
         9, 0,
     ]);
     let w = workload(2, 8, 2, "K0(2:4)", "unstructured(0.5)", 0);
-    let ops = Operands { a, b };
+    let ops = Operands::new(a, b);
     let prepared = Prepared::new(Design::Highlight, Design::Highlight.arch(), &w, &ops).unwrap();
     assert_eq!(prepared.runs_as(), "K1(2:2)->K0(2:4)");
     let (z, c) = prepared.run_cpu(&ops);
