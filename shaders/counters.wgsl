@@ -1,6 +1,6 @@
 // Shared prelude, compiled in front of every kernel (src/gpu/mod.rs, Gpu::pipeline): the counter
-// indices, in the order of Counters::NAMES in src/counters.rs (a test checks it), and the int8
-// unpacking every kernel uses.
+// indices, in the order of Counters::NAMES in src/counters.rs (a test checks it), the workgroup's
+// counter sums, and the int8 unpacking every kernel uses.
 
 const C_GLB_READ_A = 0u;
 const C_GLB_READ_A_META_BITS = 1u;
@@ -25,4 +25,17 @@ const NUM_COUNTERS = 18u;
 // Byte `i % 4` of a little-endian word of four int8 values, sign-extended.
 fn byte_of(word: u32, i: u32) -> i32 {
     return extractBits(bitcast<i32>(word), (i & 3u) * 8u, 8u);
+}
+
+// The workgroup's counts: each invocation adds its own, then the kernel writes the row of
+// NUM_COUNTERS words to its `counters` buffer, which the host sums in u64.
+var<workgroup> wg_counts: array<atomic<u32>, NUM_COUNTERS>;
+
+// Adds one invocation's counts to the workgroup's; every invocation calls it between barriers.
+fn add_to_workgroup(count: ptr<function, array<u32, NUM_COUNTERS>>) {
+    for (var c = 0u; c < NUM_COUNTERS; c++) {
+        if (*count)[c] != 0u {
+            atomicAdd(&wg_counts[c], (*count)[c]);
+        }
+    }
 }

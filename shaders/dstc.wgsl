@@ -18,7 +18,8 @@ struct Params {
     _pad: u32,
 }
 
-// Counter indices (C_*, NUM_COUNTERS) and byte_of come from shaders/counters.wgsl.
+// Counter indices (C_*, NUM_COUNTERS), wg_counts, add_to_workgroup and byte_of come from
+// shaders/counters.wgsl.
 
 const SUB = 32u;              // sub-tile side: rows and columns per array, bits per mask word
 const INVOCATIONS = 256u;
@@ -36,7 +37,6 @@ const OUTPUTS = 4u;           // SUB * SUB / INVOCATIONS
 
 var<workgroup> a_seg: array<i32, SUB>;
 var<workgroup> b_seg: array<i32, SUB>;
-var<workgroup> wg_counts: array<atomic<u32>, NUM_COUNTERS>;
 
 @compute @workgroup_size(256)
 fn main(
@@ -118,11 +118,7 @@ fn main(
     }
 
     workgroupBarrier();
-    for (var c = 0u; c < NUM_COUNTERS; c++) {
-        if count[c] != 0u {
-            atomicAdd(&wg_counts[c], count[c]);
-        }
-    }
+    add_to_workgroup(&count);
     workgroupBarrier();
     if lid < NUM_COUNTERS {
         counters[(wg.y * groups.x + wg.x) * NUM_COUNTERS + lid] = atomicLoad(&wg_counts[lid]);

@@ -44,7 +44,8 @@ struct Params {
     arrays_per_group: u32,
 }
 
-// Counter indices (C_*, NUM_COUNTERS) and byte_of come from shaders/counters.wgsl.
+// Counter indices (C_*, NUM_COUNTERS), wg_counts, add_to_workgroup and byte_of come from
+// shaders/counters.wgsl.
 
 const TILE_N = 128u;            // RF tile columns = invocations per workgroup
 const MAX_ROWS = 16u;           // rows per PE array
@@ -66,7 +67,6 @@ const MAX_WINDOW_WORDS = 32u;   // B window of one k-step: up to 128 int8 values
 var<workgroup> reg_value: array<i32, 1024>;  // MAX_ROWS * MAX_SLOTS
 var<workgroup> reg_k0: array<u32, 1024>;
 var<workgroup> reg_k1: array<u32, 512>;      // MAX_ROWS * MAX_BLOCKS
-var<workgroup> wg_counts: array<atomic<u32>, NUM_COUNTERS>;
 
 @compute @workgroup_size(128)
 fn main(
@@ -246,11 +246,7 @@ fn main(
     }
 
     workgroupBarrier();
-    for (var c = 0u; c < NUM_COUNTERS; c++) {
-        if count[c] != 0u {
-            atomicAdd(&wg_counts[c], count[c]);
-        }
-    }
+    add_to_workgroup(&count);
     workgroupBarrier();
     if lid < NUM_COUNTERS {
         counters[(wg.y * groups.x + wg.x) * NUM_COUNTERS + lid] = atomicLoad(&wg_counts[lid]);

@@ -17,7 +17,8 @@ struct Params {
     _pad: u32,
 }
 
-// Counter indices (C_*, NUM_COUNTERS) and byte_of come from shaders/counters.wgsl.
+// Counter indices (C_*, NUM_COUNTERS), wg_counts, add_to_workgroup and byte_of come from
+// shaders/counters.wgsl.
 
 const TILE_ROWS = 64u;
 const TILE_COLS = 16u;
@@ -35,7 +36,6 @@ const REG_BYTES_PER_SLOT = 6u;  // two int8 operands passed on, an int32 accumul
 var<workgroup> weights: array<i32, 512>;   // TILE_ROWS * BLOCK
 var<workgroup> b_value: array<i32, 128>;   // TILE_COLS * BLOCK
 var<workgroup> b_coord: array<u32, 128>;
-var<workgroup> wg_counts: array<atomic<u32>, NUM_COUNTERS>;
 
 @compute @workgroup_size(256)
 fn main(
@@ -114,11 +114,7 @@ fn main(
     }
 
     workgroupBarrier();
-    for (var c = 0u; c < NUM_COUNTERS; c++) {
-        if count[c] != 0u {
-            atomicAdd(&wg_counts[c], count[c]);
-        }
-    }
+    add_to_workgroup(&count);
     workgroupBarrier();
     if lid < NUM_COUNTERS {
         counters[(wg.y * groups.x + wg.x) * NUM_COUNTERS + lid] = atomicLoad(&wg_counts[lid]);

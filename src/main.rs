@@ -193,18 +193,25 @@ impl BackendArgs {
     }
 }
 
+/// The product's shape, shared by the commands that emulate one.
 #[derive(clap::Args)]
-struct CompareArgs {
+struct ShapeArgs {
     /// Rows of A and Z.
     #[arg(long)]
     m: usize,
-    /// The reduction dimension.
+    /// The reduction dimension (columns of A, rows of B).
     #[arg(long)]
     k: usize,
     /// Columns of B and Z.
     #[arg(long)]
     n: usize,
-    /// A's sparsity degree, as in assets/degrees.toml (0, 0.5, 0.75).
+}
+
+#[derive(clap::Args)]
+struct CompareArgs {
+    #[command(flatten)]
+    shape: ShapeArgs,
+    /// A's sparsity degree, as in assets/degrees.toml (0, 0.5, 0.625, 0.75, 0.875).
     #[arg(long, default_value_t = 0.0)]
     a_sparsity: f64,
     /// B's sparsity degree in [0, 1); S2TA needs a multiple of 0.125.
@@ -227,15 +234,8 @@ struct RunArgs {
     /// The design to emulate.
     #[arg(long, value_enum)]
     design: Design,
-    /// Rows of A and Z.
-    #[arg(long)]
-    m: usize,
-    /// The reduction dimension (columns of A, rows of B).
-    #[arg(long)]
-    k: usize,
-    /// Columns of B and Z.
-    #[arg(long)]
-    n: usize,
+    #[command(flatten)]
+    shape: ShapeArgs,
     /// Pattern of A along K, e.g. "C1(2:4)->C0(2:4)".
     #[arg(long, default_value = "dense")]
     a: String,
@@ -399,9 +399,9 @@ fn devices() -> Result<()> {
 
 fn run(args: &RunArgs) -> Result<()> {
     let workload = Workload {
-        m: args.m,
-        k: args.k,
-        n: args.n,
+        m: args.shape.m,
+        k: args.shape.k,
+        n: args.shape.n,
         a: parse_pattern(&args.a)?,
         b: parse_pattern(&args.b)?,
         seed: args.seed,
@@ -474,9 +474,9 @@ fn save(
 
 fn compare(args: &CompareArgs) -> Result<()> {
     let point = Point {
-        m: args.m,
-        k: args.k,
-        n: args.n,
+        m: args.shape.m,
+        k: args.shape.k,
+        n: args.shape.n,
         seed: args.seed,
         operands: PointOperands::Degrees { a_sparsity: args.a_sparsity, b_sparsity: args.b_sparsity },
         layer: None,
