@@ -427,9 +427,15 @@ fn figures(results: &Results) -> Vec<(&'static str, BarChart)> {
         }
         seen.into_values().collect()
     };
-    let caption = format!(
-        "Each bar: the design's figure / TC's on the same point (line at 1). No bar: the design cannot run the point.\nEnergy table {}; backend {}; first-order model, no pipeline fill or bandwidth stalls; S2TA is the least certain.",
+    let assumptions = format!(
+        "Energy table {}; backend {}; first-order model, no pipeline fill or bandwidth stalls; S2TA is the least certain.",
         results.ert, results.backend
+    );
+    let caption = format!(
+        "Each bar: the design's figure / TC's on the same point (line at 1). No bar: the design cannot run the point.\n{assumptions}"
+    );
+    let geomean_caption = format!(
+        "Each bar: the geomean, over the points the design ran, of its figure / TC's (line at 1).\n{assumptions}"
     );
     let short = |p: &Point| match &p.operands {
         PointOperands::Degrees { a_sparsity, b_sparsity } => {
@@ -471,7 +477,7 @@ fn figures(results: &Results) -> Vec<(&'static str, BarChart)> {
         "fig14_geomean",
         BarChart {
             title: format!("{}: geomean over the sweep, normalised to TC (figure 14)", results.sweep),
-            caption,
+            caption: geomean_caption,
             y_label: "geomean / TC".into(),
             groups: picks.iter().map(|(name, _)| name.to_string()).collect(),
             series: Design::ALL
