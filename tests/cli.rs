@@ -454,3 +454,33 @@ fn run_swap_reports_the_order() {
     assert_eq!(v["workload"]["m"], 32);
     assert_eq!(v["z_equals_dense"], true);
 }
+
+#[test]
+fn architecture_files_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/arch/tc.toml")).unwrap();
+    for (from, to, message) in [
+        ("pes_per_row = 8", "pes_per_row = 300", "must be at most 255"),
+        ("pes_per_row = 8", "pes_per_row = 0", "must be at least 1"),
+        ("clock_hz = 1.0e9", "clock_hz = -1.0", "must be a positive number"),
+        ("tile_n = 128", "tile_n = 128\nwidth = 3", "unknown field"),
+    ] {
+        let arch = dir.path().join("arch.toml");
+        std::fs::write(&arch, shipped.replace(from, to)).unwrap();
+        let err = error_of(&[
+            "run",
+            "--design",
+            "tc",
+            "--m",
+            "8",
+            "--k",
+            "8",
+            "--n",
+            "8",
+            "--arch",
+            arch.to_str().unwrap(),
+        ]);
+        assert!(err.contains(message), "{to}: {err}");
+    }
+}

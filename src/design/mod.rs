@@ -174,6 +174,13 @@ impl Arch {
                 "arrays, rows_per_array, pes_per_row, macs_per_pe and tile_n must be at least 1".into(),
             ));
         }
+        // Coordinates within a fiber are stored in 8 bits.
+        if arch.pes_per_row > 255 || arch.macs_per_pe > 255 {
+            return Err(bad(format!(
+                "pes_per_row = {} and macs_per_pe = {} must be at most 255 (8-bit coordinates)",
+                arch.pes_per_row, arch.macs_per_pe
+            )));
+        }
         if !(arch.clock_hz.is_finite() && arch.clock_hz > 0.0) {
             return Err(bad(format!("clock_hz = {} must be a positive number", arch.clock_hz)));
         }
