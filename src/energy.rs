@@ -39,6 +39,12 @@ pub enum EnergyError {
     MissingAction { ert: String, action: String, counter: String, have: String },
 }
 
+/// The text of an energy table or mapping file.
+fn read(path: &Path) -> Result<String, EnergyError> {
+    std::fs::read_to_string(path)
+        .map_err(|source| EnergyError::Read { path: path.display().to_string(), source })
+}
+
 /// How a counter's units turn into an ERT action's units.
 #[derive(Clone, Copy)]
 enum Per {
@@ -84,8 +90,7 @@ impl Ert {
 
     /// Reads an ERT file.
     pub fn load(path: &Path) -> Result<Ert, EnergyError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| EnergyError::Read { path: path.display().to_string(), source })?;
+        let text = read(path)?;
         Ert::parse(&text, &path.display().to_string())
     }
 
@@ -171,8 +176,7 @@ impl AccelergyMap {
     }
 
     pub fn load(path: &Path) -> Result<AccelergyMap, EnergyError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| EnergyError::Read { path: path.display().to_string(), source })?;
+        let text = read(path)?;
         toml::from_str(&text).map_err(|e| EnergyError::Bad {
             path: path.display().to_string(),
             message: e.message().to_string(),
@@ -194,8 +198,7 @@ impl Ert {
         if !yaml {
             return Ert::load(path);
         }
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| EnergyError::Read { path: path.display().to_string(), source })?;
+        let text = read(path)?;
         let map = match map {
             Some(m) => AccelergyMap::load(m)?,
             None => AccelergyMap::shipped(),

@@ -95,6 +95,8 @@ pub enum SweepError {
     BadPartial { path: String, message: String },
     #[error("{0}")]
     Merge(String),
+    #[error("{dir}: {what}: {message}")]
+    Write { dir: String, what: String, message: String },
 }
 
 impl SweepFile {
@@ -386,8 +388,11 @@ pub fn points_in(file: &SweepFile, shard: Option<Shard>) -> usize {
 /// Writes `results.json` and `results.csv`, and for a full run `summary.md` and the figures,
 /// into a folder beside `dir` that then replaces it: a failed write leaves the old outputs.
 pub fn write_outputs(results: &Results, dir: &Path) -> Result<(), SweepError> {
-    let fail =
-        |what: &str, e: &dyn std::fmt::Display| SweepError::Merge(format!("{}: {what}: {e}", dir.display()));
+    let fail = |what: &str, e: &dyn std::fmt::Display| SweepError::Write {
+        dir: dir.display().to_string(),
+        what: what.to_string(),
+        message: e.to_string(),
+    };
     if dir.exists() && !dir.join("results.json").exists() {
         return Err(fail("exists and holds no earlier results", &"name a new or earlier output folder"));
     }

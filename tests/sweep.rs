@@ -99,6 +99,13 @@ fn sweep_and_merge_errors() {
     let e = err(&["merge", shard.to_str().unwrap(), "--out", dir.path().join("m").to_str().unwrap()]);
     assert!(e.contains("shard 1/2 is missing"), "{e}");
     assert!(err(&["sweep", "/no/such.toml"]).contains("cannot read sweep file /no/such.toml"));
+    // An existing folder that holds no earlier results is never overwritten.
+    let foreign = dir.path().join("foreign");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(foreign.join("notes.txt"), "mine").unwrap();
+    let e = err(&["sweep", file, "--backend", "cpu", "--out", foreign.to_str().unwrap()]);
+    assert!(e.contains("exists and holds no earlier results"), "{e}");
+    assert_eq!(std::fs::read_to_string(foreign.join("notes.txt")).unwrap(), "mine");
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "name = \"x\"\n[[points]]\nm = 1\nk = 1\nn = 1\na = \"C0(5:4)\"\nb = \"dense\"\n")
         .unwrap();
