@@ -99,6 +99,27 @@ pub struct Outcome {
     pub normalised_to_tc: Option<Normalised>,
 }
 
+/// Checks, before anything is computed, that every design can be given its operands at `point`
+/// (or is refused for a reason the results report), and that the operand sets the designs share
+/// fit in memory together with one run.
+pub fn check_point(point: &Point, table: &DegreeTable) -> Result<(), RunError> {
+    let (m, k, n) = (point.m, point.k, point.n);
+    if m == 0 || k == 0 || n == 0 {
+        return Err(RunError::ZeroSize { m, k, n });
+    }
+    let mut sets = std::collections::HashSet::new();
+    for design in Design::ALL {
+        match point.patterns(design, table) {
+            Ok((a_candidates, b)) => sets.extend(a_candidates.iter().map(|a| (a.to_string(), b.to_string()))),
+            Err(DegreeError::NotEighths { .. }) => {}
+            Err(e) => return Err(RunError::Degree(e)),
+        }
+    }
+    let what = || format!("point {} (M = {m}, K = {k}, N = {n}, {} operand sets)", point.label(), sets.len());
+    crate::memory::check(what, crate::memory::point_bytes(m, k, n, sets.len()))?;
+    Ok(())
+}
+
 /// Runs every design on `point`.
 pub fn compare(
     point: &Point,

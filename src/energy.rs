@@ -35,6 +35,18 @@ pub enum EnergyError {
     Read { path: String, source: std::io::Error },
     #[error("energy table {path}: {message}")]
     Bad { path: String, message: String },
+    #[error("cannot read --ert-map file {path}: {source}")]
+    ReadMap { path: String, source: std::io::Error },
+    #[error("--ert-map file {path}: {message}")]
+    BadMap { path: String, message: String },
+    #[error(
+        "--ert-map applies to Accelergy ERTs (.yaml, .yml); {0} is the emulator's TOML table, whose actions are already ours: drop --ert-map"
+    )]
+    MapWithoutAccelergy(String),
+    #[error(
+        "energy table {ert:?}: {counter} x {pj} pJ is not a finite energy; use per-action energies of realistic size"
+    )]
+    NotFinite { ert: String, counter: String, pj: f64 },
     #[error("energy table {ert:?} has no action {action:?}, which counter {counter} needs; it has: {have}")]
     MissingAction { ert: String, action: String, counter: String, have: String },
 }
@@ -140,9 +152,20 @@ pub fn evaluate(counters: &Counters, arch: &Arch, ert: &Ert) -> Result<Evaluatio
             Per::Rank0Mux => arch.rank0.map_or(0.0, |r| f64::from(r.h_max)),
             Per::TwoToOne => 2.0,
         };
-        breakdown.push((counter, count as f64 * pj * scale));
+        let energy = count as f64 * pj * scale;
+        if !energy.is_finite() {
+            return Err(EnergyError::NotFinite { ert: ert.name.clone(), counter: counter.to_string(), pj });
+        }
+        breakdown.push((counter, energy));
     }
     let energy_pj = breakdown.iter().map(|(_, e)| e).sum::<f64>();
+    if !energy_pj.is_finite() {
+        return Err(EnergyError::NotFinite {
+            ert: ert.name.clone(),
+            counter: "the total".into(),
+            pj: energy_pj,
+        });
+    }
     let latency_s = counters.cycles as f64 / arch.clock_hz;
     Ok(Evaluation { energy_pj, breakdown_pj: breakdown, latency_s, edp: energy_pj * 1e-12 * latency_s })
 }
@@ -176,11 +199,17 @@ impl AccelergyMap {
     }
 
     pub fn load(path: &Path) -> Result<AccelergyMap, EnergyError> {
-        let text = read(path)?;
-        toml::from_str(&text).map_err(|e| EnergyError::Bad {
-            path: path.display().to_string(),
-            message: e.message().to_string(),
-        })
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| EnergyError::ReadMap { path: path.display().to_string(), source })?;
+        let bad = |message: String| EnergyError::BadMap { path: path.display().to_string(), message };
+        let map: AccelergyMap = toml::from_str(&text).map_err(|e| bad(e.message().to_string()))?;
+        if let Some((ours, e)) = map.actions.iter().find(|(_, e)| !(e.scale.is_finite() && e.scale >= 0.0)) {
+            return Err(bad(format!(
+                "action {ours:?}: scale = {} must be a finite, non-negative number",
+                e.scale
+            )));
+        }
+        Ok(map)
     }
 }
 
@@ -194,9 +223,13 @@ impl Ert {
     /// Reads an ERT: Accelergy YAML (`.yaml`, `.yml`) through `map` over the default table, or
     /// the emulator's own TOML.
     pub fn load_any(path: &Path, map: Option<&Path>) -> Result<Ert, EnergyError> {
-        let yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
+        let yaml =
+            path.extension().is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
         if !yaml {
-            return Ert::load(path);
+            return match map {
+                Some(_) => Err(EnergyError::MapWithoutAccelergy(path.display().to_string())),
+                None => Ert::load(path),
+            };
         }
         let text = read(path)?;
         let map = match map {
@@ -234,6 +267,9 @@ impl Ert {
                 ) else {
                     continue;
                 };
+                if !(e.is_finite() && e >= 0.0) {
+                    return Err(bad(format!("{name}.{a}: energy {e} must be a finite, non-negative number")));
+                }
                 energies.entry((short_component(name), a.to_string())).or_insert(e);
             }
         }

@@ -12,6 +12,10 @@ use thiserror::Error;
 /// Most G:H ranks a pattern may carry (DESIGN.md 2).
 pub const MAX_RULED_RANKS: usize = 4;
 
+/// Largest block shape (the product of the ruled ranks' H): K is padded to a multiple of it, so
+/// it bounds the padding an operand can need.
+pub const MAX_BLOCK_SHAPE: u64 = 1 << 20;
+
 /// An example every error message offers as an accepted form.
 const EXAMPLE: &str = "accepted forms: dense, unstructured(0.25), C1(2:4)->C0(2:4), RS->C2->C1(3:4)->C0(2:4)";
 
@@ -84,6 +88,10 @@ pub enum PatternError {
     BadDensity(String),
     #[error("{0} G:H ranks in {1:?}: at most {MAX_RULED_RANKS} are supported; {EXAMPLE}")]
     TooManyRuledRanks(usize, String),
+    #[error(
+        "the ranks of {0:?} span a block of more than {MAX_BLOCK_SHAPE} coordinates (the product of the H's); K is padded to whole blocks, so at most {MAX_BLOCK_SHAPE} are supported"
+    )]
+    BlockTooLarge(String),
 }
 
 impl Pattern {
@@ -128,6 +136,10 @@ impl Pattern {
         if ruled.len() > MAX_RULED_RANKS {
             return Err(PatternError::TooManyRuledRanks(ruled.len(), trimmed.to_string()));
         }
+        let block = ruled.iter().try_fold(1u64, |b, r| b.checked_mul(u64::from(r.h)));
+        if block.is_none_or(|b| b > MAX_BLOCK_SHAPE) {
+            return Err(PatternError::BlockTooLarge(trimmed.to_string()));
+        }
         Ok(Pattern::Hss { prefix, ruled })
     }
 
@@ -171,7 +183,7 @@ impl fmt::Display for Pattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Pattern::Dense => write!(f, "dense"),
-            Pattern::Unstructured { density } => write!(f, "unstructured({density})"),
+            Pattern::Unstructured { density } => write!(f, "unstructured({})", readable(*density)),
             Pattern::Hss { prefix, ruled } => {
                 let prefix = prefix.iter().map(|r| {
                     if r.unconstrained { format!("{}(unconstrained)", r.name) } else { r.name.clone() }
@@ -181,6 +193,16 @@ impl fmt::Display for Pattern {
                 write!(f, "{}", ranks.join("->"))
             }
         }
+    }
+}
+
+/// A number as people write it: plain, or in exponent form when plain would run to dozens of
+/// digits (`1e-300`, not 300 zeros).
+pub fn readable(x: f64) -> String {
+    if x != 0.0 && x.is_finite() && !(1e-6..1e15).contains(&x.abs()) {
+        format!("{x:e}")
+    } else {
+        x.to_string()
     }
 }
 

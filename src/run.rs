@@ -37,10 +37,8 @@ pub struct Workload {
 pub enum RunError {
     #[error("M, K and N must be at least 1 (got M = {m}, K = {k}, N = {n})")]
     ZeroSize { m: usize, k: usize, n: usize },
-    #[error(
-        "M = {m}, K = {k}, N = {n} needs about {need_gib:.1} GiB of memory for operands, compressed formats and Z; this machine has {have_gib:.1} GiB available"
-    )]
-    TooLarge { m: usize, k: usize, n: usize, need_gib: f64, have_gib: f64 },
+    #[error(transparent)]
+    Memory(#[from] crate::memory::TooLarge),
     #[error(transparent)]
     Design(#[from] DesignError),
     #[error(transparent)]
@@ -75,44 +73,21 @@ impl Operands {
     }
 }
 
-/// Bytes a run holds at once: A, B and their compressed forms (at most twice their size), Z and
-/// the dense product it is checked against.
-fn bytes_needed(m: usize, k: usize, n: usize) -> Option<u64> {
-    let (m, k, n) = (m as u64, k as u64, n as u64);
-    let operands = m.checked_mul(k)?.checked_add(k.checked_mul(n)?)?;
-    let outputs = m.checked_mul(n)?.checked_mul(8)?;
-    operands.checked_mul(3)?.checked_add(outputs)
-}
-
-/// Memory the kernel says is available, if it says.
-fn available_bytes() -> Option<u64> {
-    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
-
 impl Workload {
     /// Refuses zero sizes and sizes whose buffers would not fit in memory.
     pub fn check(&self) -> Result<(), RunError> {
+        self.check_with_swap(false)
+    }
+
+    /// As [`Workload::check`], counting the copies the swapped order makes when `swap` is set.
+    pub fn check_with_swap(&self, swap: bool) -> Result<(), RunError> {
         let (m, k, n) = (self.m, self.k, self.n);
         if m == 0 || k == 0 || n == 0 {
             return Err(RunError::ZeroSize { m, k, n });
         }
-        let gib = |b: u64| b as f64 / f64::from(1u32 << 30);
-        let need = bytes_needed(m, k, n);
-        let have = available_bytes();
-        match (need, have) {
-            (Some(need), Some(have)) if need <= have => Ok(()),
-            (Some(_), None) => Ok(()),
-            (need, have) => Err(RunError::TooLarge {
-                m,
-                k,
-                n,
-                need_gib: need.map_or(f64::INFINITY, gib),
-                have_gib: have.map_or(f64::NAN, gib),
-            }),
-        }
+        let what = || format!("M = {m}, K = {k}, N = {n} (operands, compressed formats and Z)");
+        crate::memory::check(what, crate::memory::run_bytes(m, k, n, swap))?;
+        Ok(())
     }
 
     /// Generates A (M x K) and B (K x N) from the seed.

@@ -13,11 +13,12 @@ use crate::counters::Counters;
 use crate::degrees::DegreeTable;
 use crate::design::Design;
 use crate::energy::Ert;
+use crate::output::{OutputError, Replace};
 use crate::plot::BarChart;
 use crate::run::{GpuBackend, RunError};
 
 /// A sweep file.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SweepFile {
     pub name: String,
@@ -41,7 +42,7 @@ pub struct SweepFile {
 
 /// A DNN layer as a GEMM: M filters (or output features), K = C R S (or input features),
 /// N = P Q x batch (or tokens x batch), its input-activation density, and how often it repeats.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Layer {
     pub name: String,
@@ -62,7 +63,7 @@ fn one() -> u64 {
 }
 
 /// Every (A, B) sparsity pair on one shape.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Grid {
     pub m: usize,
@@ -73,7 +74,7 @@ pub struct Grid {
 }
 
 /// One shape with given patterns.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PatternPoint {
     pub m: usize,
@@ -95,8 +96,8 @@ pub enum SweepError {
     BadPartial { path: String, message: String },
     #[error("{0}")]
     Merge(String),
-    #[error("{dir}: {what}: {message}")]
-    Write { dir: String, what: String, message: String },
+    #[error(transparent)]
+    Output(#[from] OutputError),
 }
 
 impl SweepFile {
@@ -105,6 +106,12 @@ impl SweepFile {
             .map_err(|source| SweepError::Read { path: path.display().to_string(), source })?;
         let bad = |message: String| SweepError::Bad { path: path.display().to_string(), message };
         let sweep: SweepFile = toml::from_str(&text).map_err(|e| bad(e.message().to_string()))?;
+        if !safe_name(&sweep.name) {
+            return Err(bad(format!(
+                "name {:?}: a sweep's name names its output folder, so it is letters, digits, '-', '_' and '.' (not '.' or '..'), at most 128 characters",
+                sweep.name
+            )));
+        }
         if sweep.points().is_empty() {
             return Err(bad(
                 "no points: give [[grid]], [[points]], or [[layers]] with weight_sparsity".into()
@@ -113,10 +120,19 @@ impl SweepFile {
         if let Some(l) = sweep.layers.iter().find(|l| !(l.b_density > 0.0 && l.b_density <= 1.0)) {
             return Err(bad(format!("layer {}: b_density {} must be in (0, 1]", l.name, l.b_density)));
         }
+        if let Some(l) = sweep.layers.iter().find(|l| l.count == 0) {
+            return Err(bad(format!("layer {}: count must be at least 1", l.name)));
+        }
         for p in &sweep.points {
             for t in [&p.a, &p.b] {
                 crate::pattern::Pattern::parse(t).map_err(|e| bad(format!("pattern {t:?}: {e}")))?;
             }
+        }
+        // Every point is checked before any is computed: a bad one fails the sweep at once.
+        let table = DegreeTable::shipped();
+        for (i, point) in sweep.points().iter().enumerate() {
+            crate::compare::check_point(point, &table)
+                .map_err(|e| bad(format!("point {i} ({}): {e}", point.label())))?;
         }
         Ok(sweep)
     }
@@ -164,6 +180,54 @@ impl SweepFile {
     }
 }
 
+/// A sweep name makes a folder name: letters, digits, `-`, `_`, `.`, and not `.` or `..`.
+pub fn safe_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name != "."
+        && name != ".."
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// What makes results comparable: shards merge only when all of this is equal.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Provenance {
+    /// `highlight-emu` and its version.
+    pub tool: String,
+    /// The sweep file as parsed (its canonical form; the seed is in it).
+    pub sweep_file: SweepFile,
+    /// The energy table, every action.
+    pub ert: Ert,
+    /// The architecture of every design.
+    pub archs: Vec<crate::design::Arch>,
+}
+
+impl Provenance {
+    pub fn new(file: &SweepFile, ert: &Ert) -> Provenance {
+        Provenance {
+            tool: format!("highlight-emu {}", env!("CARGO_PKG_VERSION")),
+            sweep_file: file.clone(),
+            ert: ert.clone(),
+            archs: Design::ALL.iter().map(|d| d.arch()).collect(),
+        }
+    }
+
+    /// The first part in which two provenances differ.
+    fn difference(&self, other: &Provenance) -> Option<&'static str> {
+        if self.tool != other.tool {
+            Some("tool version")
+        } else if self.sweep_file != other.sweep_file {
+            Some("sweep file (points, seed or name)")
+        } else if self.ert != other.ert {
+            Some("energy table")
+        } else if self.archs != other.archs {
+            Some("architectures")
+        } else {
+            None
+        }
+    }
+}
+
 /// Shard `index` of `count`: the points whose index is `index` modulo `count`.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Shard {
@@ -208,6 +272,10 @@ pub struct Results {
     pub points: usize,
     /// `None` for a full run.
     pub shard: Option<Shard>,
+    /// What the results were computed from; `None` in files of older versions, which do not
+    /// merge.
+    #[serde(default)]
+    pub provenance: Option<Provenance>,
     pub rows: Vec<Row>,
 }
 
@@ -219,29 +287,63 @@ impl Results {
         serde_json::from_str(&text).map_err(|e| bad(e.to_string()))
     }
 
-    /// Joins the shards of one sweep into the results of one full run.
+    /// Joins the shards of one sweep into the results of one full run. Shards must come from one
+    /// sweep (same provenance), each once, none empty, together covering every point.
     pub fn merge(parts: Vec<Results>) -> Result<Results, SweepError> {
-        let first = parts.first().ok_or_else(|| SweepError::Merge("nothing to merge".into()))?.clone();
+        let merge_err = |m: String| SweepError::Merge(m);
+        let first = parts.first().ok_or_else(|| merge_err("nothing to merge".into()))?.clone();
+        let Some(provenance) = &first.provenance else {
+            return Err(merge_err(format!(
+                "{}: no provenance (written by an older highlight-emu); rerun its shards",
+                first.sweep
+            )));
+        };
         let count = first.shard.map_or(1, |s| s.count);
+        if count == 0 || count > first.points {
+            return Err(merge_err(format!("shard count {count}: the sweep has {} points", first.points)));
+        }
         let mut seen = vec![false; count];
         for p in &parts {
-            if p.sweep != first.sweep || p.points != first.points || p.ert != first.ert {
-                return Err(SweepError::Merge(format!(
-                    "partials of different sweeps: {} ({} points, {}) and {} ({} points, {})",
-                    first.sweep, first.points, first.ert, p.sweep, p.points, p.ert
+            if !safe_name(&p.sweep) {
+                return Err(merge_err(format!("sweep name {:?} is not a safe folder name", p.sweep)));
+            }
+            let differs = match &p.provenance {
+                None => Some("provenance (one was written by an older highlight-emu)"),
+                Some(other) => provenance.difference(other),
+            };
+            if p.sweep != first.sweep || p.points != first.points || differs.is_some() {
+                return Err(merge_err(format!(
+                    "partials of different sweeps: {} ({} points) and {} ({} points) differ in {}",
+                    first.sweep,
+                    first.points,
+                    p.sweep,
+                    p.points,
+                    differs.unwrap_or("name or points")
                 )));
             }
-            let shard =
-                p.shard.ok_or_else(|| SweepError::Merge(format!("{} is already a full run", p.sweep)))?;
-            if shard.count != count || std::mem::replace(&mut seen[shard.index], true) {
-                return Err(SweepError::Merge(format!(
-                    "shard {}/{} given twice or from another split",
+            let shard = p.shard.ok_or_else(|| merge_err(format!("{} is already a full run", p.sweep)))?;
+            if shard.count != count || shard.index >= count {
+                return Err(merge_err(format!(
+                    "shard {}/{} is not one of {count} shards",
                     shard.index, shard.count
+                )));
+            }
+            if std::mem::replace(&mut seen[shard.index], true) {
+                return Err(merge_err(format!("shard {}/{count} given twice", shard.index)));
+            }
+            if p.rows.is_empty() {
+                return Err(merge_err(format!("shard {}/{count} has no rows", shard.index)));
+            }
+            if let Some(r) = p.rows.iter().find(|r| r.point_index >= p.points || !shard.takes(r.point_index))
+            {
+                return Err(merge_err(format!(
+                    "shard {}/{count} holds point {}, which is not its own",
+                    shard.index, r.point_index
                 )));
             }
         }
         if let Some(missing) = seen.iter().position(|s| !s) {
-            return Err(SweepError::Merge(format!("shard {missing}/{count} is missing")));
+            return Err(merge_err(format!("shard {missing}/{count} is missing")));
         }
         let mut rows: Vec<Row> = parts.iter().flat_map(|p| p.rows.iter().cloned()).collect();
         rows.sort_by_key(|r| (r.point_index, Design::ALL.iter().position(|&d| d == r.outcome.design)));
@@ -376,6 +478,7 @@ pub fn run(
         checked: check && gpu.is_some(),
         points: points.len(),
         shard,
+        provenance: Some(Provenance::new(file, ert)),
         rows,
     })
 }
@@ -386,20 +489,10 @@ pub fn points_in(file: &SweepFile, shard: Option<Shard>) -> usize {
 }
 
 /// Writes `results.json` and `results.csv`, and for a full run `summary.md` and the figures,
-/// into a folder beside `dir` that then replaces it: a failed write leaves the old outputs.
+/// as one output folder that replaces an earlier one atomically ([`crate::output::write_dir`]).
 pub fn write_outputs(results: &Results, dir: &Path) -> Result<(), SweepError> {
-    let fail = |what: &str, e: &dyn std::fmt::Display| SweepError::Write {
-        dir: dir.display().to_string(),
-        what: what.to_string(),
-        message: e.to_string(),
-    };
-    if dir.exists() && !dir.join("results.json").exists() {
-        return Err(fail("exists and holds no earlier results", &"name a new or earlier output folder"));
-    }
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.with_file_name(format!(".{name}.partial-{}", std::process::id()));
-    let write = || -> Result<(), SweepError> {
-        std::fs::create_dir_all(&tmp).map_err(|e| fail("cannot create", &e))?;
+    crate::output::write_dir(dir, Replace::Earlier, |tmp| {
+        let fail = |what: &str, e: &dyn std::fmt::Display| format!("{what}: {e}");
         let json = serde_json::to_string_pretty(results).map_err(|e| fail("results.json", &e))?;
         std::fs::write(tmp.join("results.json"), json + "\n").map_err(|e| fail("results.json", &e))?;
         let csv = results.csv().map_err(|e| fail("results.csv", &e))?;
@@ -411,16 +504,9 @@ pub fn write_outputs(results: &Results, dir: &Path) -> Result<(), SweepError> {
                 chart.1.write(&tmp.join(chart.0)).map_err(|e| fail(chart.0, &e))?;
             }
         }
-        if dir.exists() {
-            std::fs::remove_dir_all(dir).map_err(|e| fail("cannot replace", &e))?;
-        }
-        std::fs::rename(&tmp, dir).map_err(|e| fail("cannot move outputs into place", &e))
-    };
-    let outcome = write();
-    if outcome.is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    outcome
+        Ok(())
+    })?;
+    Ok(())
 }
 
 /// Figure 13 (per point, normalised EDP, energy and latency) and figure 14 (their geomeans).

@@ -104,7 +104,7 @@ fn sweep_and_merge_errors() {
     std::fs::create_dir(&foreign).unwrap();
     std::fs::write(foreign.join("notes.txt"), "mine").unwrap();
     let e = err(&["sweep", file, "--backend", "cpu", "--out", foreign.to_str().unwrap()]);
-    assert!(e.contains("exists and holds no earlier results"), "{e}");
+    assert!(e.contains("holds files this tool did not write"), "{e}");
     assert_eq!(std::fs::read_to_string(foreign.join("notes.txt")).unwrap(), "mine");
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "name = \"x\"\n[[points]]\nm = 1\nk = 1\nn = 1\na = \"C0(5:4)\"\nb = \"dense\"\n")

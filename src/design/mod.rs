@@ -127,6 +127,11 @@ pub struct StorageSizes {
     pub rf_bytes_per_array: u64,
 }
 
+/// Largest count of one part of an architecture (arrays, rows, PEs, MACs, RF columns).
+pub const MAX_ARCH_COUNT: usize = 1 << 16;
+/// Largest product of those counts.
+pub const MAX_ARCH_MACS: u64 = 1 << 32;
+
 /// A design's architecture (an `assets/arch/*.toml` file).
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -173,6 +178,14 @@ impl Arch {
             return Err(bad(
                 "arrays, rows_per_array, pes_per_row, macs_per_pe and tile_n must be at least 1".into(),
             ));
+        }
+        // Every product of these counts (MACs, rows per group, counters per tile) must fit in the
+        // u32 the GPU kernels and the u64 the counters use.
+        let macs = counts.iter().try_fold(1u64, |p, &c| p.checked_mul(c as u64));
+        if counts.iter().any(|&c| c > MAX_ARCH_COUNT) || macs.is_none_or(|m| m > MAX_ARCH_MACS) {
+            return Err(bad(format!(
+                "arrays, rows_per_array, pes_per_row, macs_per_pe and tile_n must each be at most {MAX_ARCH_COUNT}, and their product at most {MAX_ARCH_MACS}"
+            )));
         }
         // Coordinates within a fiber are stored in 8 bits.
         if arch.pes_per_row > 255 || arch.macs_per_pe > 255 {

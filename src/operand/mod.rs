@@ -26,6 +26,6 @@ pub enum OperandError {
         "pattern {0:?} has an unconstrained rank, so its density is set by data, not by the pattern; use G:H ranks, dense, or unstructured(d)"
     )]
     DensityNotFixed(String),
-    #[error("the input holds NaN; prune needs finite magnitudes")]
-    NotANumber,
+    #[error("the input holds NaN or an infinite value; prune needs finite magnitudes")]
+    NotFinite,
 }

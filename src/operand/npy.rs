@@ -1,8 +1,8 @@
 //! NumPy `.npy` files: 2-D int8 or float32 in (weights exported from PyTorch), int8 and int32 out.
-//! Outputs are written to a temporary file and renamed, so a failed write leaves nothing behind.
+//! Outputs are written through [`crate::output`]: a failed or interrupted write leaves nothing behind.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use npyz::{NpyFile, Order, WriterBuilder};
@@ -21,10 +21,20 @@ pub enum NpyMatrix {
 pub enum NpyError {
     #[error("cannot read {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Write(crate::output::OutputError),
     #[error("{path}: array has shape {shape:?}; accepted: a 2-D array (rows x K)")]
     Shape { path: PathBuf, shape: Vec<u64> },
+    #[error("{path}: {rows} x {cols} array; accepted: at least one row and one column")]
+    Empty { path: PathBuf, rows: usize, cols: usize },
+    #[error(
+        "{path}: the header's shape {shape} needs {need} of data, the file holds {have} bytes; accepted: a complete .npy file (np.save) of at most {MAX_ELEMENTS} elements"
+    )]
+    Truncated { path: PathBuf, shape: String, need: String, have: u64 },
+    #[error(transparent)]
+    Memory(crate::memory::TooLarge),
+    #[error("{path}: not a .npy file ({reason}); accepted: a file written by numpy.save")]
+    NotNpy { path: PathBuf, reason: &'static str },
     #[error("{path}: dtype {dtype}; accepted dtypes: int8 ('<i1'/'|i1') and float32 ('<f4')")]
     DType { path: PathBuf, dtype: String },
 }
@@ -32,13 +42,17 @@ pub enum NpyError {
 /// Reads a 2-D int8 or float32 array (C or Fortran order) as a row-major matrix.
 pub fn read_matrix(path: &Path) -> Result<NpyMatrix, NpyError> {
     let read_err = |source| NpyError::Read { path: path.to_path_buf(), source };
-    let file = File::open(path).map_err(read_err)?;
+    let mut file = File::open(path).map_err(read_err)?;
+    check_header(path, &mut file)?;
     let npy = NpyFile::new(BufReader::new(file)).map_err(read_err)?;
     let shape = npy.shape().to_vec();
     let [rows, cols] = shape[..] else {
         return Err(NpyError::Shape { path: path.to_path_buf(), shape });
     };
     let (rows, cols) = (rows as usize, cols as usize);
+    if rows == 0 || cols == 0 {
+        return Err(NpyError::Empty { path: path.to_path_buf(), rows, cols });
+    }
     let fortran = npy.order() == Order::Fortran;
     let dtype = npy.dtype().descr();
     // A Fortran-order file lists the transpose row by row.
@@ -63,7 +77,7 @@ pub fn write_matrix<T>(path: &Path, matrix: &Matrix<T>) -> Result<(), NpyError>
 where
     T: npyz::AutoSerialize + Copy,
 {
-    write_atomically(path, |w| {
+    crate::output::write_file(path, |w| {
         let mut writer = npyz::WriteOptions::new()
             .default_dtype()
             .shape(&[matrix.rows as u64, matrix.cols as u64])
@@ -72,27 +86,61 @@ where
         writer.extend(matrix.data.iter().copied())?;
         writer.finish()
     })
+    .map_err(NpyError::Write)
 }
 
-/// Runs `write` into a temporary file beside `path`, then renames it over `path`.
-pub fn write_atomically(
-    path: &Path,
-    write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
-) -> Result<(), NpyError> {
-    let write_err = |source| NpyError::Write { path: path.to_path_buf(), source };
-    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.partial"));
-    let result = (|| {
-        let mut w = BufWriter::new(File::create(&tmp)?);
-        write(&mut w)?;
-        w.flush()?;
-        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+/// Largest array read, in elements (4 GiB of int8).
+pub const MAX_ELEMENTS: u64 = 1 << 32;
+
+/// Reads the header's shape before the NumPy reader sees it, so that a shape whose product
+/// overflows, or that the file's length cannot hold, is refused before anything is allocated.
+fn check_header(path: &Path, file: &mut File) -> Result<(), NpyError> {
+    let not_npy = |reason| NpyError::NotNpy { path: path.to_path_buf(), reason };
+    let read_err = |source| NpyError::Read { path: path.to_path_buf(), source };
+    let have = file.metadata().map_err(read_err)?.len();
+    let mut head = vec![0u8; 12];
+    let got = file.read(&mut head).map_err(read_err)?;
+    if got < 10 || &head[..6] != b"\x93NUMPY" {
+        return Err(not_npy("no \\x93NUMPY magic"));
     }
-    result.map_err(write_err)
+    let (len, start) = match head[6] {
+        1 => (u64::from(u16::from_le_bytes([head[8], head[9]])), 10),
+        2 | 3 if got == 12 => (u64::from(u32::from_le_bytes([head[8], head[9], head[10], head[11]])), 12),
+        _ => return Err(not_npy("unknown format version")),
+    };
+    if start + len > have || len > 1 << 20 {
+        return Err(not_npy("header longer than the file"));
+    }
+    let mut text = vec![0u8; len as usize];
+    file.seek(SeekFrom::Start(start)).map_err(read_err)?;
+    file.read_exact(&mut text).map_err(read_err)?;
+    file.seek(SeekFrom::Start(0)).map_err(read_err)?;
+    let text = String::from_utf8_lossy(&text);
+    let shape_at = text.find("'shape'").ok_or(not_npy("no shape in the header"))?;
+    let tuple = text[shape_at..].split_once('(').and_then(|(_, t)| t.split_once(')')).map(|(t, _)| t);
+    let tuple = tuple.ok_or(not_npy("the shape is not a tuple"))?;
+    let mut elements = Some(1u64);
+    for dim in tuple.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let dim: u64 =
+            dim.trim_end_matches('L').parse().map_err(|_| not_npy("a dimension is not a number"))?;
+        elements = elements.and_then(|e| e.checked_mul(dim));
+    }
+    // The widest accepted dtype has 4 bytes; the dtype itself is checked after the header.
+    let item = if text.contains("i1'") || text.contains("u1'") || text.contains("b1'") { 1 } else { 4 };
+    let need = elements.filter(|&e| e <= MAX_ELEMENTS).and_then(|e| e.checked_mul(item));
+    match need {
+        Some(need) if need <= have - start - len => {
+            // The data, and a transposed copy for Fortran order.
+            let what = || format!("reading {} ({need} bytes of data)", path.display());
+            crate::memory::check(what, need.checked_mul(2)).map_err(NpyError::Memory)
+        }
+        _ => Err(NpyError::Truncated {
+            path: path.to_path_buf(),
+            shape: format!("({})", tuple.trim()),
+            need: need.map_or("more than 2^32 elements".into(), |n| format!("{n} bytes")),
+            have: have - start - len,
+        }),
+    }
 }
 
 fn transpose_if<T: Copy + Default>(fortran: bool, m: Matrix<T>) -> Matrix<T> {

@@ -26,8 +26,8 @@ impl Magnitude for f32 {
 
 /// Prunes `matrix` (rows x K, structure along K) to `pattern`.
 pub fn prune<T: Magnitude>(matrix: &Matrix<T>, pattern: &Pattern) -> Result<Matrix<T>, OperandError> {
-    if matrix.data.iter().any(|v| v.magnitude().is_nan()) {
-        return Err(OperandError::NotANumber);
+    if matrix.data.iter().any(|v| !v.magnitude().is_finite()) {
+        return Err(OperandError::NotFinite);
     }
     let keep = match pattern {
         Pattern::Dense => vec![true; matrix.data.len()],
