@@ -289,10 +289,17 @@ impl Ert {
                     have.join(", ")
                 ))
             })?;
+            let pj = energy * entry.scale;
+            if !pj.is_finite() {
+                return Err(bad(format!(
+                    "action {ours:?}: {}.{} = {energy} x scale {} is not a finite energy",
+                    entry.component, entry.action, entry.scale
+                )));
+            }
             ert.actions.insert(
                 ours.clone(),
                 ErtAction {
-                    pj: energy * entry.scale,
+                    pj,
                     unit: ert.actions.get(ours).and_then(|a| a.unit.clone()),
                     source: Some(format!("{origin}: {}.{} x {}", entry.component, entry.action, entry.scale)),
                 },
