@@ -581,7 +581,7 @@ fn energy_tables_are_validated() {
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/ert/default-45nm.toml"))
             .unwrap();
     let pj_at = shipped_ert.find("pj = ").unwrap() + "pj = ".len();
-    let pj_end = pj_at + shipped_ert[pj_at..].find(|c: char| c == '\n' || c == ',' || c == ' ').unwrap();
+    let pj_end = pj_at + shipped_ert[pj_at..].find(['\n', ',', ' ']).unwrap();
     std::fs::write(d.join("huge.toml"), format!("{}1e308{}", &shipped_ert[..pj_at], &shipped_ert[pj_end..]))
         .unwrap();
     let run = |extra: &[&str]| {
