@@ -16,7 +16,7 @@ use highlight_emu::matrix::Matrix;
 use highlight_emu::operand::npy::{self, NpyMatrix};
 use highlight_emu::operand::{self, OperandRole};
 use highlight_emu::pattern::Pattern;
-use highlight_emu::run::{BackendChoice, GpuBackend, Workload, open_backend, run_best_order};
+use highlight_emu::run::{BackendChoice, GpuBackend, RunError, Workload, open_backend, run_best_order};
 use highlight_emu::sweep::{Results, Shard, SweepFile};
 use serde_json::json;
 
@@ -286,8 +286,14 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
+            // A GPU run that failed its self-check disagrees with what the host knows: as a mismatch.
+            let self_check = err.chain().any(|e| {
+                matches!(e.downcast_ref(), Some(gpu::GpuError::SelfCheck(_)))
+                    || matches!(e.downcast_ref(), Some(RunError::Gpu(gpu::GpuError::SelfCheck(_))))
+            });
             match err.downcast_ref::<Mismatch>() {
                 Some(_) => ExitCode::from(3),
+                None if self_check => ExitCode::from(3),
                 None => ExitCode::from(2),
             }
         }
