@@ -1,12 +1,13 @@
 //! Emulation throughput (how fast the emulator answers, not how fast the emulated design is):
 //! per design and shape, the median device time of repeated GPU runs after a warm-up, the median
-//! wall time, and the MACs and emulated cycles per second that make.
+//! wall time, and the MACs and emulated cycles per second that make; with `--check`, each point's
+//! GPU run compared with the CPU reference.
 
 use serde::Serialize;
 
 use crate::degrees::DegreeTable;
 use crate::design::Design;
-use crate::run::{GpuBackend, Prepared, RunError, Workload};
+use crate::run::{Check, GpuBackend, Prepared, RunError, Workload, first_difference, first_mismatch};
 
 /// One measured point.
 #[derive(Clone, Debug, Serialize)]
@@ -28,6 +29,9 @@ pub struct BenchRow {
     pub dense_equivalent_macs_per_s: f64,
     /// Emulated accelerator cycles per second.
     pub cycles_per_s: f64,
+    /// With `--check`: the first timed GPU run against the CPU reference and the dense product.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<Check>,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -44,6 +48,19 @@ pub fn measure(
     a_sparsity: f64,
     gpu: Option<&GpuBackend>,
     repeats: usize,
+) -> Result<Option<BenchRow>, RunError> {
+    measure_checked(design, size, a_sparsity, gpu, repeats, false)
+}
+
+/// [`measure`], and with `check` and a GPU, also the CPU reference on the same operands, compared
+/// with the first timed GPU run (Z and every counter) outside the timing.
+pub fn measure_checked(
+    design: Design,
+    size: usize,
+    a_sparsity: f64,
+    gpu: Option<&GpuBackend>,
+    repeats: usize,
+    check: bool,
 ) -> Result<Option<BenchRow>, RunError> {
     let a = DegreeTable::shipped().a_patterns(design, a_sparsity)?.remove(0);
     let workload = Workload { m: size, k: size, n: size, a, b: crate::pattern::Pattern::Dense, seed: 1 };
@@ -66,6 +83,14 @@ pub fn measure(
             runs.push(e);
         }
     }
+    let check = (check && gpu.is_some()).then(|| {
+        let difference = first_difference(&runs[0], &prepared.emulate_cpu(&operands));
+        Check {
+            cpu_gpu_equal: difference.is_none(),
+            z_equals_dense: first_mismatch(&runs[0].z, operands.dense()).is_none(),
+            first_difference: difference,
+        }
+    });
     let counters = runs[0].counters;
     let wall_ms = median(runs.iter().map(|e| e.wall_ms).collect());
     let gpu_ms = runs.iter().map(|e| e.gpu_time_ms).collect::<Option<Vec<f64>>>().map(median);
@@ -82,5 +107,6 @@ pub fn measure(
         effectual_macs_per_s: counters.mac as f64 / seconds,
         dense_equivalent_macs_per_s: (size as f64).powi(3) / seconds,
         cycles_per_s: counters.cycles as f64 / seconds,
+        check,
     }))
 }

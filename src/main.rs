@@ -669,8 +669,14 @@ fn bench(
     for &size in sizes {
         for &design in &designs {
             for a_sparsity in [0.0, 0.75] {
-                let Some(row) =
-                    highlight_emu::bench::measure(design, size, a_sparsity, gpu.as_ref(), repeats)?
+                let Some(row) = highlight_emu::bench::measure_checked(
+                    design,
+                    size,
+                    a_sparsity,
+                    gpu.as_ref(),
+                    repeats,
+                    backend.check,
+                )?
                 else {
                     if !as_json {
                         println!("{:<15} {size:>6} {:>7}% unsupported", design.id(), 100.0 * a_sparsity);
@@ -678,8 +684,13 @@ fn bench(
                     continue;
                 };
                 if !as_json {
+                    let checked = match &row.check {
+                        Some(c) if c.cpu_gpu_equal && c.z_equals_dense => "  GPU = CPU",
+                        Some(_) => "  mismatch",
+                        None => "",
+                    };
                     println!(
-                        "{:<15} {size:>6} {:>7}% {:>11} {:>11.2} {:>14.3e} {:>14.3e} {:>12.3e}",
+                        "{:<15} {size:>6} {:>7}% {:>11} {:>11.2} {:>14.3e} {:>14.3e} {:>12.3e}{checked}",
                         design.id(),
                         100.0 * a_sparsity,
                         row.gpu_ms.map_or("-".into(), |t| format!("{t:.3}")),
@@ -698,6 +709,22 @@ fn bench(
     } else {
         let on = gpu.as_ref().map_or("the CPU reference".to_string(), |g| gpu::describe(&g.gpu.info));
         println!("(on {on}; per-second figures use the GPU time where there is one, else the wall time)");
+        if backend.check {
+            println!(
+                "(checked: each point's GPU run against the CPU reference, Z and every counter, and Z against the dense product)"
+            );
+        }
+    }
+    for row in &rows {
+        let point = format!("{} {} A {} %", row.design.id(), row.size, 100.0 * row.a_sparsity);
+        if let Some(check) = &row.check {
+            if let Some(d) = &check.first_difference {
+                return Err(Mismatch(format!("{point}: GPU and CPU differ: {d}")).into());
+            }
+            if !check.z_equals_dense {
+                return Err(Mismatch(format!("{point}: Z differs from the dense product")).into());
+            }
+        }
     }
     Ok(())
 }
