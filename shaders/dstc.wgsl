@@ -18,8 +18,8 @@ struct Params {
     _pad: u32,
 }
 
-// Counter indices (C_*, NUM_COUNTERS), wg_counts, add_to_workgroup and byte_of come from
-// shaders/counters.wgsl.
+// Counter indices (C_*, NUM_COUNTERS), the workgroup's row (ROW_WORDS, start_workgroup,
+// add_to_workgroup, row_word) and byte_of come from shaders/counters.wgsl.
 
 const SUB = 32u;              // sub-tile side: rows and columns per array, bits per mask word
 const INVOCATIONS = 256u;
@@ -54,9 +54,8 @@ fn main(
     let reads_a = (wg.x % p.arrays_per_side) == 0u;
     let reads_b = (wg.y % p.arrays_per_side) == 0u;
 
-    if lid < NUM_COUNTERS {
-        atomicStore(&wg_counts[lid], 0u);
-    }
+    start_workgroup(lid);
+    var steps = 0u;
     for (var kk = 0u; kk < p.k; kk++) {
         let a_word = a_mask[kk * p.a_words + wg.y];
         let b_word = b_mask[kk * p.b_words + wg.x];
@@ -106,6 +105,7 @@ fn main(
                 count[C_GLB_READ_B_META_BITS] += cols;
             }
         }
+        steps += 1u;
     }
     for (var i = 0u; i < OUTPUTS; i++) {
         let o = lid + i * INVOCATIONS;
@@ -118,9 +118,9 @@ fn main(
     }
 
     workgroupBarrier();
-    add_to_workgroup(&count);
+    add_to_workgroup(&count, steps);
     workgroupBarrier();
-    if lid < NUM_COUNTERS {
-        counters[(wg.y * groups.x + wg.x) * NUM_COUNTERS + lid] = atomicLoad(&wg_counts[lid]);
+    if lid < ROW_WORDS {
+        counters[(wg.y * groups.x + wg.x) * ROW_WORDS + lid] = row_word(lid);
     }
 }

@@ -14,7 +14,8 @@
 //      gated when the A slot or the B value is zero;
 //   4. the row's products are summed and accumulated into the RF partial sum of Z[m, n].
 // Every invocation counts what it does; the workgroup's counts go to `counters`, one row of
-// NUM_COUNTERS words per workgroup, summed on the host in u64. Counting conventions are the CPU
+// ROW_WORDS words per workgroup (the counts, then the k-steps completed), summed and checked on
+// the host. Counting conventions are the CPU
 // reference's.
 
 struct Params {
@@ -44,8 +45,8 @@ struct Params {
     arrays_per_group: u32,
 }
 
-// Counter indices (C_*, NUM_COUNTERS), wg_counts, add_to_workgroup and byte_of come from
-// shaders/counters.wgsl.
+// Counter indices (C_*, NUM_COUNTERS), the workgroup's row (ROW_WORDS, start_workgroup,
+// add_to_workgroup, row_word) and byte_of come from shaders/counters.wgsl.
 
 const TILE_N = 128u;            // RF tile columns = invocations per workgroup
 const MAX_ROWS = 16u;           // rows per PE array
@@ -87,9 +88,8 @@ fn main(
     let span = p.h1 * p.h0;
     let stored_per_step = p.fibers_per_step * p.a_g1 * p.g0;
 
-    if lid < NUM_COUNTERS {
-        atomicStore(&wg_counts[lid], 0u);
-    }
+    start_workgroup(lid);
+    var steps = 0u;
 
     for (var first_fiber = 0u; first_fiber < p.fibers; first_fiber += p.fibers_per_step) {
         let fibers_here = min(p.fibers_per_step, p.fibers - first_fiber);
@@ -236,6 +236,7 @@ fn main(
             count[C_RF_READ] += rows_active;
             count[C_RF_WRITE] += rows_active;
         }
+        steps += 1u;
     }
 
     if cycle_active {
@@ -246,9 +247,9 @@ fn main(
     }
 
     workgroupBarrier();
-    add_to_workgroup(&count);
+    add_to_workgroup(&count, steps);
     workgroupBarrier();
-    if lid < NUM_COUNTERS {
-        counters[(wg.y * groups.x + wg.x) * NUM_COUNTERS + lid] = atomicLoad(&wg_counts[lid]);
+    if lid < ROW_WORDS {
+        counters[(wg.y * groups.x + wg.x) * ROW_WORDS + lid] = row_word(lid);
     }
 }

@@ -17,8 +17,8 @@ struct Params {
     _pad: u32,
 }
 
-// Counter indices (C_*, NUM_COUNTERS), wg_counts, add_to_workgroup and byte_of come from
-// shaders/counters.wgsl.
+// Counter indices (C_*, NUM_COUNTERS), the workgroup's row (ROW_WORDS, start_workgroup,
+// add_to_workgroup, row_word) and byte_of come from shaders/counters.wgsl.
 
 const TILE_ROWS = 64u;
 const TILE_COLS = 16u;
@@ -50,9 +50,8 @@ fn main(
     let rows = min(TILE_ROWS, p.m - row0);
     let cols = min(TILE_COLS, p.n - col0);
 
-    if lid < NUM_COUNTERS {
-        atomicStore(&wg_counts[lid], 0u);
-    }
+    start_workgroup(lid);
+    var steps = 0u;
     for (var blk = 0u; blk < p.blocks; blk++) {
         workgroupBarrier();
         // Each PE's weight table: its A block's stored values at their coordinates.
@@ -102,6 +101,7 @@ fn main(
             count[C_GLB_READ_B] += cols * p.g_b;
             count[C_GLB_READ_B_META_BITS] += cols * p.g_b * p.b_coord_bits;
         }
+        steps += 1u;
     }
     for (var i = 0u; i < OUTPUTS; i++) {
         let o = lid + i * INVOCATIONS;
@@ -114,9 +114,9 @@ fn main(
     }
 
     workgroupBarrier();
-    add_to_workgroup(&count);
+    add_to_workgroup(&count, steps);
     workgroupBarrier();
-    if lid < NUM_COUNTERS {
-        counters[(wg.y * groups.x + wg.x) * NUM_COUNTERS + lid] = atomicLoad(&wg_counts[lid]);
+    if lid < ROW_WORDS {
+        counters[(wg.y * groups.x + wg.x) * ROW_WORDS + lid] = row_word(lid);
     }
 }

@@ -1,12 +1,13 @@
 //! Emulation throughput (how fast the emulator answers, not how fast the emulated design is):
 //! per design and shape, the median device time of repeated GPU runs after a warm-up, the median
-//! wall time, and the MACs and emulated cycles per second that make.
+//! wall time, and the MACs and emulated cycles per second that make; with `--check`, each point's
+//! GPU run compared with the CPU reference.
 
 use serde::Serialize;
 
 use crate::degrees::DegreeTable;
 use crate::design::Design;
-use crate::run::{GpuBackend, Prepared, RunError, Workload};
+use crate::run::{Check, GpuBackend, Prepared, RunError, Workload, first_difference, first_mismatch};
 
 /// One measured point.
 #[derive(Clone, Debug, Serialize)]
@@ -28,6 +29,9 @@ pub struct BenchRow {
     pub dense_equivalent_macs_per_s: f64,
     /// Emulated accelerator cycles per second.
     pub cycles_per_s: f64,
+    /// With `--check`: the first timed GPU run against the CPU reference and the dense product.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<Check>,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -45,8 +49,29 @@ pub fn measure(
     gpu: Option<&GpuBackend>,
     repeats: usize,
 ) -> Result<Option<BenchRow>, RunError> {
+    measure_checked(design, size, a_sparsity, gpu, repeats, false)
+}
+
+/// [`measure`], and with `check` and a GPU, also the CPU reference on the same operands, compared
+/// with the first timed GPU run (Z and every counter) outside the timing.
+pub fn measure_checked(
+    design: Design,
+    size: usize,
+    a_sparsity: f64,
+    gpu: Option<&GpuBackend>,
+    repeats: usize,
+    check: bool,
+) -> Result<Option<BenchRow>, RunError> {
     let a = DegreeTable::shipped().a_patterns(design, a_sparsity)?.remove(0);
     let workload = Workload { m: size, k: size, n: size, a, b: crate::pattern::Pattern::Dense, seed: 1 };
+    // One run's operands, formats, Z and dense product, and the kept first run's Z: timed runs
+    // keep only their times, so the peak does not grow with the repeats.
+    let what = || format!("bench at {size}^3");
+    let z_bytes = (size as u64).checked_mul(size as u64).and_then(|e| e.checked_mul(4));
+    crate::memory::check(
+        what,
+        crate::memory::run_bytes(size, size, size, false).zip(z_bytes).and_then(|(r, z)| r.checked_add(z)),
+    )?;
     workload.check()?;
     let operands = workload.operands()?;
     let prepared = match Prepared::new(design, design.arch(), &workload, &operands) {
@@ -55,20 +80,30 @@ pub fn measure(
         Err(e) => return Err(e),
     };
     let repeats = repeats.max(1);
-    let mut runs = Vec::new();
+    let emulate = || match gpu {
+        Some(g) => prepared.emulate_gpu(g),
+        None => Ok(prepared.emulate_cpu(&operands)),
+    };
     // One warm-up run: pipelines, caches and clocks settle.
-    for i in 0..=repeats {
-        let e = match gpu {
-            Some(g) => prepared.emulate_gpu(g)?,
-            None => prepared.emulate_cpu(&operands),
-        };
-        if i > 0 {
-            runs.push(e);
-        }
+    emulate()?;
+    let first = emulate()?;
+    let (mut wall, mut device) = (vec![first.wall_ms], vec![first.gpu_time_ms]);
+    for _ in 1..repeats {
+        let e = emulate()?;
+        wall.push(e.wall_ms);
+        device.push(e.gpu_time_ms);
     }
-    let counters = runs[0].counters;
-    let wall_ms = median(runs.iter().map(|e| e.wall_ms).collect());
-    let gpu_ms = runs.iter().map(|e| e.gpu_time_ms).collect::<Option<Vec<f64>>>().map(median);
+    let check = (check && gpu.is_some()).then(|| {
+        let difference = first_difference(&first, &prepared.emulate_cpu(&operands));
+        Check {
+            cpu_gpu_equal: difference.is_none(),
+            z_equals_dense: first_mismatch(&first.z, operands.dense()).is_none(),
+            first_difference: difference,
+        }
+    });
+    let counters = first.counters;
+    let wall_ms = median(wall);
+    let gpu_ms = device.into_iter().collect::<Option<Vec<f64>>>().map(median);
     let seconds = gpu_ms.unwrap_or(wall_ms) * 1e-3;
     Ok(Some(BenchRow {
         design,
@@ -82,5 +117,6 @@ pub fn measure(
         effectual_macs_per_s: counters.mac as f64 / seconds,
         dense_equivalent_macs_per_s: (size as f64).powi(3) / seconds,
         cycles_per_s: counters.cycles as f64 / seconds,
+        check,
     }))
 }

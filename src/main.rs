@@ -17,7 +17,7 @@ use highlight_emu::operand::npy::{self, NpyMatrix};
 use highlight_emu::operand::{self, OperandRole};
 use highlight_emu::output::Replace;
 use highlight_emu::pattern::{Pattern, readable};
-use highlight_emu::run::{BackendChoice, GpuBackend, Workload, open_backend, run_best_order};
+use highlight_emu::run::{BackendChoice, GpuBackend, RunError, Workload, open_backend, run_best_order};
 use highlight_emu::sweep::{Results, Shard, SweepFile};
 use serde_json::json;
 
@@ -112,9 +112,9 @@ enum Command {
         /// Designs, comma-separated (default: all).
         #[arg(long, value_enum, value_delimiter = ',')]
         designs: Vec<Design>,
-        /// Timed runs per point, after one warm-up run.
-        #[arg(long, default_value_t = 5)]
-        repeats: usize,
+        /// Timed runs per point, after one warm-up run (1 to 10000).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=10000))]
+        repeats: u16,
         #[command(flatten)]
         backend: BackendArgs,
         /// Print one JSON list.
@@ -187,7 +187,7 @@ impl BackendArgs {
         let adapter = self.adapter.as_deref().filter(|a| !a.trim().is_empty());
         let (gpu, fallback) = open_backend(self.backend, adapter, self.check)?;
         if let Some(reason) = fallback {
-            eprintln!("note: using the CPU reference: {reason}");
+            let _ = writeln!(std::io::stderr(), "note: using the CPU reference: {reason}");
         }
         Ok(gpu)
     }
@@ -285,7 +285,7 @@ fn main() -> ExitCode {
         Command::Merge { dirs, out } => merge(&dirs, out.as_deref()),
         Command::Degrees { design, arch, json } => degrees(design, arch.as_deref(), json),
         Command::Bench { sizes, designs, repeats, backend, json } => {
-            bench(&sizes, &designs, repeats, &backend, json)
+            bench(&sizes, &designs, usize::from(repeats), &backend, json)
         }
         Command::Devices => devices(),
     };
@@ -299,8 +299,14 @@ fn main() -> ExitCode {
         }
         Err(err) => {
             let _ = writeln!(std::io::stderr(), "error: {}", one_line(&err));
+            // A GPU run that failed its self-check disagrees with what the host knows: as a mismatch.
+            let self_check = err.chain().any(|e| {
+                matches!(e.downcast_ref(), Some(gpu::GpuError::SelfCheck(_)))
+                    || matches!(e.downcast_ref(), Some(RunError::Gpu(gpu::GpuError::SelfCheck(_))))
+            });
             match err.downcast_ref::<Mismatch>() {
                 Some(_) => ExitCode::from(3),
+                None if self_check => ExitCode::from(3),
                 None => ExitCode::from(2),
             }
         }
@@ -763,8 +769,14 @@ fn bench(
     for &size in sizes {
         for &design in &designs {
             for a_sparsity in [0.0, 0.75] {
-                let Some(row) =
-                    highlight_emu::bench::measure(design, size, a_sparsity, gpu.as_ref(), repeats)?
+                let Some(row) = highlight_emu::bench::measure_checked(
+                    design,
+                    size,
+                    a_sparsity,
+                    gpu.as_ref(),
+                    repeats,
+                    backend.check,
+                )?
                 else {
                     if !as_json {
                         outln!("{:<15} {size:>6} {:>7}% unsupported", design.id(), 100.0 * a_sparsity);
@@ -772,8 +784,13 @@ fn bench(
                     continue;
                 };
                 if !as_json {
+                    let checked = match &row.check {
+                        Some(c) if c.cpu_gpu_equal && c.z_equals_dense => "  GPU = CPU",
+                        Some(_) => "  mismatch",
+                        None => "",
+                    };
                     outln!(
-                        "{:<15} {size:>6} {:>7}% {:>11} {:>11.2} {:>14.3e} {:>14.3e} {:>12.3e}",
+                        "{:<15} {size:>6} {:>7}% {:>11} {:>11.2} {:>14.3e} {:>14.3e} {:>12.3e}{checked}",
                         design.id(),
                         100.0 * a_sparsity,
                         row.gpu_ms.map_or("-".into(), |t| format!("{t:.3}")),
@@ -792,6 +809,22 @@ fn bench(
     } else {
         let on = gpu.as_ref().map_or("the CPU reference".to_string(), |g| gpu::describe(&g.gpu.info));
         outln!("(on {on}; per-second figures use the GPU time where there is one, else the wall time)");
+        if backend.check {
+            outln!(
+                "(checked: each point's GPU run against the CPU reference, Z and every counter, and Z against the dense product)"
+            );
+        }
+    }
+    for row in &rows {
+        let point = format!("{} {} A {} %", row.design.id(), row.size, 100.0 * row.a_sparsity);
+        if let Some(check) = &row.check {
+            if let Some(d) = &check.first_difference {
+                return Err(Mismatch(format!("{point}: GPU and CPU differ: {d}")).into());
+            }
+            if !check.z_equals_dense {
+                return Err(Mismatch(format!("{point}: Z differs from the dense product")).into());
+            }
+        }
     }
     Ok(())
 }

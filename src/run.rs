@@ -53,6 +53,10 @@ pub enum RunError {
     Degree(#[from] crate::degrees::DegreeError),
     #[error("--check compares the GPU with the CPU reference, and no GPU adapter is available: {0}")]
     CheckNeedsGpu(GpuError),
+    #[error(
+        "--check compares the GPU with the CPU reference, and the GPU cannot run this architecture, so nothing was compared: {0}; drop --check to run the CPU reference alone"
+    )]
+    CheckUnsupported(String),
 }
 
 /// The operands of a workload, and their plain dense product once something asks for it.
@@ -450,7 +454,8 @@ pub fn first_mismatch(z: &Matrix<i32>, dense: &Matrix<i32>) -> Option<(usize, us
 }
 
 /// Runs `workload` on `design`, on the GPU when one is given, else with the CPU reference;
-/// with `check`, also on the CPU reference, comparing Z and every counter.
+/// with `check`, also on the CPU reference, comparing Z and every counter (an error where the GPU
+/// cannot run the architecture, since nothing could be compared).
 pub fn run(
     design: Design,
     arch: Arch,
@@ -464,6 +469,7 @@ pub fn run(
     let (emulation, gpu, cpu_fallback) = match gpu {
         Some(g) => match prepared.emulate_gpu(g) {
             Ok(e) => (e, Some(g), None),
+            Err(GpuError::Unsupported(why)) if check => return Err(RunError::CheckUnsupported(why)),
             Err(GpuError::Unsupported(why)) => (prepared.emulate_cpu(operands), None, Some(why)),
             Err(e) => return Err(e.into()),
         },

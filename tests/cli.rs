@@ -484,3 +484,125 @@ fn architecture_files_are_checked() {
         assert!(err.contains(message), "{to}: {err}");
     }
 }
+
+/// A run whose shader loops would pass Mesa's software loop limit (65535 iterations per
+/// invocation) is refused on a software adapter, naming the limit, instead of reporting cycles 0;
+/// a hardware adapter runs it, and its cycles are TC's closed form, ceil(M/64) N ceil(K/16).
+#[test]
+fn gpu_run_past_the_software_loop_limit_is_refused() {
+    let Some(gpu) = common::gpu_or_skip("gpu_run_past_the_software_loop_limit_is_refused") else {
+        return;
+    };
+    let args = [
+        "run",
+        "--design",
+        "tc",
+        "--m",
+        "1",
+        "--k",
+        "16641",
+        "--n",
+        "1",
+        "--backend",
+        "gpu",
+        "--json",
+        "--adapter",
+    ];
+    let args = [&args[..], &[gpu.info.name.as_str()]].concat();
+    if highlight_emu::gpu::is_software(&gpu.info) {
+        let err = error_of(&args);
+        assert!(
+            err.contains("stops a shader's loops after 65535 iterations in total")
+                && err.contains("LP_MAX_TGSI_LOOP_ITERATIONS")
+                && err.contains("use --backend cpu or a hardware GPU"),
+            "{err}"
+        );
+    } else {
+        let v: serde_json::Value = serde_json::from_str(&stdout_of(&args)).unwrap();
+        assert_eq!(v["cycles"], 1041);
+    }
+}
+
+/// `--check` where the GPU kernel cannot run the architecture (RF tiles of 64 columns) falls back
+/// to the CPU without it, and with it says that nothing was compared and fails.
+#[test]
+fn check_that_cannot_run_on_the_gpu_says_so_and_fails() {
+    let Some(gpu) = common::gpu_or_skip("check_that_cannot_run_on_the_gpu_says_so_and_fails") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let arch = dir.path().join("narrow.toml");
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/arch/highlight.toml")).unwrap();
+    std::fs::write(&arch, shipped.replace("tile_n = 128", "tile_n = 64")).unwrap();
+    let args = [
+        "run",
+        "--design",
+        "highlight",
+        "--m",
+        "16",
+        "--k",
+        "32",
+        "--n",
+        "16",
+        "--json",
+        "--arch",
+        arch.to_str().unwrap(),
+        "--adapter",
+        &gpu.info.name,
+    ];
+    let v: serde_json::Value = serde_json::from_str(&stdout_of(&args)).unwrap();
+    assert_eq!(v["backend"], "cpu");
+    assert!(v["cpu_fallback"].as_str().unwrap().contains("RF tiles of 128 columns"), "{v}");
+    let err = error_of(&[&args[..], &["--check"]].concat());
+    assert!(
+        err.contains("the GPU cannot run this architecture, so nothing was compared")
+            && err.contains("RF tiles of 128 columns (the architecture has 64)"),
+        "{err}"
+    );
+}
+
+/// `bench --check` runs the CPU reference too and records that the GPU equals it.
+#[test]
+fn bench_check_compares_gpu_with_cpu() {
+    let Some(gpu) = common::gpu_or_skip("bench_check_compares_gpu_with_cpu") else {
+        return;
+    };
+    let args = [
+        "bench",
+        "--sizes",
+        "48",
+        "--designs",
+        "tc,dstc,s2ta",
+        "--repeats",
+        "1",
+        "--check",
+        "--adapter",
+        &gpu.info.name,
+    ];
+    let rows: serde_json::Value =
+        serde_json::from_str(&stdout_of(&[&args[..], &["--json"]].concat())).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 5, "S2TA runs only the sparse point");
+    for row in rows {
+        assert_eq!(row["check"]["cpu_gpu_equal"], true, "{row}");
+        assert_eq!(row["check"]["z_equals_dense"], true, "{row}");
+    }
+    let text = stdout_of(&args);
+    assert_eq!(text.matches("GPU = CPU").count(), 5, "{text}");
+    assert!(text.contains("(checked: each point's GPU run against the CPU reference"), "{text}");
+    let unchecked: serde_json::Value = serde_json::from_str(&stdout_of(&[
+        "bench",
+        "--sizes",
+        "48",
+        "--designs",
+        "tc",
+        "--repeats",
+        "1",
+        "--backend",
+        "cpu",
+        "--json",
+    ]))
+    .unwrap();
+    assert!(unchecked[0].get("check").is_none());
+}

@@ -81,6 +81,9 @@ fn shader_counter_indices_follow_counters_names() {
         assert!(prelude.contains(&line), "shaders/counters.wgsl lacks `{line}`");
     }
     assert!(prelude.contains(&format!("const NUM_COUNTERS = {}u;", Counters::NAMES.len())));
+    // A row is the counts, then the workgroup's step count.
+    assert!(prelude.contains("const ROW_WORDS = NUM_COUNTERS + 1u;"));
+    assert_eq!(highlight_emu::gpu::ROW_WORDS, Counters::NAMES.len() + 1);
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
@@ -93,11 +96,11 @@ fn shader_counter_indices_follow_counters_names() {
 /// Partial counts whose total exceeds 2^32 sum without wrapping.
 #[test]
 fn partial_counts_sum_in_u64() {
-    let width = Counters::NAMES.len();
+    let width = highlight_emu::gpu::ROW_WORDS;
     let mut words = vec![0u32; 5 * width];
     for wg in 0..5 {
         words[wg * width] = u32::MAX;
-        words[wg * width + width - 1] = 3_000_000_000;
+        words[wg * width + Counters::NAMES.len() - 1] = 3_000_000_000;
     }
     let total = sum_partials(&words);
     assert_eq!(total.glb_read_a, 5 * u64::from(u32::MAX));
@@ -185,4 +188,129 @@ fn large_shapes_split_into_dispatches() {
     let limited = HighlightKernel::new(&gpu).with_binding_limit(1_000);
     let err = run_tensor_core(&limited, &gpu, &prepared).err().unwrap().to_string();
     assert!(err.contains("B (64 x 150) needs a") && err.contains("binds at most 1000 bytes"), "{err}");
+}
+
+use highlight_emu::gpu::ROW_WORDS;
+use highlight_emu::gpu::selfcheck::Expected;
+
+/// What the self-check expects of a prepared design's run.
+fn expected_of(prepared: &Prepared, w: &Workload) -> Expected {
+    match &prepared.compressed {
+        Compressed::TensorCore { dataflow, .. } => Expected::tensor_core(dataflow, w.m, w.k, w.n),
+        Compressed::Dstc { a_columns, b_rows, .. } => Expected::dstc(a_columns, b_rows),
+        Compressed::S2ta { s2ta, a, .. } => Expected::s2ta(s2ta, w.m, w.n, a.fibers),
+    }
+}
+
+/// The self-check's closed forms hold for the CPU reference's counters on every design, with
+/// ragged shapes and padding; a count off by one in either is caught, naming the counter.
+#[test]
+fn selfcheck_matches_the_cpu_reference_and_catches_tampered_counters() {
+    let cases = [
+        (Design::Tc, 130, 100, 200, "K1(2:4)->K0(2:4)", "dense"),
+        (Design::Tc, 1, 17, 1, "dense", "dense"),
+        (Design::Stc, 70, 33, 129, "K0(2:4)", "unstructured(0.5)"),
+        (Design::Highlight, 77, 45, 131, "K1(2:8)->K0(2:4)", "unstructured(0.3)"),
+        (Design::Highlight, 1, 7, 1, "K0(2:3)", "dense"),
+        (Design::HighlightDsso, 77, 45, 131, "K1(8:8)->K0(1:3)", "K1(2:8)->K0(3:3)"),
+        (Design::Dstc, 130, 100, 200, "unstructured(0.3)", "unstructured(0.6)"),
+        (Design::S2ta, 65, 17, 33, "K0(1:8)", "K0(1:8)"),
+        (Design::S2ta, 130, 100, 200, "K0(2:8)", "dense"),
+    ];
+    for (seed, (design, m, k, n, a, b)) in cases.into_iter().enumerate() {
+        let w = Workload {
+            m,
+            k,
+            n,
+            a: Pattern::parse(a).unwrap(),
+            b: Pattern::parse(b).unwrap(),
+            seed: seed as u64,
+        };
+        let ops = w.operands().unwrap();
+        let prepared = Prepared::new(design, design.arch(), &w, &ops).unwrap();
+        let (_, counters) = prepared.run_cpu(&ops);
+        let expected = expected_of(&prepared, &w);
+        let case = format!("{design:?} {m} x {k} x {n}, A {a}, B {b}");
+        expected.check_counters(&counters).unwrap_or_else(|e| panic!("{case}: {e}"));
+        let mut short_cycles = counters;
+        short_cycles.cycles -= 1;
+        match expected.check_counters(&short_cycles) {
+            Err(GpuError::SelfCheck(e)) => assert!(e.contains("counter cycles is"), "{case}: {e}"),
+            Ok(()) => assert_eq!(design, Design::Dstc, "{case}: cycles have a closed form"),
+            Err(e) => panic!("{case}: {e}"),
+        }
+        let mut extra_mac = counters;
+        extra_mac.mac += 1;
+        let err = expected.check_counters(&extra_mac).unwrap_err().to_string();
+        assert!(err.contains("GPU self-check failed: counters mac + mac_gated are"), "{case}: {err}");
+    }
+}
+
+/// Every workgroup's row must report all its steps: a row of 0 (a workgroup that never ran) and
+/// a short count (one cut short) are caught, naming the workgroup; the step word is not summed.
+#[test]
+fn selfcheck_catches_a_missing_or_short_workgroup_row() {
+    let expected = Expected { steps: 5, step: "k-steps", cycles: None, mac_slots: 0 };
+    let mut words = vec![0u32; 4 * ROW_WORDS];
+    for row in words.chunks_mut(ROW_WORDS) {
+        row[0] = 7;
+        row[ROW_WORDS - 1] = 5;
+    }
+    expected.check_rows(&words).unwrap();
+    assert_eq!(sum_partials(&words).glb_read_a, 28);
+    assert_eq!(sum_partials(&words).cycles, 0);
+    let mut missing = words.clone();
+    missing[2 * ROW_WORDS..3 * ROW_WORDS].fill(0);
+    let err = expected.check_rows(&missing).unwrap_err().to_string();
+    assert!(
+        err.contains("workgroup 2 of 4 completed 0 of 5 k-steps (a row of 0: it never reported)"),
+        "{err}"
+    );
+    let mut short = words;
+    short[ROW_WORDS - 1] = 4;
+    let err = expected.check_rows(&short).unwrap_err().to_string();
+    assert!(err.ends_with("workgroup 0 of 4 completed 4 of 5 k-steps; the adapter cut the run short or lost work, so nothing is reported"), "{err}");
+}
+
+/// Runs whose loops exceed Mesa's software loop limit: refused up front on a software adapter,
+/// and, with the refusal switched off, caught by the self-check rather than returned (on
+/// lavapipe today: cycles 0 beside a correct Z). A hardware adapter runs them and agrees with the
+/// CPU reference.
+#[test]
+fn software_loop_limit_is_refused_and_a_cut_run_is_caught() {
+    let Some(gpu) = gpu_or_skip("software_loop_limit_is_refused_and_a_cut_run_is_caught") else {
+        return;
+    };
+    let software = highlight_emu::gpu::is_software(&gpu.info);
+    let mut backend = GpuBackend::new(gpu);
+    let cases = [
+        (Design::Tc, 16641, "dense", "dense"),
+        // Large enough that the loops really are cut short, whatever Mesa unrolls.
+        (Design::Dstc, 100_000, "dense", "dense"),
+        (Design::S2ta, 100_000, "K0(2:8)", "dense"),
+    ];
+    for (design, k, a, b) in cases {
+        let w =
+            Workload { m: 1, k, n: 1, a: Pattern::parse(a).unwrap(), b: Pattern::parse(b).unwrap(), seed: 3 };
+        let ops = w.operands().unwrap();
+        let prepared = Prepared::new(design, design.arch(), &w, &ops).unwrap();
+        backend.gpu.loop_limit = software.then_some(highlight_emu::gpu::SOFTWARE_LOOP_LIMIT);
+        let run = prepared.emulate_gpu(&backend);
+        if !software {
+            let run = run.unwrap();
+            assert_eq!((run.z, run.counters), prepared.run_cpu(&ops), "{design:?}");
+            continue;
+        }
+        let err = run.err().unwrap();
+        assert!(
+            matches!(err, GpuError::TooLarge(_)) && err.to_string().contains("65535"),
+            "{design:?}: {err}"
+        );
+        backend.gpu.loop_limit = None;
+        match prepared.emulate_gpu(&backend) {
+            Err(GpuError::SelfCheck(e)) => eprintln!("{design:?}: caught: {e}"),
+            Err(e) => panic!("{design:?}: {e}"),
+            Ok(_) => panic!("{design:?}: a run cut short passed the self-check"),
+        }
+    }
 }

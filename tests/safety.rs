@@ -532,6 +532,12 @@ fn memory_is_checked_before_it_is_spent() {
     let out = emu().current_dir(d).args(run).env("HIGHLIGHT_EMU_MAX_MEMORY", "1200K").output().unwrap();
     ok(&out, "run without --swap");
     timed(&[&run[..], &["--swap"]].concat(), Some("1200K"));
+    timed(&["bench", "--sizes", "100000", "--designs", "tc", "--backend", "cpu"], None);
+    for repeats in ["0", "10001", "18446744073709551615"] {
+        let out =
+            emu().args(["bench", "--sizes", "8", "--repeats", repeats, "--backend", "cpu"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "--repeats {repeats}");
+    }
     // prune: a padded row of a large block.
     let npy = npy_file(d, "w.npy", "|i1", "(8, 16)", &[1u8; 128]);
     timed(&["prune", "--pattern", "K0(1:1048576)", "--in", &npy, "--out", "p.npy"], Some("1M"));

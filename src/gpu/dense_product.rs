@@ -30,6 +30,8 @@ impl DenseProduct {
                 "dense product {m} x {k} x {n} needs more than {max_groups} workgroups per dimension"
             )));
         }
+        // Each invocation loops once over K.
+        gpu.check_loop_trips("dense_product", k as u64)?;
         let widen = |v: &[i8]| v.iter().map(|&x| i32::from(x)).collect::<Vec<i32>>();
         let dims = [m as u32, k as u32, n as u32, 0];
         let dims = gpu.uniform_buffer("dims", bytemuck::cast_slice(&dims));

@@ -3,7 +3,8 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::highlight::GpuRun;
-use super::{Gpu, GpuError, pack_i8, pack_u32, sum_partials};
+use super::selfcheck::Expected;
+use super::{Gpu, GpuError, ROW_WORDS, pack_i8, pack_u32, sum_partials};
 use crate::counters::Counters;
 use crate::design::dstc::Dstc;
 use crate::format::Bitmask;
@@ -77,6 +78,9 @@ impl DstcKernel {
                 "Z of {m} x {n} needs {row_blocks} x {col_blocks} arrays; the device dispatches at most {max_groups} per dimension"
             )));
         }
+        // Per k, one step and the 4 outputs each invocation owns; then the outputs and the row.
+        gpu.check_loop_trips("dstc", 5 * k as u64 + 4 + Counters::NAMES.len() as u64)?;
+        let expected = Expected::dstc(a_columns, b_rows);
         let (a_words, a_mask, a_start) = mask_words(a_columns);
         let (b_words, b_mask, b_start) = mask_words(b_rows);
         let inputs = [a_mask, a_start, pack_i8(&a_columns.value), b_mask, b_start, pack_i8(&b_rows.value)];
@@ -101,8 +105,7 @@ impl DstcKernel {
         let input_bufs: Vec<wgpu::Buffer> =
             inputs.iter().map(|bytes| gpu.storage_buffer("dstc", bytes)).collect();
         let z_buf = gpu.output_buffer("z", z_bytes);
-        let width = Counters::NAMES.len();
-        let counter_buf = gpu.output_buffer("counters", (row_blocks * col_blocks * width * 4) as u64);
+        let counter_buf = gpu.output_buffer("counters", (row_blocks * col_blocks * ROW_WORDS * 4) as u64);
         let mut buffers = vec![&params_buf];
         buffers.extend(input_bufs.iter());
         buffers.extend([&z_buf, &counter_buf]);
@@ -114,9 +117,11 @@ impl DstcKernel {
         )?;
         let z = Matrix::from_vec(m, n, bytemuck::pod_collect_to_vec(&outputs[0]));
         let words: Vec<u32> = bytemuck::pod_collect_to_vec(&outputs[1]);
+        expected.check_rows(&words)?;
         let mut counters = sum_partials(&words);
         // The arrays sync per tile: a tile takes its slowest array's cycles.
-        let cycles_of = |y: usize, x: usize| u64::from(words[(y * col_blocks + x) * width + width - 1]);
+        let cycles = Counters::NAMES.len() - 1;
+        let cycles_of = |y: usize, x: usize| u64::from(words[(y * col_blocks + x) * ROW_WORDS + cycles]);
         let side = d.arrays_per_side;
         counters.cycles = 0;
         for ty in (0..row_blocks).step_by(side) {
@@ -129,6 +134,7 @@ impl DstcKernel {
                 counters.cycles += slowest;
             }
         }
+        expected.check_counters(&counters)?;
         Ok(GpuRun { z, counters, gpu_time_ms: ns.map(|t| t * 1e-6) })
     }
 }

@@ -1,10 +1,11 @@
 //! Host side of `shaders/highlight.wgsl`, the GPU twin of [`crate::reference::highlight`]: buffers
 //! from the compressed formats, one pipeline built once, dispatches split to fit the device, and
-//! the per-workgroup counters summed in u64.
+//! the per-workgroup counters checked ([`super::selfcheck`]) and summed in u64.
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{Gpu, GpuError, pack_i8, pack_u32, sum_partials};
+use super::selfcheck::Expected;
+use super::{Gpu, GpuError, ROW_WORDS, pack_i8, pack_u32, sum_partials};
 use crate::counters::Counters;
 use crate::design::Dataflow;
 use crate::format::{BFormat, HierarchicalCp, coord_bits};
@@ -106,6 +107,25 @@ impl HighlightKernel {
         }
     }
 
+    /// An upper bound on the loop iterations one invocation runs: every loop of the shader, nested
+    /// ones multiplied, for `rows` rows per array and B stored as `b`.
+    fn loop_trips(df: &Dataflow, rows: usize, k: usize, b: &BFormat) -> u64 {
+        let s = df.shape;
+        let (fibers, rows) = (df.fibers_per_step as u64, rows as u64);
+        let (g1, h1, g0, h0) = (u64::from(s.g1), u64::from(s.h1), u64::from(s.g0), u64::from(s.h0));
+        let load = (rows * fibers * u64::from(df.a_shape().g1) * g0).div_ceil(TILE_N as u64);
+        let fetch = match b {
+            BFormat::Dense(_) => fibers * h1 * h0,
+            // Up to H1 blocks per fiber, each of up to H0 nonzeros.
+            BFormat::BlockedCsr(_) => fibers * h1 * (1 + h0),
+            BFormat::Columns(_) => fibers * (1 + g1 * (1 + h0)),
+        };
+        let macs = rows * (1 + fibers * g1 * (1 + g0));
+        let clear_window = (MAX_WINDOW / 4) as u64;
+        let per_step = load + clear_window + fetch + macs;
+        df.k_steps(k) as u64 * per_step + rows + Counters::NAMES.len() as u64
+    }
+
     /// Emulates `Z = A x B` on the device. Rows of A are split into dispatches of whole row
     /// groups where the device's binding size or workgroup count limits require it.
     pub fn run(&self, gpu: &Gpu, df: &Dataflow, a: &HierarchicalCp, b: &BFormat) -> Result<GpuRun, GpuError> {
@@ -120,6 +140,8 @@ impl HighlightKernel {
         // Block slots per fiber as A stores them.
         let (g1, g0) = (a.shape.g1 as usize, df.shape.g0 as usize);
         let n = b.n();
+        gpu.check_loop_trips("highlight", Self::loop_trips(df, df.rows_per_array.min(m), k, b))?;
+        let expected = Expected::tensor_core(df, m, k, n);
         let tiles = n.div_ceil(TILE_N);
         if tiles > max_groups {
             return Err(GpuError::TooLarge(format!(
@@ -163,7 +185,7 @@ impl HighlightKernel {
         // Rows per dispatch: whole row groups whose A, Z and counter buffers fit the limits.
         let group = df.rows_per_group();
         let row_bytes = (a.fibers * g1 * g0 * 4).max(n * 4) as u64;
-        let counter_bytes_per_group = (df.arrays * tiles * Counters::NAMES.len() * 4) as u64;
+        let counter_bytes_per_group = (df.arrays * tiles * ROW_WORDS * 4) as u64;
         let groups_by_binding = max_binding / row_bytes.max(1) / group as u64;
         let groups_by_counters = max_binding / counter_bytes_per_group;
         let groups_by_dispatch = (max_groups / df.arrays) as u64;
@@ -222,7 +244,7 @@ impl HighlightKernel {
             let a_k1_buf = gpu.storage_buffer("a_k1", &a_k1);
             let a_slot_buf = gpu.storage_buffer("a_slot", &a_slot);
             let z_buf = gpu.output_buffer("z", (rows * n * 4) as u64);
-            let counter_buf = gpu.output_buffer("counters", (workgroups * Counters::NAMES.len() * 4) as u64);
+            let counter_buf = gpu.output_buffer("counters", (workgroups * ROW_WORDS * 4) as u64);
             let buffers = [
                 &params_buf,
                 &a_k1_buf,
@@ -242,9 +264,12 @@ impl HighlightKernel {
             )?;
             let z_words: Vec<i32> = bytemuck::pod_collect_to_vec(&outputs[0]);
             z.data[first_row * n..(first_row + rows) * n].copy_from_slice(&z_words);
-            counters += sum_partials(&bytemuck::pod_collect_to_vec::<u8, u32>(&outputs[1]));
+            let rows_words: Vec<u32> = bytemuck::pod_collect_to_vec(&outputs[1]);
+            expected.check_rows(&rows_words)?;
+            counters += sum_partials(&rows_words);
             gpu_ns = ns.map(|t| gpu_ns.unwrap_or(0.0) + t);
         }
+        expected.check_counters(&counters)?;
         Ok(GpuRun { z, counters, gpu_time_ms: gpu_ns.map(|t| t * 1e-6) })
     }
 }

@@ -4,6 +4,7 @@ pub mod dense_product;
 pub mod dstc;
 pub mod highlight;
 pub mod s2ta;
+pub mod selfcheck;
 
 use thiserror::Error;
 use wgpu::util::DeviceExt;
@@ -13,10 +14,15 @@ use crate::counters::Counters;
 /// `shaders/counters.wgsl`: the counter indices and helpers every kernel is compiled with.
 pub const PRELUDE: &str = include_str!("../../shaders/counters.wgsl");
 
-/// Sums per-workgroup counter rows (`Counters::NAMES.len()` u32 words each) in u64.
+/// u32 words of one workgroup's row in a kernel's `counters` buffer (`ROW_WORDS` in
+/// `shaders/counters.wgsl`): the counts in the order of `Counters::NAMES`, then the outer-loop
+/// steps the workgroup completed, which [`selfcheck`] checks.
+pub const ROW_WORDS: usize = Counters::NAMES.len() + 1;
+
+/// Sums per-workgroup counter rows ([`ROW_WORDS`] words each) in u64, leaving out each row's
+/// step count.
 pub fn sum_partials(words: &[u32]) -> Counters {
-    let width = Counters::NAMES.len();
-    Counters::from_fn(|c| words.iter().skip(c).step_by(width).map(|&w| u64::from(w)).sum())
+    Counters::from_fn(|c| words.iter().skip(c).step_by(ROW_WORDS).map(|&w| u64::from(w)).sum())
 }
 
 /// u32 values as little-endian bytes, at least one word (a binding may not be empty).
@@ -59,13 +65,24 @@ pub enum GpuError {
     TooLarge(String),
     #[error("{0}; use --backend cpu")]
     Unsupported(String),
+    /// A run whose counters or rows break what the host knows must hold ([`selfcheck`]).
+    #[error("GPU self-check failed: {0}; the adapter cut the run short or lost work, so nothing is reported")]
+    SelfCheck(String),
 }
+
+/// Loop iterations Mesa's software driver (llvmpipe, lavapipe) lets one shader invocation run in
+/// total (`LP_MAX_TGSI_LOOP_ITERATIONS`): past it, every loop exits early and the shader runs on,
+/// returning plausible, wrong results.
+pub const SOFTWARE_LOOP_LIMIT: u64 = 65535;
 
 /// An open device on one adapter.
 pub struct Gpu {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     pub info: wgpu::AdapterInfo,
+    /// Loop iterations one invocation may run in total, where the adapter cuts loops short
+    /// ([`SOFTWARE_LOOP_LIMIT`] on software adapters).
+    pub loop_limit: Option<u64>,
 }
 
 /// Every adapter wgpu can see on the backends `WGPU_BACKEND` names (default: Vulkan, Metal, DX12).
@@ -129,7 +146,23 @@ impl Gpu {
             ..Default::default()
         }))
         .map_err(|source| GpuError::RequestDevice { adapter: describe(&info), source })?;
-        Ok(Gpu { device, queue, info })
+        let loop_limit = is_software(&info).then_some(SOFTWARE_LOOP_LIMIT);
+        Ok(Gpu { device, queue, info, loop_limit })
+    }
+
+    /// Refuses a dispatch whose invocations may loop `trips` times in total (an upper bound each
+    /// kernel's host computes from its shader's loops) where the adapter would cut them short.
+    pub fn check_loop_trips(&self, kernel: &str, trips: u64) -> Result<(), GpuError> {
+        match self.loop_limit {
+            Some(limit) if trips > limit => Err(GpuError::TooLarge(format!(
+                "the {kernel} kernel may loop up to {trips} times per invocation on this shape, and {} \
+                 stops a shader's loops after {limit} iterations in total (Mesa's \
+                 LP_MAX_TGSI_LOOP_ITERATIONS), which would cut the run short; use --backend cpu or a \
+                 hardware GPU",
+                self.info.name
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// A compute pipeline for `shader`'s `main`, compiled after the shared prelude

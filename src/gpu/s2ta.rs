@@ -3,17 +3,20 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::highlight::GpuRun;
-use super::{Gpu, GpuError, pack_u32, sum_partials};
+use super::selfcheck::Expected;
+use super::{Gpu, GpuError, ROW_WORDS, pack_u32, sum_partials};
 use crate::counters::Counters;
 use crate::design::s2ta::S2ta;
 use crate::format::{HierarchicalCp, coord_bits};
 use crate::matrix::Matrix;
 
 const SHADER: &str = include_str!("../../shaders/s2ta.wgsl");
-/// The shader's tile and block sizes.
+/// The shader's tile and block sizes, invocations per workgroup and outputs each owns.
 const TILE_ROWS: usize = 64;
 const TILE_COLS: usize = 16;
 const BLOCK: u32 = 8;
+const INVOCATIONS: usize = 256;
+const OUTPUTS: u64 = 4;
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -43,6 +46,18 @@ impl S2taKernel {
         S2taKernel { pipeline: gpu.pipeline("s2ta", SHADER) }
     }
 
+    /// An upper bound on the loop iterations one invocation runs: every loop of the shader, nested
+    /// ones multiplied.
+    fn loop_trips(s: &S2ta, blocks: usize) -> u64 {
+        let loads = |values: usize| values.div_ceil(INVOCATIONS) as u64;
+        let per_block = 1
+            + loads(TILE_ROWS * BLOCK as usize)
+            + loads(TILE_ROWS * s.g_a as usize)
+            + loads(TILE_COLS * s.g_b as usize)
+            + u64::from(s.g_b) * (1 + OUTPUTS);
+        blocks as u64 * per_block + OUTPUTS + Counters::NAMES.len() as u64
+    }
+
     /// Emulates `Z = A x B` from A's rows and B's columns in G:8 blocks.
     pub fn run(
         &self,
@@ -65,6 +80,8 @@ impl S2taKernel {
                 "Z of {m} x {n} needs {row_tiles} x {col_tiles} tiles; the device dispatches at most {max_groups} per dimension"
             )));
         }
+        gpu.check_loop_trips("s2ta", Self::loop_trips(s, a.fibers))?;
+        let expected = Expected::s2ta(s, m, n, a.fibers);
         let inputs = [slot_words(a), slot_words(b_columns)];
         let z_bytes = (m * n * 4) as u64;
         let max_binding = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
@@ -90,8 +107,7 @@ impl S2taKernel {
         let a_buf = gpu.storage_buffer("a", &inputs[0]);
         let b_buf = gpu.storage_buffer("b", &inputs[1]);
         let z_buf = gpu.output_buffer("z", z_bytes);
-        let counter_buf =
-            gpu.output_buffer("counters", (row_tiles * col_tiles * Counters::NAMES.len() * 4) as u64);
+        let counter_buf = gpu.output_buffer("counters", (row_tiles * col_tiles * ROW_WORDS * 4) as u64);
         let (outputs, ns) = gpu.dispatch(
             &self.pipeline,
             &[&params_buf, &a_buf, &b_buf, &z_buf, &counter_buf],
@@ -99,7 +115,10 @@ impl S2taKernel {
             &[&z_buf, &counter_buf],
         )?;
         let z = Matrix::from_vec(m, n, bytemuck::pod_collect_to_vec(&outputs[0]));
-        let counters = sum_partials(&bytemuck::pod_collect_to_vec::<u8, u32>(&outputs[1]));
+        let words: Vec<u32> = bytemuck::pod_collect_to_vec(&outputs[1]);
+        expected.check_rows(&words)?;
+        let counters = sum_partials(&words);
+        expected.check_counters(&counters)?;
         Ok(GpuRun { z, counters, gpu_time_ms: ns.map(|t| t * 1e-6) })
     }
 }
