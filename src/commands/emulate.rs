@@ -1,0 +1,277 @@
+//! Emulation: `run`, `compare`, `degrees`, `bench` and `devices`.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use highlight_emu::compare::{Point, PointOperands};
+use highlight_emu::degrees::DegreeTable;
+use highlight_emu::design::{Arch, Design};
+use highlight_emu::gpu;
+use highlight_emu::matrix::Matrix;
+use highlight_emu::operand::npy::{self};
+use highlight_emu::output::Replace;
+use highlight_emu::pattern::Pattern;
+use highlight_emu::run::{Workload, run_best_order};
+use serde_json::json;
+
+use super::{Mismatch, StdoutError, emit, parse_pattern};
+use crate::{BackendArgs, CompareArgs, RunArgs};
+
+pub fn devices() -> Result<()> {
+    let adapters = gpu::adapters();
+    if adapters.is_empty() {
+        outln!("no adapters (install a Vulkan driver; the software one is mesa-vulkan-drivers)");
+    }
+    for adapter in adapters {
+        let info = adapter.get_info();
+        let kind = if gpu::is_software(&info) { "software" } else { "hardware" };
+        outln!("{} [{kind}]", gpu::describe(&info));
+    }
+    Ok(())
+}
+
+pub fn run(args: &RunArgs) -> Result<()> {
+    let workload = Workload {
+        m: args.shape.m,
+        k: args.shape.k,
+        n: args.shape.n,
+        a: parse_pattern(&args.a)?,
+        b: parse_pattern(&args.b)?,
+        seed: args.seed,
+    };
+    workload.check_with_swap(args.swap)?;
+    let arch = match &args.arch {
+        Some(path) => Arch::load(path)?,
+        None => args.design.arch(),
+    };
+    let ert = args.energy.load()?;
+    if let Some(dir) = &args.save {
+        highlight_emu::output::check_output_dir(dir).with_context(|| format!("--save {}", dir.display()))?;
+        if dir.exists() {
+            bail!("--save {}: already exists; name a new folder", dir.display());
+        }
+    }
+    let gpu = args.backend.open()?;
+    let operands = workload.operands()?;
+    let (result, z) = run_best_order(
+        args.design,
+        &arch,
+        &ert,
+        &workload,
+        &operands,
+        gpu.as_ref(),
+        args.backend.check,
+        args.swap,
+    )?;
+    if let Some(dir) = &args.save {
+        save(dir, &operands, &z, &result)?;
+    }
+    let text = if args.json {
+        serde_json::to_string_pretty(&result)? + "\n"
+    } else {
+        highlight_emu::report::run_text(&result)
+    };
+    emit(&text, run_verdict(&result, ""))
+}
+
+/// Exit 3 when the GPU and the CPU reference differ, or Z differs from the dense product.
+pub fn run_verdict(result: &highlight_emu::run::RunResult, context: &str) -> Result<()> {
+    if let Some(difference) = result.check.as_ref().and_then(|c| c.first_difference.as_ref()) {
+        return Err(Mismatch(format!("{context}GPU and CPU differ: {difference}")).into());
+    }
+    if let Some((m, n, z, d)) = result.z_mismatch {
+        return Err(Mismatch(format!("{context}Z[{m}, {n}] = {z} differs from the dense product {d}")).into());
+    }
+    if !result.z_equals_dense {
+        return Err(Mismatch(format!("{context}Z differs from the dense product")).into());
+    }
+    Ok(())
+}
+
+/// Writes the run as a new folder ([`highlight_emu::output::write_dir`]): a failed or
+/// interrupted save leaves nothing behind.
+fn save(
+    dir: &Path,
+    operands: &highlight_emu::run::Operands,
+    z: &Matrix<i32>,
+    result: &highlight_emu::run::RunResult,
+) -> Result<()> {
+    highlight_emu::output::write_dir(dir, Replace::Never, |tmp| {
+        let npy = |name: &str, e: npy::NpyError| format!("{name}: {e}");
+        npy::write_matrix(&tmp.join("a.npy"), &operands.a).map_err(|e| npy("a.npy", e))?;
+        npy::write_matrix(&tmp.join("b.npy"), &operands.b).map_err(|e| npy("b.npy", e))?;
+        npy::write_matrix(&tmp.join("z.npy"), z).map_err(|e| npy("z.npy", e))?;
+        let json = serde_json::to_string_pretty(result).map_err(|e| e.to_string())?;
+        std::fs::write(tmp.join("result.json"), json + "\n").map_err(|e| format!("result.json: {e}"))
+    })
+    .with_context(|| format!("--save {}", dir.display()))
+}
+
+pub fn compare(args: &CompareArgs) -> Result<()> {
+    let point = Point {
+        m: args.shape.m,
+        k: args.shape.k,
+        n: args.shape.n,
+        seed: args.seed,
+        operands: PointOperands::Degrees { a_sparsity: args.a_sparsity, b_sparsity: args.b_sparsity },
+        layer: None,
+    };
+    let table = DegreeTable::shipped();
+    highlight_emu::compare::check_point(&point, &table)?;
+    let ert = args.energy.load()?;
+    let gpu = args.backend.open()?;
+    let on_terminal = std::io::stderr().is_terminal();
+    let status = |text: &str| {
+        if on_terminal {
+            let _ = write!(std::io::stderr(), "\r\x1b[K{text}");
+        }
+    };
+    let outcomes =
+        highlight_emu::compare::compare(&point, &table, &ert, gpu.as_ref(), args.backend.check, |design| {
+            status(&format!("emulating {} ...", design.id()))
+        })?;
+    status("");
+    let text = if args.json {
+        serde_json::to_string_pretty(&json!({ "point": point, "designs": outcomes }))? + "\n"
+    } else {
+        highlight_emu::report::compare_text(&point, &outcomes)
+    };
+    let verdict = outcomes
+        .iter()
+        .filter_map(|o| o.result.as_ref().map(|r| run_verdict(r, &format!("{}: ", o.design.id()))))
+        .collect::<Result<Vec<()>>>();
+    emit(&text, verdict.map(|_| ()))
+}
+
+pub fn degrees(design: Design, arch: Option<&Path>, as_json: bool) -> Result<()> {
+    let arch = match arch {
+        Some(path) => Arch::load(path)?,
+        None => design.arch(),
+    };
+    // An architecture of another design is refused as `run` refuses it.
+    if let Err(e @ highlight_emu::design::DesignError::BadArch { .. }) =
+        design.machine(&arch, &Pattern::Dense, &Pattern::Dense)
+    {
+        return Err(e.into());
+    }
+    let support = highlight_emu::degrees::supported(design, &arch);
+    if as_json {
+        let out = json!({
+            "design": design,
+            "any_degree": support.any,
+            "degrees": support.degrees.iter().map(|(s, p)| json!({"sparsity": s, "patterns": p})).collect::<Vec<_>>(),
+            "mux_ranks": support.mux_ranks,
+            "mux_inputs": support.mux_inputs(),
+            "one_rank_mux_inputs": support.one_rank_mux_inputs(),
+        });
+        outln!("{out}");
+        return Ok(());
+    }
+    if support.any {
+        outln!("{}: any sparsity degree (operands treated as unstructured)", arch.name);
+    } else {
+        outln!("{}: {} sparsity degrees", arch.name, support.degrees.len());
+    }
+    for (sparsity, patterns) in &support.degrees {
+        outln!("  {:>6.2} %  {}", 100.0 * sparsity, patterns.join(", "));
+    }
+    if !support.mux_ranks.is_empty() {
+        for r in &support.mux_ranks {
+            outln!("rank {}: {} muxes of {} inputs", r.rank, r.g, r.h_max);
+        }
+        outln!(
+            "mux inputs: {} (sum of G x H_max per rank); a one-rank design of the same flexibility: {} ({:.1}x)",
+            support.mux_inputs(),
+            support.one_rank_mux_inputs(),
+            f64::from(support.one_rank_mux_inputs()) / f64::from(support.mux_inputs())
+        );
+    }
+    Ok(())
+}
+
+pub fn bench(
+    sizes: &[usize],
+    designs: &[Design],
+    repeats: usize,
+    backend: &BackendArgs,
+    as_json: bool,
+) -> Result<()> {
+    let gpu = backend.open()?;
+    let designs = if designs.is_empty() { Design::ALL.to_vec() } else { designs.to_vec() };
+    let mut rows = Vec::new();
+    if !as_json {
+        outln!(
+            "{:<15} {:>6} {:>8} {:>11} {:>11} {:>14} {:>14} {:>12}",
+            "design",
+            "size",
+            "A",
+            "GPU ms",
+            "wall ms",
+            "effectual/s",
+            "dense-eq/s",
+            "cycles/s"
+        );
+    }
+    for &size in sizes {
+        for &design in &designs {
+            for a_sparsity in [0.0, 0.75] {
+                let Some(row) = highlight_emu::bench::measure_checked(
+                    design,
+                    size,
+                    a_sparsity,
+                    gpu.as_ref(),
+                    repeats,
+                    backend.check,
+                )?
+                else {
+                    if !as_json {
+                        outln!("{:<15} {size:>6} {:>7}% unsupported", design.id(), 100.0 * a_sparsity);
+                    }
+                    continue;
+                };
+                if !as_json {
+                    let checked = match &row.check {
+                        Some(c) if c.cpu_gpu_equal && c.z_equals_dense => "  GPU = CPU",
+                        Some(_) => "  mismatch",
+                        None => "",
+                    };
+                    outln!(
+                        "{:<15} {size:>6} {:>7}% {:>11} {:>11.2} {:>14.3e} {:>14.3e} {:>12.3e}{checked}",
+                        design.id(),
+                        100.0 * a_sparsity,
+                        row.gpu_ms.map_or("-".into(), |t| format!("{t:.3}")),
+                        row.wall_ms,
+                        row.effectual_macs_per_s,
+                        row.dense_equivalent_macs_per_s,
+                        row.cycles_per_s
+                    );
+                }
+                rows.push(row);
+            }
+        }
+    }
+    if as_json {
+        outln!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        let on = gpu.as_ref().map_or("the CPU reference".to_string(), |g| gpu::describe(&g.gpu.info));
+        outln!("(on {on}; per-second figures use the GPU time where there is one, else the wall time)");
+        if backend.check {
+            outln!(
+                "(checked: each point's GPU run against the CPU reference, Z and every counter, and Z against the dense product)"
+            );
+        }
+    }
+    for row in &rows {
+        let point = format!("{} {} A {} %", row.design.id(), row.size, 100.0 * row.a_sparsity);
+        if let Some(check) = &row.check {
+            if let Some(d) = &check.first_difference {
+                return Err(Mismatch(format!("{point}: GPU and CPU differ: {d}")).into());
+            }
+            if !check.z_equals_dense {
+                return Err(Mismatch(format!("{point}: Z differs from the dense product")).into());
+            }
+        }
+    }
+    Ok(())
+}

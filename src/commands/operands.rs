@@ -1,0 +1,121 @@
+//! Operands: `spec`, `gen` and `prune`.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Result, bail};
+use highlight_emu::matrix::Matrix;
+use highlight_emu::operand::npy::{self, NpyMatrix};
+use highlight_emu::operand::{self, OperandRole};
+use highlight_emu::pattern::{Pattern, readable};
+use serde_json::json;
+
+use super::{StdoutError, parse_pattern};
+
+pub fn spec(text: &str, as_json: bool) -> Result<()> {
+    let pattern = parse_pattern(text)?;
+    let density = pattern.density();
+    if as_json {
+        let out = json!({
+            "canonical": pattern.to_string(),
+            "density": density,
+            "sparsity": density.map(|d| 1.0 - d),
+            "ranks": pattern.ruled_ranks(),
+        });
+        outln!("{out}");
+        return Ok(());
+    }
+    outln!("canonical: {pattern}");
+    match density {
+        Some(d) => outln!("density:   {} (sparsity {})", readable(d), readable(1.0 - d)),
+        None => outln!("density:   set by the data (an unconstrained rank)"),
+    }
+    let ruled = pattern.ruled_ranks();
+    if ruled.is_empty() {
+        outln!("ruled ranks: none");
+    }
+    for (i, rank) in ruled.iter().enumerate() {
+        let n = ruled.len() - 1 - i;
+        outln!("rank {n}: {}({}:{}) density {}", rank.name, rank.g, rank.h, readable(rank.density()));
+    }
+    Ok(())
+}
+
+fn check_shape(rows: usize, cols: usize) -> Result<()> {
+    if rows == 0 || cols == 0 {
+        bail!("--rows and --cols must be at least 1 (got {rows} x {cols})");
+    }
+    match rows.checked_mul(cols) {
+        Some(size) if size as u64 <= npy::MAX_ELEMENTS => Ok(()),
+        _ => bail!("{rows} x {cols} is too large: at most {} elements", npy::MAX_ELEMENTS),
+    }
+}
+
+/// Bytes of `copies` int8 copies of `rows` fibers of `k` padded to the pattern's blocks.
+fn padded_bytes(rows: usize, k: usize, pattern: &Pattern, copies: u64) -> Option<u64> {
+    let block = pattern.block_shape() as u64;
+    let k_pad = (k as u64).div_ceil(block).checked_mul(block)?;
+    (rows as u64).checked_mul(k_pad)?.checked_mul(copies)
+}
+
+pub fn gen_operand(
+    role: OperandRole,
+    rows: usize,
+    cols: usize,
+    text: &str,
+    seed: u64,
+    out: &Path,
+) -> Result<()> {
+    check_shape(rows, cols)?;
+    let pattern = parse_pattern(text)?;
+    highlight_emu::output::check_file_target(out)?;
+    let (fibers, k) = match role {
+        OperandRole::A => (rows, cols),
+        OperandRole::B => (cols, rows),
+    };
+    let what = || format!("gen {rows} x {cols} with K padded to {}'s blocks", pattern);
+    highlight_emu::memory::check(what, padded_bytes(fibers, k, &pattern, 3))?;
+    let matrix = operand::generate(&pattern, role, fibers, k, seed)?;
+    npy::write_matrix(out, &matrix)?;
+    outln!(
+        "wrote {}: int8 {rows} x {cols}, pattern {pattern}, density {} (target {}), seed {seed}",
+        out.display(),
+        readable(matrix.density()),
+        pattern.density().map_or("set by the data".into(), readable)
+    );
+    Ok(())
+}
+
+pub fn prune(text: &str, input: &Path, out: &Path) -> Result<()> {
+    let pattern = parse_pattern(text)?;
+    highlight_emu::output::check_file_target(out)?;
+    let (density, shape) = match npy::read_matrix(input)? {
+        NpyMatrix::I8(m) => write_pruned(&m, &pattern, out)?,
+        NpyMatrix::F32(m) => write_pruned(&m, &pattern, out)?,
+    };
+    outln!(
+        "achieved density {} (pattern {pattern}, target {}); wrote {} ({} x {})",
+        readable(density),
+        pattern.density().map_or("set by the data".into(), readable),
+        out.display(),
+        shape.0,
+        shape.1
+    );
+    Ok(())
+}
+
+fn write_pruned<T>(m: &Matrix<T>, pattern: &Pattern, out: &Path) -> Result<(f64, (usize, usize))>
+where
+    T: operand::prune::Magnitude + npyz::AutoSerialize,
+{
+    // The input, the kept flags and the output, plus one padded row of f64 magnitudes.
+    let what = || format!("prune of a {} x {} array to {pattern}", m.rows, m.cols);
+    let item = std::mem::size_of::<T>() as u64;
+    let need = (m.data.len() as u64)
+        .checked_mul(2 * item + 1)
+        .and_then(|b| b.checked_add(padded_bytes(1, m.cols, pattern, 8)?));
+    highlight_emu::memory::check(what, need)?;
+    let pruned = operand::prune(m, pattern)?;
+    npy::write_matrix(out, &pruned)?;
+    Ok((pruned.density(), (pruned.rows, pruned.cols)))
+}
