@@ -332,6 +332,7 @@ fn private_runtime_dir() -> Option<tempfile::TempDir> {
     let dir = tempfile::Builder::new().prefix("highlight-emu-runtime-").tempdir().ok()?;
     // SAFETY: called at the start of main, before any other thread exists.
     unsafe { std::env::set_var("XDG_RUNTIME_DIR", dir.path()) };
+    highlight_emu::output::remove_on_interrupt(dir.path());
     Some(dir)
 }
 

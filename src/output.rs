@@ -61,6 +61,12 @@ fn remove_any(path: &Path) {
     };
 }
 
+/// Also removes `path` if the process is interrupted (a temporary that is not an output, such as
+/// a private runtime folder).
+pub fn remove_on_interrupt(path: &Path) {
+    live().push(path.to_path_buf());
+}
+
 /// Installs the handler that removes live temporaries on SIGINT, SIGTERM and SIGHUP, then exits
 /// with [`INTERRUPTED`].
 pub fn clean_up_on_interrupt() {
