@@ -213,10 +213,20 @@ impl AccelergyMap {
     }
 }
 
-/// `system.SM.Subpartition[0..3].PE[0..255].MAC` -> `MAC`.
+/// `system.SM.Subpartition[0..3].PE[0..255].MAC` -> `MAC`: index ranges are dropped first, since
+/// they hold dots themselves (`MAC[0..255]`).
 fn short_component(name: &str) -> String {
-    let last = name.rsplit('.').next().unwrap_or(name);
-    last.split('[').next().unwrap_or(last).to_string()
+    let mut plain = String::with_capacity(name.len());
+    let mut depth = 0usize;
+    for c in name.chars() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => plain.push(c),
+            _ => {}
+        }
+    }
+    plain.rsplit('.').next().unwrap_or(&plain).to_string()
 }
 
 impl Ert {
