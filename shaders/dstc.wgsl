@@ -85,7 +85,6 @@ fn main(
                 acc[i] += a * b;
                 // A MAC, and a read-modify-write of the accumulation buffer.
                 count[C_MAC] += 1u;
-                count[C_PE_REG_READ] += 1u;
                 count[C_ADDER] += 1u;
                 count[C_RF_READ] += 1u;
                 count[C_RF_WRITE] += 1u;
@@ -96,6 +95,8 @@ fn main(
             let b_nonzeros = countOneBits(b_word);
             count[C_CYCLES] += (a_nonzeros * b_nonzeros + p.products_per_cycle - 1u) / p.products_per_cycle;
             count[C_PE_REG_WRITE] += a_nonzeros + b_nonzeros;
+            // Each register value is read once and fanned out to its row or column of MACs.
+            count[C_PE_REG_READ] += a_nonzeros + b_nonzeros;
             if reads_a {
                 count[C_GLB_READ_A] += a_nonzeros;
                 count[C_GLB_READ_A_META_BITS] += rows;

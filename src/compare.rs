@@ -179,7 +179,7 @@ fn best_run(
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) => e.insert(workload.operands()?),
         };
-        match run_best_order(design, &arch, ert, &workload, operands, gpu, check, true) {
+        match run_best_order(design, &arch, ert, &workload, operands, gpu, check, true, None) {
             Ok((r, _)) => {
                 if best.as_ref().is_none_or(|b| r.edp < b.edp) {
                     best = Some(r);

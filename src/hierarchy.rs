@@ -231,7 +231,7 @@ mod tests {
     #[test]
     fn the_artifacts_tc_counts() {
         let m = Mapping::parse(TC_MAP, "test").unwrap();
-        m.check_covers(128, 1024, 1152, "test").unwrap();
+        m.check_covers((128, 1152, 1024), "test").unwrap();
         let a = Accesses::of(&m);
         let (pe, rf, glb, dram) = (0, 1, 2, 3);
         assert_eq!(a.fills[pe][0], 2304 * 1024);

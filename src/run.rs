@@ -11,8 +11,11 @@ use crate::counters::Counters;
 use crate::design::dstc::Dstc;
 use crate::design::s2ta::S2ta;
 use crate::design::{Arch, Dataflow, Design, DesignError, Machine};
-use crate::energy::{EnergyError, Ert, Evaluation, evaluate};
-use crate::format::{BFormat, Bitmask, BlockedCsr, FormatError, HierarchicalCp, TwoRankHss};
+use crate::energy::{EnergyError, Ert, Evaluation, evaluate, hierarchy_energy};
+use crate::hierarchy::{Hierarchy, Stored};
+use crate::mapper::{self, Nest};
+use crate::mapping::{Mapping, MappingError};
+use crate::format::{BFormat, Bitmask, BlockedCsr, FormatError, HierarchicalCp, TwoRankHss, coord_bits};
 use crate::gpu::dstc::DstcKernel;
 use crate::gpu::highlight::HighlightKernel;
 use crate::gpu::s2ta::S2taKernel;
@@ -39,6 +42,8 @@ pub enum RunError {
     ZeroSize { m: usize, k: usize, n: usize },
     #[error(transparent)]
     Memory(#[from] crate::memory::TooLarge),
+    #[error(transparent)]
+    Mapping(#[from] MappingError),
     #[error(transparent)]
     Design(#[from] DesignError),
     #[error(transparent)]
@@ -220,6 +225,107 @@ impl Prepared {
     }
 }
 
+impl Prepared {
+    /// The machine the design runs.
+    fn machine(&self) -> Machine {
+        match &self.compressed {
+            Compressed::TensorCore { dataflow, .. } => Machine::TensorCore(*dataflow),
+            Compressed::Dstc { dstc, .. } => Machine::Dstc(*dstc),
+            Compressed::S2ta { s2ta, .. } => Machine::S2ta(*s2ta),
+        }
+    }
+
+    /// How A and B are stored above the PE array: bytes and metadata bits per dense element.
+    fn stored(&self) -> (Stored, Stored) {
+        match &self.compressed {
+            Compressed::TensorCore { dataflow: df, b, .. } => {
+                let s = df.a_shape();
+                let a = if df.rank0_saf {
+                    let values = f64::from(s.g1 * s.g0) / f64::from(s.h1 * s.h0);
+                    let blocks = f64::from(s.g1) / f64::from(s.h1 * s.h0);
+                    let k1_bits = if df.rank1_saf && !df.b_drives_rank1 { coord_bits(s.h1 as usize) } else { 0 };
+                    Stored {
+                        bytes_per_element: values,
+                        meta_bits_per_element: values * coord_bits(s.h0 as usize) as f64 + blocks * k1_bits as f64,
+                    }
+                } else {
+                    Stored::DENSE
+                };
+                let b = match b {
+                    BFormat::Dense(_) => Stored::DENSE,
+                    BFormat::BlockedCsr(c) => Stored::of(c.storage(), c.k * c.n),
+                    BFormat::Columns(cp) => Stored::of(cp.storage(), cp.rows * cp.k),
+                };
+                (a, b)
+            }
+            Compressed::Dstc { a_columns, b_rows, .. } => (
+                Stored::of(a_columns.storage(), a_columns.fibers * a_columns.shape),
+                Stored::of(b_rows.storage(), b_rows.fibers * b_rows.shape),
+            ),
+            Compressed::S2ta { a, b_columns, .. } => {
+                (Stored::of(a.storage(), a.rows * a.k), Stored::of(b_columns.storage(), b_columns.rows * b_columns.k))
+            }
+        }
+    }
+
+    /// Coordinates read at the PE registers with the stationary values: K0 bits per MAC slot,
+    /// and K1 bits per rank1 select where A's K1 coordinates drive it.
+    fn pe_meta_read_bits(&self, counters: &Counters) -> u64 {
+        match &self.compressed {
+            Compressed::TensorCore { dataflow: df, .. } if df.rank0_saf => {
+                let s = df.shape;
+                let k1 = if df.rank1_saf && !df.b_drives_rank1 { counters.rank1_mux * coord_bits(s.h1 as usize) } else { 0 };
+                counters.pe_reg_read * coord_bits(s.h0 as usize) + k1
+            }
+            // Each array reads its rows' bits of A's column and its columns' bits of B's row per k.
+            Compressed::Dstc { dstc: d, a_columns, b_rows } => {
+                let (m, k, n) = (a_columns.shape, a_columns.fibers, b_rows.shape);
+                let spans = |len: usize, tile: usize, sub: usize| -> Vec<usize> {
+                    (0..len.div_ceil(tile))
+                        .flat_map(|t| (0..d.arrays_per_side).map(move |i| (t * tile + i * sub, t * tile + (i + 1) * sub)))
+                        .map(|(lo, hi)| hi.min(len).saturating_sub(lo.min(len)))
+                        .collect()
+                };
+                let (rows, cols) = (spans(m, d.tile_rows(), d.sub_rows), spans(n, d.tile_cols(), d.sub_cols));
+                let row_sum: usize = rows.iter().sum();
+                let col_sum: usize = cols.iter().sum();
+                let (busy_rows, busy_cols) = (rows.iter().filter(|&&r| r > 0).count(), cols.iter().filter(|&&c| c > 0).count());
+                (k * (row_sum * busy_cols + col_sum * busy_rows)) as u64
+            }
+            _ => 0,
+        }
+    }
+
+    /// The mapping (given, or the mapper's least-energy choice) and the hierarchy's counts.
+    pub fn hierarchy(
+        &self,
+        workload: &Workload,
+        counters: &Counters,
+        given: Option<&Mapping>,
+        ert: &Ert,
+    ) -> Result<(Mapping, Hierarchy), RunError> {
+        let (a, b) = self.stored();
+        let z_bytes = self.arch.output.bytes();
+        let shape = (workload.m, workload.k, workload.n);
+        let mapping = match given {
+            Some(m) => {
+                m.check_covers(shape, "--mapping")?;
+                m.clone()
+            }
+            None => {
+                let nest = Nest::of(&self.machine(), &self.arch, workload.m, workload.k, workload.n);
+                let cost = |m: &Mapping| {
+                    hierarchy_energy(&mapper::hierarchy(m, shape, a, b, z_bytes), &self.arch, ert).unwrap_or(f64::INFINITY)
+                };
+                nest.choose(&self.arch, a, b, cost)
+            }
+        };
+        let mut h = mapper::hierarchy(&mapping, shape, a, b, z_bytes);
+        h.pe_meta_read_bits = self.pe_meta_read_bits(counters);
+        Ok((mapping, h))
+    }
+}
+
 /// Z and counters of one emulation, with its timing.
 pub struct Emulation {
     pub z: Matrix<i32>,
@@ -346,6 +452,11 @@ pub struct RunResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub check: Option<Check>,
     pub counters: Counters,
+    /// The mapping the hierarchy's counts follow, in Timeloop's YAML form (`--mapping` takes it
+    /// back).
+    pub mapping: String,
+    /// DRAM and GLB traffic from the mapping, and the PE registers' metadata reads.
+    pub hierarchy: Hierarchy,
     pub cycles: u64,
     /// TC's cycles on the same workload, and this design's speedup over it.
     pub tc_cycles: u64,
@@ -424,12 +535,14 @@ pub fn run_best_order(
     gpu: Option<&GpuBackend>,
     check: bool,
     swap: bool,
+    mapping: Option<&Mapping>,
 ) -> Result<(RunResult, Matrix<i32>), RunError> {
-    let given = run(design, arch.clone(), ert, workload, operands, gpu, check);
+    let given = run(design, arch.clone(), ert, workload, operands, gpu, check, mapping);
     if !swap {
         return given;
     }
-    let swapped = run(design, arch.clone(), ert, &workload.swapped(), &operands.swapped(), gpu, check).map(
+    // A mapping names the loops of one order: the swapped order gets its own.
+    let swapped = run(design, arch.clone(), ert, &workload.swapped(), &operands.swapped(), gpu, check, None).map(
         |(mut r, z)| {
             r.order = Order::Swapped;
             r.workload = WorkloadReport::new(workload, operands);
@@ -464,6 +577,7 @@ pub fn run(
     operands: &Operands,
     gpu: Option<&GpuBackend>,
     check: bool,
+    mapping: Option<&Mapping>,
 ) -> Result<(RunResult, Matrix<i32>), RunError> {
     let prepared = Prepared::new(design, arch, workload, operands)?;
     let (emulation, gpu, cpu_fallback) = match gpu {
@@ -485,7 +599,9 @@ pub fn run(
         }
     });
     let Emulation { z, counters, wall_ms, gpu_time_ms } = emulation;
-    let Evaluation { energy_pj, breakdown_pj, latency_s, edp } = evaluate(&counters, &prepared.arch, ert)?;
+    let (mapping, hierarchy) = prepared.hierarchy(workload, &counters, mapping, ert)?;
+    let Evaluation { energy_pj, breakdown_pj, latency_s, edp } =
+        evaluate(&counters, &hierarchy, &prepared.arch, ert)?;
     let tc_cycles =
         crate::design::tc::dataflow(&Design::Tc.arch()).cycles(workload.m, workload.k, workload.n);
     let result = RunResult {
@@ -505,6 +621,8 @@ pub fn run(
         tc_cycles,
         speedup_over_tc: tc_cycles as f64 / counters.cycles as f64,
         counters,
+        mapping: mapping.to_yaml(),
+        hierarchy,
         energy_pj,
         energy_breakdown_pj: breakdown_pj.into_iter().map(|(k, v)| (k.to_string(), v.into())).collect(),
         latency_s,

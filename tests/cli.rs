@@ -275,7 +275,7 @@ fn run_errors_name_the_problem() {
     let thin_ert = dir.path().join("ert.toml");
     std::fs::write(&thin_ert, "name = \"thin\"\n[actions.mac]\npj = 1.0\n").unwrap();
     let err = with(&["--ert", thin_ert.to_str().unwrap()]);
-    assert!(err.contains("has no action \"glb_read\""), "{err}");
+    assert!(err.contains("has no action \"dram_read\""), "{err}");
 }
 
 /// A user's own architecture and energy table are used: a 2 GHz clock halves the latency.

@@ -12,7 +12,7 @@ use proptest::prelude::*;
 
 /// Runs and evaluates a workload on the CPU reference with the shipped architecture and ERT.
 fn reference_run(design: Design, w: &Workload, ops: &Operands) -> (RunResult, Matrix<i32>) {
-    run(design, design.arch(), &Ert::default_45nm(), w, ops, None, false).unwrap()
+    run(design, design.arch(), &Ert::default_45nm(), w, ops, None, false, None).unwrap()
 }
 
 fn workload(m: usize, k: usize, n: usize, a: &str, b: &str, seed: u64) -> Workload {
@@ -148,7 +148,7 @@ fn energy_breakdown_sums_to_the_total() {
         assert_relative_eq!(sum, r.energy_pj, max_relative = 1e-12);
         assert_relative_eq!(r.latency_s, r.cycles as f64 / 1e9, max_relative = 1e-12);
         assert_relative_eq!(r.edp, r.energy_pj * 1e-12 * r.latency_s, max_relative = 1e-12);
-        let e = evaluate(&r.counters, &design.arch(), &Ert::default_45nm()).unwrap();
+        let e = evaluate(&r.counters, &r.hierarchy, &design.arch(), &Ert::default_45nm()).unwrap();
         let mac = e.breakdown_pj.iter().find(|(name, _)| *name == "mac").unwrap().1;
         assert_relative_eq!(mac, r.counters.mac as f64 * 0.5608, max_relative = 1e-12);
     }

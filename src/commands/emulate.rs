@@ -12,10 +12,11 @@ use highlight_emu::matrix::Matrix;
 use highlight_emu::operand::npy::{self};
 use highlight_emu::output::Replace;
 use highlight_emu::pattern::Pattern;
+use highlight_emu::mapping::Mapping;
 use highlight_emu::run::{Workload, run_best_order};
 use serde_json::json;
 
-use super::{Mismatch, StdoutError, emit, parse_pattern};
+use super::{Mismatch, OutOfTolerance, StdoutError, emit, parse_pattern};
 use crate::{BackendArgs, CompareArgs, RunArgs};
 
 pub fn devices() -> Result<()> {
@@ -46,6 +47,10 @@ pub fn run(args: &RunArgs) -> Result<()> {
         None => args.design.arch(),
     };
     let ert = args.energy.load()?;
+    let mapping = args.mapping.as_deref().map(Mapping::load).transpose()?;
+    if mapping.is_some() && args.swap {
+        bail!("--mapping names the loops of the order given; drop --swap, or the mapping");
+    }
     if let Some(dir) = &args.save {
         highlight_emu::output::check_output_dir(dir).with_context(|| format!("--save {}", dir.display()))?;
         if dir.exists() {
@@ -63,6 +68,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         gpu.as_ref(),
         args.backend.check,
         args.swap,
+        mapping.as_ref(),
     )?;
     if let Some(dir) = &args.save {
         save(dir, &operands, &z, &result)?;
@@ -274,4 +280,28 @@ pub fn bench(
         }
     }
     Ok(())
+}
+
+pub fn validate(dir: &Path, backend: &BackendArgs, as_json: bool) -> Result<()> {
+    let gpu = backend.open()?;
+    let on_terminal = std::io::stderr().is_terminal();
+    let reports = highlight_emu::validate::validate(dir, gpu.as_ref(), |point| {
+        if on_terminal {
+            let _ = write!(std::io::stderr(), "\r\x1b[Kvalidating {point} ...");
+        }
+    })?;
+    if on_terminal {
+        let _ = write!(std::io::stderr(), "\r\x1b[K");
+    }
+    let text = if as_json {
+        serde_json::to_string_pretty(&reports)? + "\n"
+    } else {
+        highlight_emu::validate::table(&reports)
+    };
+    let failed: Vec<&str> = reports.iter().filter(|r| !r.ok).map(|r| r.point.as_str()).collect();
+    let verdict = match failed.len() {
+        0 => Ok(()),
+        n => Err(OutOfTolerance(format!("{n} of {} points outside tolerance: {}", reports.len(), failed.join(", "))).into()),
+    };
+    emit(&text, verdict)
 }

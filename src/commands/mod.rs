@@ -11,6 +11,11 @@ use highlight_emu::pattern::Pattern;
 #[error("{0}")]
 pub struct Mismatch(String);
 
+/// A validation figure outside its tolerance: exit code 1.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct OutOfTolerance(pub String);
+
 /// Standard output could not be written (closed or full).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write to standard output: {0}")]
@@ -39,6 +44,6 @@ mod emulate;
 mod operands;
 mod sweeps;
 
-pub use emulate::{bench, compare, degrees, devices, run};
+pub use emulate::{bench, compare, degrees, devices, run, validate};
 pub use operands::{gen_operand, prune, spec};
 pub use sweeps::{merge, sweep};

@@ -118,7 +118,7 @@ pub struct SafRank {
     pub h_max: u32,
 }
 
-/// Storage sizes, kept for reference.
+/// Storage sizes: the GLB's partitions bound the mapper's tiles.
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct StorageSizes {
@@ -149,6 +149,37 @@ pub struct Arch {
     #[serde(default)]
     pub rank0: Option<SafRank>,
     pub storage: StorageSizes,
+    /// Where outputs go and at what precision (docs/DESIGN.md 11).
+    #[serde(default)]
+    pub output: OutputPath,
+}
+
+/// The outputs' path: requantised to `bits` and written from the RF to DRAM, or (`via_glb`)
+/// through the GLB. The default follows the Sparseloop artifact: 8 bits, bypassing the GLB.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OutputPath {
+    #[serde(default = "eight_bits")]
+    pub bits: u32,
+    #[serde(default)]
+    pub via_glb: bool,
+}
+
+fn eight_bits() -> u32 {
+    8
+}
+
+impl Default for OutputPath {
+    fn default() -> Self {
+        OutputPath { bits: eight_bits(), via_glb: false }
+    }
+}
+
+impl OutputPath {
+    /// Bytes of one output word.
+    pub fn bytes(&self) -> u64 {
+        u64::from(self.bits.div_ceil(8))
+    }
 }
 
 #[derive(Debug, Error)]
@@ -186,6 +217,9 @@ impl Arch {
             return Err(bad(format!(
                 "arrays, rows_per_array, pes_per_row, macs_per_pe and tile_n must each be at most {MAX_ARCH_COUNT}, and their product at most {MAX_ARCH_MACS}"
             )));
+        }
+        if !matches!(arch.output.bits, 8 | 16 | 32) {
+            return Err(bad(format!("[output] bits = {}: accepted 8, 16 or 32", arch.output.bits)));
         }
         // Coordinates within a fiber are stored in 8 bits.
         if arch.pes_per_row > 255 || arch.macs_per_pe > 255 {

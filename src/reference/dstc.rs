@@ -76,6 +76,8 @@ fn tile(
                 let products = (a.len() * b.len()) as u64;
                 cycles += products.div_ceil(d.products_per_cycle as u64);
                 c.pe_reg_write += (a.len() + b.len()) as u64;
+                // Each register value is read once and fanned out to its row or column of MACs.
+                c.pe_reg_read += (a.len() + b.len()) as u64;
                 for &(r, a_value) in &a {
                     let z_row = &mut z_strip[(r - rows.start) * n..(r - rows.start + 1) * n];
                     for &(col, b_value) in &b {
@@ -83,7 +85,6 @@ fn tile(
                     }
                 }
                 c.mac += products;
-                c.pe_reg_read += products;
                 c.adder += products;
                 c.rf_read += products;
                 c.rf_write += products;

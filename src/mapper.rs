@@ -1,0 +1,214 @@
+//! The default mapping of a workload onto a design (docs/DESIGN.md 11): the loops the machine
+//! itself fixes (PE registers, RF, the arrays) and, above them, the GLB and DRAM tile loops this
+//! small mapper picks: the tiling with the least hierarchy energy whose compressed tiles fit the
+//! GLB's data and metadata partitions. K stays innermost above the RF, so partial sums never leave
+//! it, as in the emulated machines.
+
+use crate::design::{Arch, Machine};
+use crate::hierarchy::{Hierarchy, Stored};
+use crate::mapping::{Dim, Level, LevelMap, Loop, Mapping, Space};
+
+/// The machine's own loops and what is left for the mapper to tile.
+#[derive(Clone, Debug)]
+pub struct Nest {
+    /// PE-register, RF and GLB levels with the machine's loops (the GLB's spatial fan-out only).
+    levels: [LevelMap; 3],
+    /// Which level accumulates Z over K: its temporal K loop takes the chunk the GLB holds.
+    k_level: Level,
+    /// Tiles left above the machine: row groups, column tiles, k-steps.
+    m_out: u64,
+    n_out: u64,
+    k_steps: u64,
+}
+
+fn l(dim: Dim, bound: usize) -> Loop {
+    Loop { dim, bound: bound.max(1) as u64 }
+}
+
+fn level(temporal: Vec<Loop>, spatial: Vec<Loop>, keep: &[Space]) -> LevelMap {
+    let mut k = [false; 3];
+    for s in keep {
+        k[*s as usize] = true;
+    }
+    LevelMap { temporal: temporal.into_iter().filter(|l| l.bound > 1).collect(), spatial: spatial.into_iter().filter(|l| l.bound > 1).collect(), keep: k }
+}
+
+impl Nest {
+    /// The loop nest `machine` runs `m x k x n` with (docs/DESIGN.md 6 and 7).
+    pub fn of(machine: &Machine, arch: &Arch, m: usize, k: usize, n: usize) -> Nest {
+        let z_at_glb: &[Space] = if arch.output.via_glb { &[Space::A, Space::B, Space::Z] } else { &[Space::A, Space::B] };
+        match machine {
+            Machine::TensorCore(df) => {
+                // A stationary in the PE registers over a tile of output columns; the rows of an
+                // array and a k-step's span of K in space; the arrays take different row groups.
+                let tile_n = df.tile_n.min(n);
+                let span = df.fibers_per_step * df.shape.fiber_span();
+                Nest {
+                    levels: [
+                        level(vec![l(Dim::N, tile_n)], vec![], &[Space::A]),
+                        level(vec![], vec![l(Dim::M, df.rows_per_array), l(Dim::K, span)], &[Space::Z]),
+                        level(vec![], vec![l(Dim::M, df.arrays)], z_at_glb),
+                    ],
+                    k_level: Level::Rf,
+                    m_out: m.div_ceil(df.rows_per_group()) as u64,
+                    n_out: n.div_ceil(tile_n) as u64,
+                    k_steps: df.k_steps(k) as u64,
+                }
+            }
+            Machine::Dstc(d) => Nest {
+                // Each array's outer product: a column of A and a row of B in its registers,
+                // its sub-tile of Z in the RF; the arrays tile Z in two dimensions.
+                levels: [
+                    level(vec![], vec![l(Dim::M, d.sub_rows), l(Dim::N, d.sub_cols)], &[Space::A, Space::B]),
+                    level(vec![], vec![l(Dim::M, d.arrays_per_side), l(Dim::N, d.arrays_per_side)], &[Space::Z]),
+                    level(vec![], vec![], z_at_glb),
+                ],
+                k_level: Level::Rf,
+                m_out: m.div_ceil(d.tile_rows()) as u64,
+                n_out: n.div_ceil(d.tile_cols()) as u64,
+                k_steps: k as u64,
+            },
+            Machine::S2ta(s) => Nest {
+                // Output stationary: each PE accumulates its outputs over all of K.
+                levels: [
+                    level(vec![], vec![l(Dim::M, s.tile_rows), l(Dim::N, s.tile_cols)], &[Space::Z]),
+                    level(vec![], vec![], &[]),
+                    level(vec![], vec![], z_at_glb),
+                ],
+                k_level: Level::Pe,
+                m_out: m.div_ceil(s.tile_rows) as u64,
+                n_out: n.div_ceil(s.tile_cols) as u64,
+                k_steps: k as u64,
+            },
+        }
+    }
+
+    /// The mapping with GLB and DRAM loops: `k_inner` k-steps at the accumulating level, the
+    /// rest of K innermost at the GLB, then M and N split between GLB and DRAM in the given
+    /// orders (`true`: M inside N).
+    fn mapping(&self, k_inner: u64, (mg, ng): (u64, u64), glb_m_inner: bool, dram_m_inner: bool) -> Mapping {
+        let mut levels: [LevelMap; 4] = [
+            self.levels[0].clone(),
+            self.levels[1].clone(),
+            self.levels[2].clone(),
+            level(vec![], vec![], &[Space::A, Space::B, Space::Z]),
+        ];
+        let kl = &mut levels[self.k_level as usize].temporal;
+        if k_inner > 1 {
+            kl.push(Loop { dim: Dim::K, bound: k_inner });
+        }
+        let order = |m_inner: bool, mb: u64, nb: u64| {
+            let (mm, nn) = (Loop { dim: Dim::M, bound: mb }, Loop { dim: Dim::N, bound: nb });
+            let loops = if m_inner { [mm, nn] } else { [nn, mm] };
+            loops.into_iter().filter(|l| l.bound > 1)
+        };
+        let glb = &mut levels[Level::Glb as usize].temporal;
+        glb.extend([Loop { dim: Dim::K, bound: self.k_steps / k_inner }].into_iter().filter(|l| l.bound > 1));
+        glb.extend(order(glb_m_inner, mg, ng));
+        levels[Level::Dram as usize].temporal.extend(order(dram_m_inner, self.m_out / mg, self.n_out / ng));
+        Mapping { levels }
+    }
+
+    /// Picks the GLB and DRAM tiling with the least `cost` whose GLB tiles of A and B, stored as
+    /// `a` and `b`, fit the architecture's GLB data and metadata partitions. The smallest tiling
+    /// always fits a GLB that holds one k-step of a row group and a column tile.
+    pub fn choose(&self, arch: &Arch, a: Stored, b: Stored, cost: impl Fn(&Mapping) -> f64) -> Mapping {
+        let mut best: Option<(f64, Mapping)> = None;
+        for k_inner in divisors(self.k_steps) {
+            for mg in divisors(self.m_out) {
+                for ng in divisors(self.n_out) {
+                    for (glb_m, dram_m) in [(true, true), (true, false), (false, true), (false, false)] {
+                        let mapping = self.mapping(k_inner, (mg, ng), glb_m, dram_m);
+                        if !fits(&mapping, arch, a, b) {
+                            continue;
+                        }
+                        let c = cost(&mapping);
+                        if best.as_ref().is_none_or(|(bc, _)| c < *bc) {
+                            best = Some((c, mapping));
+                        }
+                    }
+                }
+            }
+        }
+        best.map_or_else(|| self.mapping(1, (1, 1), true, true), |(_, m)| m)
+    }
+}
+
+/// Whether the GLB's tiles of A and B fit its data and metadata partitions.
+fn fits(mapping: &Mapping, arch: &Arch, a: Stored, b: Stored) -> bool {
+    let glb = Level::Glb as usize;
+    let tile = |space: Space| -> f64 {
+        mapping.levels[..=glb]
+            .iter()
+            .flat_map(|l| l.temporal.iter().chain(&l.spatial))
+            .filter(|l| space.indexed_by(l.dim))
+            .map(|l| l.bound as f64)
+            .product()
+    };
+    let (ta, tb) = (tile(Space::A), tile(Space::B));
+    let data = ta * a.bytes_per_element + tb * b.bytes_per_element;
+    let meta = (ta * a.meta_bits_per_element + tb * b.meta_bits_per_element) / 8.0;
+    data <= arch.storage.glb_data_bytes as f64 && meta <= arch.storage.glb_meta_bytes as f64
+}
+
+/// Divisors of `n` (at least 1), ascending; a large prime `n` gives only 1 and itself.
+fn divisors(n: u64) -> Vec<u64> {
+    let n = n.max(1);
+    let mut small = Vec::new();
+    let mut large = Vec::new();
+    let mut d = 1;
+    while d * d <= n {
+        if n.is_multiple_of(d) {
+            small.push(d);
+            if d * d != n {
+                large.push(n / d);
+            }
+        }
+        d += 1;
+    }
+    small.extend(large.into_iter().rev());
+    small
+}
+
+/// The hierarchy's counts for `mapping` on an `m x k x n` workload: computed on the extents the
+/// mapping covers, then scaled, per data space, by the fraction of its padded tiles that exists.
+pub fn hierarchy(mapping: &Mapping, (m, k, n): (usize, usize, usize), a: Stored, b: Stored, z_bytes: u64) -> Hierarchy {
+    let h = Hierarchy::from_mapping(mapping, a, b, z_bytes);
+    let (mp, np, kp) = (mapping.extent(Dim::M) as f64, mapping.extent(Dim::N) as f64, mapping.extent(Dim::K) as f64);
+    let (m, k, n) = (m as f64, k as f64, n as f64);
+    let fa = (m * k / (mp * kp)).min(1.0);
+    let fb = (k * n / (kp * np)).min(1.0);
+    let fz = (m * n / (mp * np)).min(1.0);
+    let s = |v: u64, f: f64| (v as f64 * f).round() as u64;
+    Hierarchy {
+        dram_read_a: s(h.dram_read_a, fa),
+        dram_read_a_meta_bits: s(h.dram_read_a_meta_bits, fa),
+        dram_read_b: s(h.dram_read_b, fb),
+        dram_read_b_meta_bits: s(h.dram_read_b_meta_bits, fb),
+        dram_read_z: s(h.dram_read_z, fz),
+        dram_write_z: s(h.dram_write_z, fz),
+        glb_fill_a: s(h.glb_fill_a, fa),
+        glb_fill_a_meta_bits: s(h.glb_fill_a_meta_bits, fa),
+        glb_fill_b: s(h.glb_fill_b, fb),
+        glb_fill_b_meta_bits: s(h.glb_fill_b_meta_bits, fb),
+        glb_read_a: s(h.glb_read_a, fa),
+        glb_read_a_meta_bits: s(h.glb_read_a_meta_bits, fa),
+        glb_read_b: s(h.glb_read_b, fb),
+        glb_read_b_meta_bits: s(h.glb_read_b_meta_bits, fb),
+        glb_write_z: s(h.glb_write_z, fz),
+        glb_read_z: s(h.glb_read_z, fz),
+        pe_meta_read_bits: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn divisors_in_order() {
+        assert_eq!(divisors(12), vec![1, 2, 3, 4, 6, 12]);
+        assert_eq!(divisors(1), vec![1]);
+        assert_eq!(divisors(16641), vec![1, 3, 9, 43, 129, 387, 1849, 5547, 16641]);
+    }
+}

@@ -1,0 +1,223 @@
+//! `highlight-emu validate` (docs/DESIGN.md 11): the emulator against Sparseloop's published
+//! outputs. Each shipped point (`validation/sparseloop/`: the MICRO'22 artifact's fig15 points,
+//! ResNet-50 layers on TC, STC and DSTC) runs with the artifact's own mapping and energy table,
+//! and its cycles, energy per component and DRAM and GLB access counts are set beside
+//! Sparseloop's.
+
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::Value;
+use thiserror::Error;
+
+use crate::design::Design;
+use crate::energy::{EnergyError, Ert};
+use crate::mapping::{Dim, Mapping, MappingError};
+use crate::pattern::Pattern;
+use crate::run::{GpuBackend, RunError, RunResult, Workload, run};
+
+/// Cycles: TC and STC exactly Sparseloop's, DSTC within this fraction (its density is data there,
+/// statistics in Sparseloop).
+pub const DSTC_CYCLES_TOLERANCE: f64 = 0.10;
+/// Total energy, DRAM included, on every point.
+pub const TOTAL_TOLERANCE: f64 = 0.10;
+/// Each component that is more than [`COMPONENT_SHARE`] of Sparseloop's total.
+pub const COMPONENT_TOLERANCE: f64 = 0.20;
+pub const COMPONENT_SHARE: f64 = 0.05;
+/// DRAM and GLB access counts under the artifact's mapping.
+pub const COUNT_TOLERANCE: f64 = 0.05;
+
+#[derive(Debug, Error)]
+pub enum ValidateError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Bad { path: String, message: String },
+    #[error(transparent)]
+    Mapping(#[from] MappingError),
+    #[error(transparent)]
+    Energy(#[from] EnergyError),
+    #[error("{point}: {source}")]
+    Run { point: String, source: RunError },
+}
+
+/// One figure of the emulator beside Sparseloop's.
+#[derive(Clone, Debug, Serialize)]
+pub struct Figure {
+    pub name: String,
+    pub emulator: f64,
+    pub sparseloop: f64,
+    /// emulator / Sparseloop (1 when both are 0).
+    pub ratio: f64,
+    /// Whether the figure is held to a tolerance here, and meets it.
+    pub checked: bool,
+    pub ok: bool,
+}
+
+impl Figure {
+    fn new(name: &str, emulator: f64, sparseloop: f64, tolerance: Option<f64>) -> Figure {
+        let ratio = if sparseloop == 0.0 && emulator == 0.0 { 1.0 } else { emulator / sparseloop };
+        let ok = tolerance.is_none_or(|t| (ratio - 1.0).abs() <= t + 1e-12);
+        Figure { name: name.to_string(), emulator, sparseloop, ratio, checked: tolerance.is_some(), ok }
+    }
+}
+
+/// One point's comparison.
+#[derive(Clone, Debug, Serialize)]
+pub struct PointReport {
+    pub point: String,
+    pub design: Design,
+    pub cycles: Figure,
+    /// Energy per component in pJ: MAC, PE registers, RF, GLB, DRAM, other (adders and muxes,
+    /// which the artifact lacks), total.
+    pub energy: Vec<Figure>,
+    /// DRAM and GLB access counts (bytes) under the artifact's mapping.
+    pub counts: Vec<Figure>,
+    pub ok: bool,
+}
+
+/// The emulator's energy components, as groups of its breakdown.
+const COMPONENTS: &[(&str, &str, &[&str])] = &[
+    ("MAC", "MAC", &["mac", "mac_gated"]),
+    ("PE registers", "LRF", &["pe_reg_read", "pe_reg_write", "pe_meta_read_bits", "vfmu_read", "vfmu_write"]),
+    ("RF", "RF", &["rf_read", "rf_write"]),
+    ("GLB", "SMEM", &["glb_fill_a", "glb_fill_a_meta_bits", "glb_fill_b", "glb_fill_b_meta_bits", "glb_read_a", "glb_read_a_meta_bits", "glb_read_b", "glb_read_b_meta_bits", "glb_write_z", "glb_read_z"]),
+    ("DRAM", "DRAM", &["dram_read_a", "dram_read_a_meta_bits", "dram_read_b", "dram_read_b_meta_bits", "dram_read_z", "dram_write_z"]),
+    ("other", "", &["adder", "rank1_mux", "rank0_mux", "skip_select_mux"]),
+];
+
+/// Sparseloop's energy of one level, all data spaces.
+fn level_energy(levels: &Value, level: &str) -> f64 {
+    let l = &levels[level];
+    if let Some(e) = l.get("energy_pj").and_then(Value::as_f64) {
+        return e;
+    }
+    ["A", "B", "Z"].iter().filter_map(|s| l[*s].get("energy_pj").and_then(Value::as_f64)).sum()
+}
+
+/// The operands each design saw in the artifact (`aggregated_input.yaml`): TC dense weights, STC
+/// 2:4 whenever the weights are sparse, DSTC unstructured at the weight density.
+fn a_pattern(design: Design, weight_density: f64) -> Pattern {
+    match design {
+        _ if weight_density >= 1.0 => Pattern::Dense,
+        Design::Stc => Pattern::parse("K0(2:4)").expect("a valid pattern"),
+        Design::Dstc => Pattern::Unstructured { density: weight_density },
+        _ => Pattern::Dense,
+    }
+}
+
+/// Runs every point under `dir` (`reference.json`, `points/<name>/map.yaml`, `ert/`, `maps/`).
+pub fn validate(
+    dir: &Path,
+    gpu: Option<&GpuBackend>,
+    mut progress: impl FnMut(&str),
+) -> Result<Vec<PointReport>, ValidateError> {
+    let path = dir.join("reference.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|source| ValidateError::Read { path: path.display().to_string(), source })?;
+    let bad = |message: String| ValidateError::Bad { path: path.display().to_string(), message };
+    let reference: Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let points = reference["points"].as_array().ok_or_else(|| bad("no points list".into()))?;
+    let mut reports = Vec::new();
+    for p in points {
+        let name = p["name"].as_str().ok_or_else(|| bad("a point without a name".into()))?;
+        progress(name);
+        let field = |f: &str| p[f].as_f64().ok_or_else(|| bad(format!("{name}: no {f}")));
+        let design = match p["design"].as_str() {
+            Some("tc") => Design::Tc,
+            Some("stc") => Design::Stc,
+            Some("dstc") => Design::Dstc,
+            other => return Err(bad(format!("{name}: design {other:?}; the artifact's are tc, stc, dstc"))),
+        };
+        let upper = design.id().to_uppercase();
+        let mapping = Mapping::load(&dir.join("points").join(name).join("map.yaml"))?;
+        let ert = Ert::load_any(
+            &dir.join("ert").join(format!("{upper}-ERT.yaml")),
+            Some(&dir.join("maps").join(format!("{}.toml", design.id()))),
+        )?;
+        // The artifact pads K where its blocks need it (DSTC at density 1/3): run what it ran.
+        let workload = Workload {
+            m: field("m")? as usize,
+            k: (mapping.extent(Dim::K) as usize).max(field("k")? as usize),
+            n: field("n")? as usize,
+            a: a_pattern(design, field("weight_density")?),
+            b: Pattern::Unstructured { density: field("activation_density")? },
+            seed: 1,
+        };
+        let operands = workload.operands().map_err(|source| ValidateError::Run { point: name.into(), source })?;
+        let (result, _) = run(design, design.arch(), &ert, &workload, &operands, gpu, false, Some(&mapping))
+            .map_err(|source| ValidateError::Run { point: name.into(), source })?;
+        reports.push(compare_point(name, design, &result, p));
+    }
+    Ok(reports)
+}
+
+/// Sets one run beside its reference point.
+fn compare_point(name: &str, design: Design, r: &RunResult, p: &Value) -> PointReport {
+    let levels = &p["levels"];
+    let total = p["energy_pj"].as_f64().unwrap_or(0.0);
+    let cycles_tolerance = if design == Design::Dstc { DSTC_CYCLES_TOLERANCE } else { 0.0 };
+    let cycles = Figure::new("cycles", r.cycles as f64, p["cycles"].as_f64().unwrap_or(0.0), Some(cycles_tolerance));
+    let pj = |names: &[&str]| names.iter().filter_map(|n| r.energy_breakdown_pj.get(*n).and_then(Value::as_f64)).sum::<f64>();
+    let mut energy: Vec<Figure> = COMPONENTS
+        .iter()
+        .map(|(label, level, names)| {
+            let reference = if level.is_empty() { 0.0 } else { level_energy(levels, level) };
+            let tolerance = (reference > COMPONENT_SHARE * total).then_some(COMPONENT_TOLERANCE);
+            Figure::new(label, pj(names), reference, tolerance)
+        })
+        .collect();
+    energy.push(Figure::new("total", r.energy_pj, total, Some(TOTAL_TOLERANCE)));
+    let h = &r.hierarchy;
+    let count = |label: &str, emulator: u64, level: &str, space: &str, field: &str| {
+        let reference = levels[level][space][field].as_f64().unwrap_or(0.0);
+        Figure::new(label, emulator as f64, reference, Some(COUNT_TOLERANCE))
+    };
+    let counts = vec![
+        count("DRAM reads of A", h.dram_read_a, "DRAM", "A", "reads"),
+        count("DRAM reads of B", h.dram_read_b, "DRAM", "B", "reads"),
+        count("DRAM writes of Z", h.dram_write_z, "DRAM", "Z", "updates"),
+        count("GLB fills of A", h.glb_fill_a, "SMEM", "A", "fills"),
+        count("GLB fills of B", h.glb_fill_b, "SMEM", "B", "fills"),
+        count("GLB reads of A", h.glb_read_a, "SMEM", "A", "reads"),
+        count("GLB reads of B", h.glb_read_b, "SMEM", "B", "reads"),
+    ];
+    let ok = cycles.ok && energy.iter().all(|f| f.ok) && counts.iter().all(|f| f.ok);
+    PointReport { point: name.to_string(), design, cycles, energy, counts, ok }
+}
+
+/// The table `validate` prints: one row per point, each figure as emulator / Sparseloop.
+pub fn table(reports: &[PointReport]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let names: Vec<&str> = reports.first().map_or(vec![], |r| r.energy.iter().map(|f| f.name.as_str()).collect());
+    let _ = write!(out, "| point | cycles |");
+    for n in &names {
+        let _ = write!(out, " {n} |");
+    }
+    let _ = writeln!(out, " DRAM/GLB counts | ok |");
+    let _ = writeln!(out, "|---|---|{}---|---|", "---|".repeat(names.len()));
+    let cell = |f: &Figure| {
+        let mark = if f.ok { "" } else { " **x**" };
+        if f.sparseloop == 0.0 && f.emulator == 0.0 { "-".to_string() } else { format!("{:.3}{mark}", f.ratio) }
+    };
+    for r in reports {
+        let _ = write!(out, "| {} | {} |", r.point, cell(&r.cycles));
+        for f in &r.energy {
+            let _ = write!(out, " {} |", cell(f));
+        }
+        let (lo, hi) = r.counts.iter().fold((f64::INFINITY, 0f64), |(lo, hi), f| (lo.min(f.ratio), hi.max(f.ratio)));
+        let counts_ok = if r.counts.iter().all(|f| f.ok) { "" } else { " **x**" };
+        let _ = writeln!(out, " {lo:.3}-{hi:.3}{counts_ok} | {} |", if r.ok { "yes" } else { "no" });
+    }
+    let _ = writeln!(
+        out,
+        "\nEach cell: emulator / Sparseloop. Tolerances: cycles exact for TC and STC, {}% for DSTC; total energy {}%; each component {}% where Sparseloop's is over {}% of its total; DRAM and GLB counts {}%. **x**: outside.",
+        DSTC_CYCLES_TOLERANCE * 100.0,
+        TOTAL_TOLERANCE * 100.0,
+        COMPONENT_TOLERANCE * 100.0,
+        COMPONENT_SHARE * 100.0,
+        COUNT_TOLERANCE * 100.0
+    );
+    out
+}
