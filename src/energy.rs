@@ -149,16 +149,29 @@ pub struct Evaluation {
 
 /// Charges every counter and every count of the hierarchy to its ERT action and times the cycles
 /// at the design's clock.
-pub fn evaluate(counters: &Counters, hierarchy: &Hierarchy, arch: &Arch, ert: &Ert) -> Result<Evaluation, EnergyError> {
+pub fn evaluate(
+    counters: &Counters,
+    hierarchy: &Hierarchy,
+    arch: &Arch,
+    ert: &Ert,
+) -> Result<Evaluation, EnergyError> {
     let mut breakdown = Vec::with_capacity(CHARGES.len() + HIERARCHY_CHARGES.len());
-    let counts = counters.iter().filter_map(|(c, n)| CHARGES.iter().find(|(name, _, _)| *name == c).map(|ch| (ch, n)));
-    let levels = hierarchy.iter().into_iter().filter_map(|(c, n)| HIERARCHY_CHARGES.iter().find(|(name, _, _)| *name == c).map(|ch| (ch, n)));
+    let counts =
+        counters.iter().filter_map(|(c, n)| CHARGES.iter().find(|(name, _, _)| *name == c).map(|ch| (ch, n)));
+    let levels = hierarchy
+        .iter()
+        .into_iter()
+        .filter_map(|(c, n)| HIERARCHY_CHARGES.iter().find(|(name, _, _)| *name == c).map(|ch| (ch, n)));
     for (&(counter, action, per), count) in levels.chain(counts) {
         breakdown.push((counter, charge(counter, count, action, per, arch, ert)?));
     }
     let energy_pj = breakdown.iter().map(|(_, e)| e).sum::<f64>();
     if !energy_pj.is_finite() {
-        return Err(EnergyError::NotFinite { ert: ert.name.clone(), counter: "the total".into(), pj: energy_pj });
+        return Err(EnergyError::NotFinite {
+            ert: ert.name.clone(),
+            counter: "the total".into(),
+            pj: energy_pj,
+        });
     }
     let latency_s = counters.cycles as f64 / arch.clock_hz;
     Ok(Evaluation { energy_pj, breakdown_pj: breakdown, latency_s, edp: energy_pj * 1e-12 * latency_s })
@@ -176,7 +189,14 @@ pub fn hierarchy_energy(hierarchy: &Hierarchy, arch: &Arch, ert: &Ert) -> Result
 }
 
 /// `count` actions of `counter` in pJ.
-fn charge(counter: &str, count: u64, action: &str, per: Per, arch: &Arch, ert: &Ert) -> Result<f64, EnergyError> {
+fn charge(
+    counter: &str,
+    count: u64,
+    action: &str,
+    per: Per,
+    arch: &Arch,
+    ert: &Ert,
+) -> Result<f64, EnergyError> {
     if count == 0 {
         return Ok(0.0);
     }

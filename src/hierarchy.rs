@@ -54,8 +54,9 @@ impl Accesses {
         let mut a = Accesses::default();
         let lv = &mapping.levels;
         // Instances of a level: the spatial fan-out of every level above it.
-        let instances =
-            |level: usize| spatial_product(lv[level + 1..].iter().flat_map(|l| l.spatial.iter().copied()), |_| true);
+        let instances = |level: usize| {
+            spatial_product(lv[level + 1..].iter().flat_map(|l| l.spatial.iter().copied()), |_| true)
+        };
         let tile = |level: usize, space: Space| {
             spatial_product(
                 lv[..=level].iter().flat_map(|l| l.temporal.iter().chain(&l.spatial).copied()),
@@ -66,9 +67,12 @@ impl Accesses {
         // index `space`: one parent access serves that many children.
         let shared = |child: Option<usize>, parent: usize, space: Space| {
             let from = child.map_or(0, |c| c + 1);
-            spatial_product(lv[from..=parent].iter().flat_map(|l| l.spatial.iter().copied()), |l| !space.indexed_by(l.dim))
+            spatial_product(lv[from..=parent].iter().flat_map(|l| l.spatial.iter().copied()), |l| {
+                !space.indexed_by(l.dim)
+            })
         };
-        let computes: u64 = lv.iter().flat_map(|l| l.temporal.iter().chain(&l.spatial)).map(|l| l.bound).product();
+        let computes: u64 =
+            lv.iter().flat_map(|l| l.temporal.iter().chain(&l.spatial)).map(|l| l.bound).product();
         for space in Space::ALL {
             let keepers: Vec<usize> = (0..4).filter(|&i| lv[i].keeps(space)).collect();
             // Fills of every keeping level but DRAM.

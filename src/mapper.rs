@@ -30,13 +30,18 @@ fn level(temporal: Vec<Loop>, spatial: Vec<Loop>, keep: &[Space]) -> LevelMap {
     for s in keep {
         k[*s as usize] = true;
     }
-    LevelMap { temporal: temporal.into_iter().filter(|l| l.bound > 1).collect(), spatial: spatial.into_iter().filter(|l| l.bound > 1).collect(), keep: k }
+    LevelMap {
+        temporal: temporal.into_iter().filter(|l| l.bound > 1).collect(),
+        spatial: spatial.into_iter().filter(|l| l.bound > 1).collect(),
+        keep: k,
+    }
 }
 
 impl Nest {
     /// The loop nest `machine` runs `m x k x n` with (docs/DESIGN.md 6 and 7).
     pub fn of(machine: &Machine, arch: &Arch, m: usize, k: usize, n: usize) -> Nest {
-        let z_at_glb: &[Space] = if arch.output.via_glb { &[Space::A, Space::B, Space::Z] } else { &[Space::A, Space::B] };
+        let z_at_glb: &[Space] =
+            if arch.output.via_glb { &[Space::A, Space::B, Space::Z] } else { &[Space::A, Space::B] };
         match machine {
             Machine::TensorCore(df) => {
                 // A stationary in the PE registers over a tile of output columns; the rows of an
@@ -60,7 +65,11 @@ impl Nest {
                 // its sub-tile of Z in the RF; the arrays tile Z in two dimensions.
                 levels: [
                     level(vec![], vec![l(Dim::M, d.sub_rows), l(Dim::N, d.sub_cols)], &[Space::A, Space::B]),
-                    level(vec![], vec![l(Dim::M, d.arrays_per_side), l(Dim::N, d.arrays_per_side)], &[Space::Z]),
+                    level(
+                        vec![],
+                        vec![l(Dim::M, d.arrays_per_side), l(Dim::N, d.arrays_per_side)],
+                        &[Space::Z],
+                    ),
                     level(vec![], vec![], z_at_glb),
                 ],
                 k_level: Level::Rf,
@@ -172,9 +181,16 @@ fn divisors(n: u64) -> Vec<u64> {
 
 /// The hierarchy's counts for `mapping` on an `m x k x n` workload: computed on the extents the
 /// mapping covers, then scaled, per data space, by the fraction of its padded tiles that exists.
-pub fn hierarchy(mapping: &Mapping, (m, k, n): (usize, usize, usize), a: Stored, b: Stored, z_bytes: u64) -> Hierarchy {
+pub fn hierarchy(
+    mapping: &Mapping,
+    (m, k, n): (usize, usize, usize),
+    a: Stored,
+    b: Stored,
+    z_bytes: u64,
+) -> Hierarchy {
     let h = Hierarchy::from_mapping(mapping, a, b, z_bytes);
-    let (mp, np, kp) = (mapping.extent(Dim::M) as f64, mapping.extent(Dim::N) as f64, mapping.extent(Dim::K) as f64);
+    let (mp, np, kp) =
+        (mapping.extent(Dim::M) as f64, mapping.extent(Dim::N) as f64, mapping.extent(Dim::K) as f64);
     let (m, k, n) = (m as f64, k as f64, n as f64);
     let fa = (m * k / (mp * kp)).min(1.0);
     let fb = (k * n / (kp * np)).min(1.0);

@@ -164,7 +164,10 @@ impl Mapping {
     /// level this model lacks, a data space or dimension it does not know, and factors that do
     /// not parse are refused, naming them.
     pub fn parse(text: &str, origin: &str) -> Result<Mapping, MappingError> {
-        let bad = |message: String| MappingError::Bad { origin: origin.to_string(), message: format!("{message}; {FORM}") };
+        let bad = |message: String| MappingError::Bad {
+            origin: origin.to_string(),
+            message: format!("{message}; {FORM}"),
+        };
         let doc: Value = serde_yaml_ng::from_str(text).map_err(|e| bad(e.to_string()))?;
         let entries = doc
             .get("mapping")
@@ -178,7 +181,9 @@ impl Mapping {
             let field = |name: &str| entry.get(name).and_then(Value::as_str);
             let target = field("target").ok_or_else(|| bad("an entry without a target".into()))?;
             let level = Level::parse(target).ok_or_else(|| {
-                bad(format!("level {target:?}: this model has DRAM, SMEM (the GLB), RF and LRF (PE registers) only"))
+                bad(format!(
+                    "level {target:?}: this model has DRAM, SMEM (the GLB), RF and LRF (PE registers) only"
+                ))
             })?;
             let l = &mut levels[level as usize];
             match field("type").unwrap_or("temporal") {
@@ -192,7 +197,9 @@ impl Mapping {
                             .flatten()
                             .map(|v| {
                                 let s = v.as_str().unwrap_or("");
-                                space(s).ok_or_else(|| bad(format!("{target}: unknown data space {s:?} (A, B, Z)")))
+                                space(s).ok_or_else(|| {
+                                    bad(format!("{target}: unknown data space {s:?} (A, B, Z)"))
+                                })
                             })
                             .collect()
                     };
@@ -210,7 +217,11 @@ impl Mapping {
                         Some(p) => p
                             .chars()
                             .filter(|c| !c.is_whitespace())
-                            .map(|c| dim(c).ok_or_else(|| bad(format!("{target}: unknown dimension {c:?} in permutation"))))
+                            .map(|c| {
+                                dim(c).ok_or_else(|| {
+                                    bad(format!("{target}: unknown dimension {c:?} in permutation"))
+                                })
+                            })
                             .collect::<Result<_, _>>()?,
                         None => Dim::ALL.to_vec(),
                     };
@@ -218,7 +229,9 @@ impl Mapping {
                     let mut loops: Vec<Loop> = order
                         .iter()
                         .chain(Dim::ALL.iter().filter(|d| !order.contains(d)))
-                        .filter_map(|&d| factors.iter().find(|(fd, _)| *fd == d).map(|&(dim, bound)| Loop { dim, bound }))
+                        .filter_map(|&d| {
+                            factors.iter().find(|(fd, _)| *fd == d).map(|&(dim, bound)| Loop { dim, bound })
+                        })
                         .filter(|l| l.bound > 1)
                         .collect();
                     if kind == "temporal" {
@@ -244,7 +257,12 @@ impl Mapping {
 
     /// The product of every loop over `dim`: the extent the mapping covers.
     pub fn extent(&self, dim: Dim) -> u64 {
-        self.levels.iter().flat_map(|l| l.temporal.iter().chain(&l.spatial)).filter(|l| l.dim == dim).map(|l| l.bound).product()
+        self.levels
+            .iter()
+            .flat_map(|l| l.temporal.iter().chain(&l.spatial))
+            .filter(|l| l.dim == dim)
+            .map(|l| l.bound)
+            .product()
     }
 
     /// Checks that the mapping covers the workload `(m, k, n)`: every extent at least the
@@ -266,7 +284,12 @@ impl Mapping {
     pub fn to_yaml(&self) -> String {
         let mut out = String::from("mapping:\n");
         let spaces = |keep: bool, l: &LevelMap| -> String {
-            Space::ALL.iter().filter(|&&s| l.keeps(s) == keep).map(|s| s.name()).collect::<Vec<_>>().join(", ")
+            Space::ALL
+                .iter()
+                .filter(|&&s| l.keeps(s) == keep)
+                .map(|s| s.name())
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         for level in Level::ALL {
             let l = &self.levels[level as usize];
@@ -285,9 +308,11 @@ impl Mapping {
                     continue;
                 }
                 let bound = |d: Dim| loops.iter().filter(|x| x.dim == d).map(|x| x.bound).product::<u64>();
-                let factors: Vec<String> = Dim::ALL.iter().map(|&d| format!("{}{}", d.name(), bound(d))).collect();
+                let factors: Vec<String> =
+                    Dim::ALL.iter().map(|&d| format!("{}{}", d.name(), bound(d))).collect();
                 let mut order: Vec<char> = loops.iter().map(|x| x.dim.name()).collect();
-                let rest: Vec<char> = Dim::ALL.iter().map(|d| d.name()).filter(|c| !order.contains(c)).collect();
+                let rest: Vec<char> =
+                    Dim::ALL.iter().map(|d| d.name()).filter(|c| !order.contains(c)).collect();
                 order.extend(rest);
                 let _ = writeln!(
                     out,
@@ -307,9 +332,11 @@ fn parse_factors(text: &str) -> Result<Vec<(Dim, u64)>, String> {
     let mut factors = Vec::new();
     for token in text.split_whitespace() {
         let mut chars = token.chars();
-        let d = chars.next().and_then(dim).ok_or_else(|| format!("{token:?} does not start with M, N or K"))?;
+        let d =
+            chars.next().and_then(dim).ok_or_else(|| format!("{token:?} does not start with M, N or K"))?;
         let number = chars.as_str().trim_start_matches('=');
-        let bound: u64 = number.parse().map_err(|_| format!("{token:?}: {number:?} is not a whole number"))?;
+        let bound: u64 =
+            number.parse().map_err(|_| format!("{token:?}: {number:?} is not a whole number"))?;
         if bound == 0 {
             return Err(format!("{token:?}: a factor is at least 1"));
         }

@@ -12,14 +12,14 @@ use crate::design::dstc::Dstc;
 use crate::design::s2ta::S2ta;
 use crate::design::{Arch, Dataflow, Design, DesignError, Machine};
 use crate::energy::{EnergyError, Ert, Evaluation, evaluate, hierarchy_energy};
-use crate::hierarchy::{Hierarchy, Stored};
-use crate::mapper::{self, Nest};
-use crate::mapping::{Mapping, MappingError};
 use crate::format::{BFormat, Bitmask, BlockedCsr, FormatError, HierarchicalCp, TwoRankHss, coord_bits};
 use crate::gpu::dstc::DstcKernel;
 use crate::gpu::highlight::HighlightKernel;
 use crate::gpu::s2ta::S2taKernel;
 use crate::gpu::{AdapterRequest, Gpu, GpuError};
+use crate::hierarchy::{Hierarchy, Stored};
+use crate::mapper::{self, Nest};
+use crate::mapping::{Mapping, MappingError};
 use crate::matrix::{Matrix, dense_product};
 use crate::operand::{OperandError, OperandRole, generate};
 use crate::pattern::Pattern;
@@ -243,10 +243,12 @@ impl Prepared {
                 let a = if df.rank0_saf {
                     let values = f64::from(s.g1 * s.g0) / f64::from(s.h1 * s.h0);
                     let blocks = f64::from(s.g1) / f64::from(s.h1 * s.h0);
-                    let k1_bits = if df.rank1_saf && !df.b_drives_rank1 { coord_bits(s.h1 as usize) } else { 0 };
+                    let k1_bits =
+                        if df.rank1_saf && !df.b_drives_rank1 { coord_bits(s.h1 as usize) } else { 0 };
                     Stored {
                         bytes_per_element: values,
-                        meta_bits_per_element: values * coord_bits(s.h0 as usize) as f64 + blocks * k1_bits as f64,
+                        meta_bits_per_element: values * coord_bits(s.h0 as usize) as f64
+                            + blocks * k1_bits as f64,
                     }
                 } else {
                     Stored::DENSE
@@ -262,9 +264,10 @@ impl Prepared {
                 Stored::of(a_columns.storage(), a_columns.fibers * a_columns.shape),
                 Stored::of(b_rows.storage(), b_rows.fibers * b_rows.shape),
             ),
-            Compressed::S2ta { a, b_columns, .. } => {
-                (Stored::of(a.storage(), a.rows * a.k), Stored::of(b_columns.storage(), b_columns.rows * b_columns.k))
-            }
+            Compressed::S2ta { a, b_columns, .. } => (
+                Stored::of(a.storage(), a.rows * a.k),
+                Stored::of(b_columns.storage(), b_columns.rows * b_columns.k),
+            ),
         }
     }
 
@@ -274,7 +277,11 @@ impl Prepared {
         match &self.compressed {
             Compressed::TensorCore { dataflow: df, .. } if df.rank0_saf => {
                 let s = df.shape;
-                let k1 = if df.rank1_saf && !df.b_drives_rank1 { counters.rank1_mux * coord_bits(s.h1 as usize) } else { 0 };
+                let k1 = if df.rank1_saf && !df.b_drives_rank1 {
+                    counters.rank1_mux * coord_bits(s.h1 as usize)
+                } else {
+                    0
+                };
                 counters.pe_reg_read * coord_bits(s.h0 as usize) + k1
             }
             // Each array reads its rows' bits of A's column and its columns' bits of B's row per k.
@@ -282,14 +289,18 @@ impl Prepared {
                 let (m, k, n) = (a_columns.shape, a_columns.fibers, b_rows.shape);
                 let spans = |len: usize, tile: usize, sub: usize| -> Vec<usize> {
                     (0..len.div_ceil(tile))
-                        .flat_map(|t| (0..d.arrays_per_side).map(move |i| (t * tile + i * sub, t * tile + (i + 1) * sub)))
+                        .flat_map(|t| {
+                            (0..d.arrays_per_side)
+                                .map(move |i| (t * tile + i * sub, t * tile + (i + 1) * sub))
+                        })
                         .map(|(lo, hi)| hi.min(len).saturating_sub(lo.min(len)))
                         .collect()
                 };
                 let (rows, cols) = (spans(m, d.tile_rows(), d.sub_rows), spans(n, d.tile_cols(), d.sub_cols));
                 let row_sum: usize = rows.iter().sum();
                 let col_sum: usize = cols.iter().sum();
-                let (busy_rows, busy_cols) = (rows.iter().filter(|&&r| r > 0).count(), cols.iter().filter(|&&c| c > 0).count());
+                let (busy_rows, busy_cols) =
+                    (rows.iter().filter(|&&r| r > 0).count(), cols.iter().filter(|&&c| c > 0).count());
                 (k * (row_sum * busy_cols + col_sum * busy_rows)) as u64
             }
             _ => 0,
@@ -315,7 +326,8 @@ impl Prepared {
             None => {
                 let nest = Nest::of(&self.machine(), &self.arch, workload.m, workload.k, workload.n);
                 let cost = |m: &Mapping| {
-                    hierarchy_energy(&mapper::hierarchy(m, shape, a, b, z_bytes), &self.arch, ert).unwrap_or(f64::INFINITY)
+                    hierarchy_energy(&mapper::hierarchy(m, shape, a, b, z_bytes), &self.arch, ert)
+                        .unwrap_or(f64::INFINITY)
                 };
                 nest.choose(&self.arch, a, b, cost)
             }
@@ -542,16 +554,15 @@ pub fn run_best_order(
         return given;
     }
     // A mapping names the loops of one order: the swapped order gets its own.
-    let swapped = run(design, arch.clone(), ert, &workload.swapped(), &operands.swapped(), gpu, check, None).map(
-        |(mut r, z)| {
+    let swapped = run(design, arch.clone(), ert, &workload.swapped(), &operands.swapped(), gpu, check, None)
+        .map(|(mut r, z)| {
             r.order = Order::Swapped;
             r.workload = WorkloadReport::new(workload, operands);
             r.tc_cycles =
                 crate::design::tc::dataflow(&Design::Tc.arch()).cycles(workload.m, workload.k, workload.n);
             r.speedup_over_tc = r.tc_cycles as f64 / r.cycles as f64;
             (r, z.transpose())
-        },
-    );
+        });
     match (given, swapped) {
         (Ok(g), Ok(s)) => Ok(if s.0.edp < g.0.edp { s } else { g }),
         (Ok(g), Err(_)) => Ok(g),
@@ -569,6 +580,7 @@ pub fn first_mismatch(z: &Matrix<i32>, dense: &Matrix<i32>) -> Option<(usize, us
 /// Runs `workload` on `design`, on the GPU when one is given, else with the CPU reference;
 /// with `check`, also on the CPU reference, comparing Z and every counter (an error where the GPU
 /// cannot run the architecture, since nothing could be compared).
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     design: Design,
     arch: Arch,

@@ -38,7 +38,7 @@ pub enum ValidateError {
     #[error(transparent)]
     Energy(#[from] EnergyError),
     #[error("{point}: {source}")]
-    Run { point: String, source: RunError },
+    Run { point: String, source: Box<RunError> },
 }
 
 /// One figure of the emulator beside Sparseloop's.
@@ -81,8 +81,34 @@ const COMPONENTS: &[(&str, &str, &[&str])] = &[
     ("MAC", "MAC", &["mac", "mac_gated"]),
     ("PE registers", "LRF", &["pe_reg_read", "pe_reg_write", "pe_meta_read_bits", "vfmu_read", "vfmu_write"]),
     ("RF", "RF", &["rf_read", "rf_write"]),
-    ("GLB", "SMEM", &["glb_fill_a", "glb_fill_a_meta_bits", "glb_fill_b", "glb_fill_b_meta_bits", "glb_read_a", "glb_read_a_meta_bits", "glb_read_b", "glb_read_b_meta_bits", "glb_write_z", "glb_read_z"]),
-    ("DRAM", "DRAM", &["dram_read_a", "dram_read_a_meta_bits", "dram_read_b", "dram_read_b_meta_bits", "dram_read_z", "dram_write_z"]),
+    (
+        "GLB",
+        "SMEM",
+        &[
+            "glb_fill_a",
+            "glb_fill_a_meta_bits",
+            "glb_fill_b",
+            "glb_fill_b_meta_bits",
+            "glb_read_a",
+            "glb_read_a_meta_bits",
+            "glb_read_b",
+            "glb_read_b_meta_bits",
+            "glb_write_z",
+            "glb_read_z",
+        ],
+    ),
+    (
+        "DRAM",
+        "DRAM",
+        &[
+            "dram_read_a",
+            "dram_read_a_meta_bits",
+            "dram_read_b",
+            "dram_read_b_meta_bits",
+            "dram_read_z",
+            "dram_write_z",
+        ],
+    ),
     ("other", "", &["adder", "rank1_mux", "rank0_mux", "skip_select_mux"]),
 ];
 
@@ -144,9 +170,11 @@ pub fn validate(
             b: Pattern::Unstructured { density: field("activation_density")? },
             seed: 1,
         };
-        let operands = workload.operands().map_err(|source| ValidateError::Run { point: name.into(), source })?;
+        let operands = workload
+            .operands()
+            .map_err(|source| ValidateError::Run { point: name.into(), source: Box::new(source) })?;
         let (result, _) = run(design, design.arch(), &ert, &workload, &operands, gpu, false, Some(&mapping))
-            .map_err(|source| ValidateError::Run { point: name.into(), source })?;
+            .map_err(|source| ValidateError::Run { point: name.into(), source: Box::new(source) })?;
         reports.push(compare_point(name, design, &result, p));
     }
     Ok(reports)
@@ -157,8 +185,11 @@ fn compare_point(name: &str, design: Design, r: &RunResult, p: &Value) -> PointR
     let levels = &p["levels"];
     let total = p["energy_pj"].as_f64().unwrap_or(0.0);
     let cycles_tolerance = if design == Design::Dstc { DSTC_CYCLES_TOLERANCE } else { 0.0 };
-    let cycles = Figure::new("cycles", r.cycles as f64, p["cycles"].as_f64().unwrap_or(0.0), Some(cycles_tolerance));
-    let pj = |names: &[&str]| names.iter().filter_map(|n| r.energy_breakdown_pj.get(*n).and_then(Value::as_f64)).sum::<f64>();
+    let cycles =
+        Figure::new("cycles", r.cycles as f64, p["cycles"].as_f64().unwrap_or(0.0), Some(cycles_tolerance));
+    let pj = |names: &[&str]| {
+        names.iter().filter_map(|n| r.energy_breakdown_pj.get(*n).and_then(Value::as_f64)).sum::<f64>()
+    };
     let mut energy: Vec<Figure> = COMPONENTS
         .iter()
         .map(|(label, level, names)| {
@@ -190,7 +221,8 @@ fn compare_point(name: &str, design: Design, r: &RunResult, p: &Value) -> PointR
 pub fn table(reports: &[PointReport]) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
-    let names: Vec<&str> = reports.first().map_or(vec![], |r| r.energy.iter().map(|f| f.name.as_str()).collect());
+    let names: Vec<&str> =
+        reports.first().map_or(vec![], |r| r.energy.iter().map(|f| f.name.as_str()).collect());
     let _ = write!(out, "| point | cycles |");
     for n in &names {
         let _ = write!(out, " {n} |");
@@ -199,14 +231,19 @@ pub fn table(reports: &[PointReport]) -> String {
     let _ = writeln!(out, "|---|---|{}---|---|", "---|".repeat(names.len()));
     let cell = |f: &Figure| {
         let mark = if f.ok { "" } else { " **x**" };
-        if f.sparseloop == 0.0 && f.emulator == 0.0 { "-".to_string() } else { format!("{:.3}{mark}", f.ratio) }
+        if f.sparseloop == 0.0 && f.emulator == 0.0 {
+            "-".to_string()
+        } else {
+            format!("{:.3}{mark}", f.ratio)
+        }
     };
     for r in reports {
         let _ = write!(out, "| {} | {} |", r.point, cell(&r.cycles));
         for f in &r.energy {
             let _ = write!(out, " {} |", cell(f));
         }
-        let (lo, hi) = r.counts.iter().fold((f64::INFINITY, 0f64), |(lo, hi), f| (lo.min(f.ratio), hi.max(f.ratio)));
+        let (lo, hi) =
+            r.counts.iter().fold((f64::INFINITY, 0f64), |(lo, hi), f| (lo.min(f.ratio), hi.max(f.ratio)));
         let counts_ok = if r.counts.iter().all(|f| f.ok) { "" } else { " **x**" };
         let _ = writeln!(out, " {lo:.3}-{hi:.3}{counts_ok} | {} |", if r.ok { "yes" } else { "no" });
     }

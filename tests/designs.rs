@@ -16,7 +16,8 @@ fn workload(m: usize, k: usize, n: usize, a: &str, b: &str, seed: u64) -> Worklo
 }
 
 fn best(design: Design, w: &Workload, ops: &Operands, swap: bool) -> Result<RunResult, RunError> {
-    run_best_order(design, &design.arch(), &Ert::default_45nm(), w, ops, None, false, swap, None).map(|(r, _)| r)
+    run_best_order(design, &design.arch(), &Ert::default_45nm(), w, ops, None, false, swap, None)
+        .map(|(r, _)| r)
 }
 
 /// A pattern each design runs, with a B it runs.

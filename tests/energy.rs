@@ -31,7 +31,11 @@ fn accelergy_ert_maps_onto_our_actions() {
 #[test]
 fn accelergy_errors_name_what_is_missing() {
     let err = Ert::load_any(&fixture("no-smem-ERT.yaml"), None).unwrap_err().to_string();
-    assert!(err.contains("no SMEM.") && err.contains("the table has: DRAM.read, DRAM.write, LRF.read, MAC.mac_gated"), "{err}");
+    assert!(
+        err.contains("no SMEM.")
+            && err.contains("the table has: DRAM.read, DRAM.write, LRF.read, MAC.mac_gated"),
+        "{err}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let not_ert = dir.path().join("x.yaml");
     std::fs::write(&not_ert, "hello: world\n").unwrap();

@@ -8,11 +8,11 @@ use highlight_emu::compare::{Point, PointOperands};
 use highlight_emu::degrees::DegreeTable;
 use highlight_emu::design::{Arch, Design};
 use highlight_emu::gpu;
+use highlight_emu::mapping::Mapping;
 use highlight_emu::matrix::Matrix;
 use highlight_emu::operand::npy::{self};
 use highlight_emu::output::Replace;
 use highlight_emu::pattern::Pattern;
-use highlight_emu::mapping::Mapping;
 use highlight_emu::run::{Workload, run_best_order};
 use serde_json::json;
 
@@ -301,7 +301,12 @@ pub fn validate(dir: &Path, backend: &BackendArgs, as_json: bool) -> Result<()> 
     let failed: Vec<&str> = reports.iter().filter(|r| !r.ok).map(|r| r.point.as_str()).collect();
     let verdict = match failed.len() {
         0 => Ok(()),
-        n => Err(OutOfTolerance(format!("{n} of {} points outside tolerance: {}", reports.len(), failed.join(", "))).into()),
+        n => Err(OutOfTolerance(format!(
+            "{n} of {} points outside tolerance: {}",
+            reports.len(),
+            failed.join(", ")
+        ))
+        .into()),
     };
     emit(&text, verdict)
 }

@@ -1,0 +1,163 @@
+//! The memory hierarchy (docs/DESIGN.md 11): mappings in and out, the mapper's choice, the
+//! traffic against the emulators' own loop nest, the artifact's energy tables, and `validate`
+//! against Sparseloop's published points.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use highlight_emu::design::Design;
+use highlight_emu::energy::Ert;
+use highlight_emu::mapping::{Dim, Level, Mapping};
+use highlight_emu::pattern::Pattern;
+use highlight_emu::run::{RunResult, Workload, run};
+use proptest::prelude::*;
+
+fn validation() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("validation/sparseloop")
+}
+
+fn emu() -> Command {
+    Command::cargo_bin("highlight-emu").unwrap()
+}
+
+fn cpu_run(
+    design: Design,
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &str,
+    b: &str,
+    mapping: Option<&Mapping>,
+) -> RunResult {
+    let w = Workload { m, k, n, a: Pattern::parse(a).unwrap(), b: Pattern::parse(b).unwrap(), seed: 3 };
+    let ops = w.operands().unwrap();
+    run(design, design.arch(), &Ert::default_45nm(), &w, &ops, None, false, mapping).unwrap().0
+}
+
+/// Every Accelergy table of the artifact imports with the shipped map (index ranges such as
+/// `MAC[0..255]` hold dots of their own).
+#[test]
+fn every_artifact_table_imports() {
+    let mut seen = 0;
+    for entry in std::fs::read_dir(validation().join("ert")).unwrap() {
+        let path = entry.unwrap().path();
+        let ert = Ert::load_any(&path, None).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!((ert.actions["dram_read"].pj - 64.0).abs() < 1e-9, "{}", path.display());
+        assert!(ert.actions["mac"].source.as_ref().unwrap().contains("MAC.mac_random"));
+        seen += 1;
+    }
+    assert_eq!(seen, 6);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Under the mapper's mapping, the GLB reads the hierarchy charges are the emulators' own
+    /// counts of their loop nest (for K a whole number of k-steps, at least two of them: with one,
+    /// the mapping keeps A in the PE registers across column tiles, which the emulated nest
+    /// reloads), and the output goes to DRAM once, 8 bits each.
+    #[test]
+    fn glb_reads_follow_the_emulated_loop_nest(
+        groups in 1usize..4, steps in 2usize..6, n in 1usize..300,
+        case in prop_oneof![
+            Just((Design::Tc, "dense", 16)),
+            Just((Design::Highlight, "K1(2:4)->K0(2:4)", 64)),
+            Just((Design::Highlight, "K1(2:8)->K0(2:4)", 128)),
+            Just((Design::Stc, "K0(2:4)", 32)),
+        ],
+    ) {
+        let (design, a, span) = case;
+        let (m, k) = (groups * 64, steps * span);
+        let r = cpu_run(design, m, k, n, a, "dense", None);
+        let (h, c) = (r.hierarchy, r.counters);
+        prop_assert_eq!(h.glb_read_a, c.glb_read_a);
+        prop_assert_eq!(h.glb_read_a_meta_bits, c.glb_read_a_meta_bits);
+        prop_assert_eq!(h.glb_read_b, c.glb_read_b);
+        prop_assert_eq!(h.dram_write_z, (m * n) as u64);
+        prop_assert_eq!(h.dram_read_z, 0);
+        // DRAM reads each operand at least once, and the GLB tiles fit.
+        prop_assert!(h.dram_read_b >= (k * n) as u64);
+        let mapping = Mapping::parse(&r.mapping, "result").unwrap();
+        prop_assert!(mapping.extent(Dim::N) >= n as u64);
+    }
+}
+
+/// The mapper never does worse than the plainest tiling (one row group and one column tile at a
+/// time in the GLB), and its mapping reads back to the same counts through `--mapping`.
+#[test]
+fn the_mapper_beats_the_plain_tiling_and_round_trips() {
+    let r = cpu_run(Design::Highlight, 512, 1024, 768, "K1(2:4)->K0(2:4)", "unstructured(0.5)", None);
+    let chosen = Mapping::parse(&r.mapping, "result").unwrap();
+    let again =
+        cpu_run(Design::Highlight, 512, 1024, 768, "K1(2:4)->K0(2:4)", "unstructured(0.5)", Some(&chosen));
+    assert_eq!(again.hierarchy, r.hierarchy);
+    assert_eq!(again.energy_pj, r.energy_pj);
+    // The plainest tiling: every loop above the arrays at DRAM, K innermost.
+    let mut plain = chosen.clone();
+    let outer: Vec<_> = plain.levels[Level::Glb as usize].temporal.drain(..).collect();
+    let k_at_rf: u64 = plain.levels[Level::Rf as usize].temporal.drain(..).map(|l| l.bound).product();
+    let k_steps = k_at_rf * outer.iter().filter(|l| l.dim == Dim::K).map(|l| l.bound).product::<u64>();
+    plain.levels[Level::Rf as usize]
+        .temporal
+        .push(highlight_emu::mapping::Loop { dim: Dim::K, bound: k_steps });
+    let dram = &mut plain.levels[Level::Dram as usize].temporal;
+    dram.extend(outer.into_iter().filter(|l| l.dim != Dim::K));
+    let p = cpu_run(Design::Highlight, 512, 1024, 768, "K1(2:4)->K0(2:4)", "unstructured(0.5)", Some(&plain));
+    let dram = |r: &RunResult| r.hierarchy.dram_read_a + r.hierarchy.dram_read_b;
+    assert!(r.energy_pj <= p.energy_pj * (1.0 + 1e-12), "{} > {}", r.energy_pj, p.energy_pj);
+    assert!(dram(&r) <= dram(&p));
+}
+
+#[test]
+fn mapping_errors_name_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let level = write("l2.yaml", "mapping:\n- {target: L2, type: temporal, factors: M1 N1 K1}\n");
+    let short = write("short.yaml", "mapping:\n- {target: DRAM, type: temporal, factors: M1 N2 K1}\n");
+    let factors = write("bad.yaml", "mapping:\n- {target: RF, type: temporal, factors: M1 Q2}\n");
+    let run = |extra: &[&str]| {
+        let mut args =
+            vec!["run", "--design", "tc", "--m", "64", "--k", "32", "--n", "16", "--backend", "cpu"];
+        args.extend(extra);
+        let out = emu().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        String::from_utf8(out.stderr).unwrap()
+    };
+    assert!(run(&["--mapping", &level]).contains("level \"L2\": this model has DRAM, SMEM"));
+    assert!(run(&["--mapping", &short]).contains("its M loops cover 1, the workload has 64"));
+    assert!(run(&["--mapping", &factors]).contains("\"Q2\" does not start with M, N or K"));
+    assert!(run(&["--mapping", &short, "--swap"]).contains("drop --swap"));
+}
+
+/// `validate` on the shipped points: TC and STC cycles exactly Sparseloop's, every total within
+/// 10 % and every large component within 20 %, DRAM and GLB counts within 5 %, DSTC's cycles
+/// reported beside Sparseloop's statistical ones.
+#[test]
+fn validate_against_the_artifacts_points() {
+    let out =
+        emu().args(["validate", "--backend", "cpu", "--json", "--dir"]).arg(validation()).output().unwrap();
+    let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reports = reports.as_array().unwrap();
+    assert_eq!(reports.len(), 24);
+    let mut out_of_tolerance = 0;
+    for r in reports {
+        let point = r["point"].as_str().unwrap();
+        let design = r["design"].as_str().unwrap();
+        if design != "dstc" {
+            assert_eq!(r["cycles"]["ratio"], 1.0, "{point}");
+        }
+        for f in r["energy"].as_array().unwrap().iter().chain(r["counts"].as_array().unwrap()) {
+            assert!(f["ok"].as_bool().unwrap(), "{point}: {f}");
+        }
+        out_of_tolerance += usize::from(!r["ok"].as_bool().unwrap());
+    }
+    // The exit code says whether every point is inside its tolerances.
+    assert_eq!(out.status.code(), Some(if out_of_tolerance == 0 { 0 } else { 1 }));
+    let table = emu().args(["validate", "--backend", "cpu", "--dir"]).arg(validation()).output().unwrap();
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(text.contains("| M128-K1152-N1024-IAD0.44-WD0.5/TC | 1.000 | 1.000 |"), "{text}");
+}
