@@ -11,6 +11,7 @@ use crate::compare::{Outcome, Point, PointOperands};
 use crate::counters::Counters;
 use crate::design::Design;
 use crate::energy::Ert;
+use crate::hierarchy::Hierarchy;
 use crate::output::Replace;
 use crate::plot::BarChart;
 
@@ -174,6 +175,7 @@ impl Results {
             "reason",
         ];
         header.extend(Counters::NAMES);
+        header.extend(Hierarchy::default().iter().map(|(name, _)| name));
         header.extend([
             "energy_pj",
             "latency_s",
@@ -219,6 +221,7 @@ impl Results {
                         String::new(),
                     ]);
                     record.extend(r.counters.iter().map(|(_, v)| v.to_string()));
+                    record.extend(r.hierarchy.iter().map(|(_, v)| v.to_string()));
                     record.extend([
                         r.energy_pj.to_string(),
                         r.latency_s.to_string(),
