@@ -181,8 +181,10 @@ impl Prepared {
         }
     }
 
-    /// Coordinates read at the PE registers with the stationary values: K0 bits per MAC slot,
-    /// and K1 bits per rank1 select where A's K1 coordinates drive it.
+    /// Coordinates read at the PE registers with the operands, as the Sparseloop artifact charges
+    /// STC's: K0 bits per MAC slot and K1 bits per rank1 select where A's K1 coordinates drive it
+    /// (STC, HighLight, HighLight-DSSO), each DSTC array's bitmask bits per k, S2TA's block
+    /// coordinate per MAC slot.
     fn pe_meta_read_bits(&self, counters: &Counters) -> u64 {
         match &self.compressed {
             Compressed::TensorCore { dataflow: df, .. } if df.rank0_saf => {
@@ -212,6 +214,10 @@ impl Prepared {
                 let (busy_rows, busy_cols) =
                     (rows.iter().filter(|&&r| r > 0).count(), cols.iter().filter(|&&c| c > 0).count());
                 (k * (row_sum * busy_cols + col_sum * busy_rows)) as u64
+            }
+            // Each MAC slot takes A's value with its coordinate in the G:8 block.
+            Compressed::S2ta { s2ta, .. } => {
+                (counters.mac + counters.mac_gated) * coord_bits(s2ta.block as usize)
             }
             _ => 0,
         }
