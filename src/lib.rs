@@ -15,6 +15,7 @@ pub mod energy;
 pub mod format;
 pub mod gpu;
 pub mod hierarchy;
+pub mod inputs;
 pub mod mapper;
 pub mod mapping;
 pub mod matrix;

@@ -202,15 +202,25 @@ impl BackendArgs {
 /// The product's shape, shared by the commands that emulate one.
 #[derive(clap::Args)]
 struct ShapeArgs {
-    /// Rows of A and Z.
+    /// Rows of A and Z (from --a-file when given).
     #[arg(long)]
-    m: usize,
-    /// The reduction dimension (columns of A, rows of B).
+    m: Option<usize>,
+    /// The reduction dimension, columns of A and rows of B (from the operand files when given).
     #[arg(long)]
-    k: usize,
-    /// Columns of B and Z.
+    k: Option<usize>,
+    /// Columns of B and Z (from --b-file when given).
     #[arg(long)]
-    n: usize,
+    n: Option<usize>,
+}
+
+impl ShapeArgs {
+    /// M, K and N, all given.
+    fn required(&self) -> Result<(usize, usize, usize)> {
+        match (self.m, self.k, self.n) {
+            (Some(m), Some(k), Some(n)) => Ok((m, k, n)),
+            _ => anyhow::bail!("give --m, --k and --n (e.g. --m 1024 --k 1024 --n 1024)"),
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -242,12 +252,20 @@ struct RunArgs {
     design: Design,
     #[command(flatten)]
     shape: ShapeArgs,
-    /// Pattern of A along K, e.g. "C1(2:4)->C0(2:4)".
-    #[arg(long, default_value = "dense")]
-    a: String,
-    /// Pattern of B along K, e.g. "dense" or "unstructured(0.5)".
-    #[arg(long, default_value = "dense")]
-    b: String,
+    /// Pattern of A along K, e.g. "C1(2:4)->C0(2:4)" (default dense). With --a-file, the file
+    /// must have it; without, the sparsest of the design's patterns the file has is run.
+    #[arg(long)]
+    a: Option<String>,
+    /// Pattern of B along K, e.g. "dense" or "unstructured(0.5)" (default dense). With --b-file,
+    /// the file must have it.
+    #[arg(long)]
+    b: Option<String>,
+    /// Operand A from a .npy file (int8, or float32 quantised to int8), M x K.
+    #[arg(long)]
+    a_file: Option<PathBuf>,
+    /// Operand B from a .npy file (int8, or float32 quantised to int8), K x N.
+    #[arg(long)]
+    b_file: Option<PathBuf>,
     /// Seed of the synthetic operands.
     #[arg(long, default_value_t = 1)]
     seed: u64,

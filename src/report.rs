@@ -46,6 +46,21 @@ pub fn run_text(r: &RunResult) -> String {
     };
     let _ = writeln!(out, "  A {} (density {:.4}, runs as {}{order})", w.a, w.a_density, r.a_runs_as);
     let _ = writeln!(out, "  B {} (density {:.4})", w.b, w.b_density);
+    for (name, input) in r.inputs.iter().flat_map(|i| [("A", &i.a), ("B", &i.b)]) {
+        let Some(f) = input else { continue };
+        let _ = write!(out, "  {name} from {} ({})", f.file, f.dtype);
+        if let Some(q) = f.quantization {
+            let _ = write!(
+                out,
+                ", quantised to int8 with scale {:e}: density {:.4} -> {:.4}",
+                q.scale, q.density_before, q.density_after
+            );
+        }
+        if !f.satisfies.is_empty() {
+            let _ = write!(out, "; satisfies {}", f.satisfies.join(", "));
+        }
+        let _ = writeln!(out);
+    }
     let _ = writeln!(
         out,
         "cycles      {:>16}   speedup over TC {:.3}x (TC: {} cycles)",

@@ -8,12 +8,14 @@ use highlight_emu::compare::{Point, PointOperands};
 use highlight_emu::degrees::DegreeTable;
 use highlight_emu::design::{Arch, Design};
 use highlight_emu::gpu;
+use highlight_emu::inputs::{self, Operand};
 use highlight_emu::mapping::Mapping;
 use highlight_emu::matrix::Matrix;
 use highlight_emu::operand::npy::{self};
+use highlight_emu::operand::{self, OperandRole};
 use highlight_emu::output::Replace;
 use highlight_emu::pattern::Pattern;
-use highlight_emu::run::{Workload, run_best_order};
+use highlight_emu::run::{InputFile, Inputs, Operands, Workload, run_best_order};
 use serde_json::json;
 
 use super::{Mismatch, OutOfTolerance, StdoutError, emit, parse_pattern};
@@ -33,19 +35,21 @@ pub fn devices() -> Result<()> {
 }
 
 pub fn run(args: &RunArgs) -> Result<()> {
-    let workload = Workload {
-        m: args.shape.m,
-        k: args.shape.k,
-        n: args.shape.n,
-        a: parse_pattern(&args.a)?,
-        b: parse_pattern(&args.b)?,
-        seed: args.seed,
-    };
-    workload.check_with_swap(args.swap)?;
     let arch = match &args.arch {
         Some(path) => Arch::load(path)?,
         None => args.design.arch(),
     };
+    let a_file = args.a_file.as_deref().map(inputs::load).transpose()?;
+    let b_file = args.b_file.as_deref().map(inputs::load).transpose()?;
+    let (m, k, n) = shape_of(&args.shape, a_file.as_ref(), b_file.as_ref())?;
+    let a_fibers = a_file.as_ref().map(|f| f.matrix.clone());
+    let b_fibers = b_file.as_ref().map(|f| f.matrix.transpose());
+    let (a, a_satisfies) =
+        pattern_for(args, args.a.as_deref(), a_fibers.as_ref(), a_file.as_ref(), Operand::A, &arch)?;
+    let (b, b_satisfies) =
+        pattern_for(args, args.b.as_deref(), b_fibers.as_ref(), b_file.as_ref(), Operand::B, &arch)?;
+    let workload = Workload { m, k, n, a, b, seed: args.seed };
+    workload.check_with_swap(args.swap)?;
     let ert = args.energy.load()?;
     let mapping = args.mapping.as_deref().map(Mapping::load).transpose()?;
     if mapping.is_some() && args.swap {
@@ -58,8 +62,24 @@ pub fn run(args: &RunArgs) -> Result<()> {
         }
     }
     let gpu = args.backend.open()?;
-    let operands = workload.operands()?;
-    let (result, z) = run_best_order(
+    let input = |file: Option<inputs::Loaded>, satisfies: Vec<String>| {
+        file.map(|f| (f.matrix, InputFile { satisfies, ..f.report }))
+    };
+    let (a_input, b_input) = (input(a_file, a_satisfies), input(b_file, b_satisfies));
+    let report = (a_input.is_some() || b_input.is_some()).then(|| Inputs {
+        a: a_input.as_ref().map(|(_, r)| r.clone()),
+        b: b_input.as_ref().map(|(_, r)| r.clone()),
+    });
+    let a_matrix = match a_input {
+        Some((matrix, _)) => matrix,
+        None => operand::generate(&workload.a, OperandRole::A, m, k, args.seed)?,
+    };
+    let b_matrix = match b_input {
+        Some((matrix, _)) => matrix,
+        None => operand::generate(&workload.b, OperandRole::B, n, k, args.seed)?,
+    };
+    let operands = Operands::new(a_matrix, b_matrix);
+    let (mut result, z) = run_best_order(
         args.design,
         &arch,
         &ert,
@@ -70,6 +90,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         args.swap,
         mapping.as_ref(),
     )?;
+    result.inputs = report;
     if let Some(dir) = &args.save {
         save(dir, &operands, &z, &result)?;
     }
@@ -79,6 +100,57 @@ pub fn run(args: &RunArgs) -> Result<()> {
         highlight_emu::report::run_text(&result)
     };
     emit(&text, run_verdict(&result, ""))
+}
+
+/// M, K and N from the operand files and the flags, which must agree.
+fn shape_of(
+    shape: &crate::ShapeArgs,
+    a: Option<&inputs::Loaded>,
+    b: Option<&inputs::Loaded>,
+) -> Result<(usize, usize, usize)> {
+    let mut dims = [("--m", shape.m), ("--k", shape.k), ("--n", shape.n)];
+    let from_files = [
+        a.map(|f| (0, f.matrix.rows, &f.report.file, "rows")),
+        a.map(|f| (1, f.matrix.cols, &f.report.file, "columns")),
+        b.map(|f| (1, f.matrix.rows, &f.report.file, "rows")),
+        b.map(|f| (2, f.matrix.cols, &f.report.file, "columns")),
+    ];
+    for (i, value, file, what) in from_files.into_iter().flatten() {
+        match dims[i].1 {
+            Some(given) if given != value => {
+                bail!("{} {given} disagrees with {file}'s {value} {what} (A is M x K, B is K x N)", dims[i].0)
+            }
+            _ => dims[i].1 = Some(value),
+        }
+    }
+    match dims {
+        [(_, Some(m)), (_, Some(k)), (_, Some(n))] => Ok((m, k, n)),
+        _ => bail!("give --m, --k and --n, or operand files that fix them (--a-file M x K, --b-file K x N)"),
+    }
+}
+
+/// The pattern an operand runs as: declared (and checked against its file), detected from its
+/// file (the sparsest of the design's patterns it satisfies, all of which are reported), or
+/// dense.
+fn pattern_for(
+    args: &RunArgs,
+    declared: Option<&str>,
+    fibers: Option<&Matrix<i8>>,
+    file: Option<&inputs::Loaded>,
+    which: Operand,
+    arch: &Arch,
+) -> Result<(Pattern, Vec<String>)> {
+    let name = || file.map_or(String::new(), |f| f.report.file.clone());
+    match (declared, fibers) {
+        (Some(text), Some(fibers)) => {
+            let p = parse_pattern(text)?;
+            inputs::check_declared(fibers, &p, which, &name())?;
+            Ok((p, Vec::new()))
+        }
+        (Some(text), None) => Ok((parse_pattern(text)?, Vec::new())),
+        (None, Some(fibers)) => Ok(inputs::detect(args.design, arch, fibers, which, &name())?),
+        (None, None) => Ok((Pattern::Dense, Vec::new())),
+    }
 }
 
 /// Exit 3 when the GPU and the CPU reference differ, or Z differs from the dense product.
@@ -115,10 +187,11 @@ fn save(
 }
 
 pub fn compare(args: &CompareArgs) -> Result<()> {
+    let (m, k, n) = args.shape.required()?;
     let point = Point {
-        m: args.shape.m,
-        k: args.shape.k,
-        n: args.shape.n,
+        m,
+        k,
+        n,
         seed: args.seed,
         operands: PointOperands::Degrees { a_sparsity: args.a_sparsity, b_sparsity: args.b_sparsity },
         layer: None,

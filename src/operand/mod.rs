@@ -1,12 +1,15 @@
 //! Making operands (DESIGN.md 3): synthetic generation, pruning a given matrix to a pattern, and
 //! NumPy files in and out.
 
+pub mod conform;
 pub mod generate;
 pub mod npy;
 pub mod prune;
+pub mod quantize;
 
 pub use generate::generate;
 pub use prune::prune;
+pub use quantize::quantize;
 
 use thiserror::Error;
 

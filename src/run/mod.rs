@@ -21,7 +21,9 @@ mod prepared;
 mod result;
 
 pub use prepared::{Compressed, Emulation, Prepared};
-pub use result::{Backend, Check, Order, RunResult, WorkloadReport, first_difference, first_mismatch};
+pub use result::{
+    Backend, Check, InputFile, Inputs, Order, RunResult, WorkloadReport, first_difference, first_mismatch,
+};
 
 /// A matrix product to emulate, with the patterns and seed its operands are made from.
 #[derive(Clone, Debug, PartialEq)]
@@ -261,6 +263,7 @@ pub fn run(
         edp,
         z_equals_dense: z_mismatch.is_none(),
         z_mismatch,
+        inputs: None,
     };
     Ok((result, z))
 }

@@ -92,6 +92,31 @@ pub struct RunResult {
     /// The first Z element that differs from the dense product, if any: (m, n, emulated, dense).
     #[serde(skip)]
     pub z_mismatch: Option<(usize, usize, i32, i32)>,
+    /// The operands read from files, where they were (`run --a-file/--b-file`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<Inputs>,
+}
+
+/// The operands a run read from files.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Inputs {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub a: Option<InputFile>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub b: Option<InputFile>,
+}
+
+/// One operand file: its dtype, the int8 quantisation of a float file, and the patterns of the
+/// design the data satisfies.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct InputFile {
+    pub file: String,
+    pub dtype: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quantization: Option<crate::operand::quantize::Quantization>,
+    /// The design's patterns this data satisfies (where the pattern was detected, not declared).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub satisfies: Vec<String>,
 }
 
 /// The workload as reported, with the operands' measured densities.
