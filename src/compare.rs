@@ -11,6 +11,7 @@ use crate::pattern::Pattern;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
+use crate::inputs::{self, Operand};
 use crate::run::{GpuBackend, Operands, RunError, RunResult, Workload, run_best_order};
 
 /// A point every design runs: shapes, seed, and what operands the designs get.
@@ -38,8 +39,19 @@ pub struct LayerRef {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PointOperands {
-    Degrees { a_sparsity: f64, b_sparsity: f64 },
-    Patterns { a: String, b: String },
+    Degrees {
+        a_sparsity: f64,
+        b_sparsity: f64,
+    },
+    Patterns {
+        a: String,
+        b: String,
+    },
+    /// The user's operand files: each design runs the sparsest of its patterns the data has.
+    Files {
+        a: String,
+        b: String,
+    },
 }
 
 impl Point {
@@ -51,7 +63,7 @@ impl Point {
                 PointOperands::Degrees { a_sparsity, b_sparsity } => {
                     format!("A {} % / B {} %", 100.0 * a_sparsity, 100.0 * b_sparsity)
                 }
-                PointOperands::Patterns { a, b } => format!("A {a} / B {b}"),
+                PointOperands::Patterns { a, b } | PointOperands::Files { a, b } => format!("A {a} / B {b}"),
             }
     }
 
@@ -66,6 +78,10 @@ impl Point {
             PointOperands::Degrees { a_sparsity, b_sparsity } => {
                 Ok((table.a_patterns(design, *a_sparsity)?, table.b_pattern(design, *b_sparsity)?))
             }
+            PointOperands::Files { a, .. } => Err(DegreeError::BadPattern {
+                text: a.clone(),
+                message: "operands from files have patterns only with their data".into(),
+            }),
             PointOperands::Patterns { a, b } => {
                 let parse = |t: &str| {
                     Pattern::parse(t)
@@ -120,13 +136,14 @@ pub fn check_point(point: &Point, table: &DegreeTable) -> Result<(), RunError> {
     Ok(())
 }
 
-/// Runs every design on `point`.
+/// Runs every design on `point`; `given` operands (the user's files) instead of generated ones.
 pub fn compare(
     point: &Point,
     table: &DegreeTable,
     ert: &Ert,
     gpu: Option<&GpuBackend>,
     check: bool,
+    given: Option<&Operands>,
     mut progress: impl FnMut(Design),
 ) -> Result<Vec<Outcome>, RunError> {
     let mut outcomes = Vec::new();
@@ -134,7 +151,7 @@ pub fn compare(
     let mut operands = HashMap::new();
     for design in Design::ALL {
         progress(design);
-        outcomes.push(best_run(design, point, table, ert, gpu, check, &mut operands)?);
+        outcomes.push(best_run(design, point, table, ert, gpu, check, given, &mut operands)?);
     }
     let tc = outcomes
         .iter()
@@ -153,6 +170,7 @@ pub fn compare(
 }
 
 /// A design's lowest-EDP run over its A candidates and both orders.
+#[allow(clippy::too_many_arguments)]
 fn best_run(
     design: Design,
     point: &Point,
@@ -160,24 +178,36 @@ fn best_run(
     ert: &Ert,
     gpu: Option<&GpuBackend>,
     check: bool,
+    given: Option<&Operands>,
     operands: &mut HashMap<(String, String), Operands>,
 ) -> Result<Outcome, RunError> {
     let unsupported =
         |reason: String| Outcome { design, unsupported: Some(reason), result: None, normalised_to_tc: None };
-    let (a_candidates, b) = match point.patterns(design, table) {
-        Ok(patterns) => patterns,
-        Err(e @ DegreeError::NotEighths { .. }) => return Ok(unsupported(e.to_string())),
-        Err(e) => return Err(RunError::Degree(e)),
-    };
     let arch = design.arch();
+    let (a_candidates, b) = match (given, point.patterns(design, table)) {
+        (Some(g), _) => {
+            // The sparsest of the design's patterns each operand's data has.
+            let a = inputs::satisfied(design, &arch, &g.a, Operand::A).into_iter().next();
+            let b = inputs::satisfied(design, &arch, &g.b.transpose(), Operand::B).into_iter().next();
+            match (a, b) {
+                (Some(a), Some(b)) => (vec![a], b),
+                (None, _) => return Ok(unsupported(format!("A has none of {}'s patterns", arch.name))),
+                (_, None) => return Ok(unsupported(format!("B has none of {}'s patterns", arch.name))),
+            }
+        }
+        (None, Ok(patterns)) => patterns,
+        (None, Err(e @ DegreeError::NotEighths { .. })) => return Ok(unsupported(e.to_string())),
+        (None, Err(e)) => return Err(RunError::Degree(e)),
+    };
     let mut best: Option<RunResult> = None;
     let mut reason = None;
     for a in a_candidates {
         let workload = Workload { m: point.m, k: point.k, n: point.n, a, b: b.clone(), seed: point.seed };
         let key = (workload.a.to_string(), workload.b.to_string());
-        let operands = match operands.entry(key) {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => e.insert(workload.operands()?),
+        let operands = match (given, operands.entry(key)) {
+            (Some(g), _) => g,
+            (None, Entry::Occupied(e)) => &*e.into_mut(),
+            (None, Entry::Vacant(e)) => &*e.insert(workload.operands()?),
         };
         match run_best_order(design, &arch, ert, &workload, operands, gpu, check, true, None) {
             Ok((r, _)) => {

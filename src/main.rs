@@ -227,6 +227,13 @@ impl ShapeArgs {
 struct CompareArgs {
     #[command(flatten)]
     shape: ShapeArgs,
+    /// Operand A from a .npy file (int8 or float32), with --b-file: every design runs the sparsest
+    /// of its patterns the data has, instead of the degree table's operands.
+    #[arg(long, requires = "b_file")]
+    a_file: Option<PathBuf>,
+    /// Operand B from a .npy file (int8 or float32), with --a-file.
+    #[arg(long, requires = "a_file")]
+    b_file: Option<PathBuf>,
     /// A's sparsity degree, as in assets/degrees.toml (0, 0.5, 0.625, 0.75, 0.875).
     #[arg(long, default_value_t = 0.0)]
     a_sparsity: f64,

@@ -184,7 +184,7 @@ fn compare_normalises_to_tc() {
     let table = DegreeTable::shipped();
     let degrees = |a_sparsity, b_sparsity| PointOperands::Degrees { a_sparsity, b_sparsity };
     let point = Point { m: 128, k: 128, n: 128, seed: 1, operands: degrees(0.0, 0.0), layer: None };
-    let outcomes = compare(&point, &table, &Ert::default_45nm(), None, false, |_| {}).unwrap();
+    let outcomes = compare(&point, &table, &Ert::default_45nm(), None, false, None, |_| {}).unwrap();
     assert_eq!(outcomes.len(), 6);
     let s2ta = outcomes.iter().find(|o| o.design == Design::S2ta).unwrap();
     assert!(s2ta.unsupported.as_ref().unwrap().contains("in either operand order"));
@@ -192,7 +192,7 @@ fn compare_normalises_to_tc() {
     assert_eq!((tc.cycles, tc.energy, tc.edp, tc.speedup), (1.0, 1.0, 1.0, 1.0));
 
     let point = Point { operands: degrees(0.75, 0.5), ..point };
-    let outcomes = compare(&point, &table, &Ert::default_45nm(), None, false, |_| {}).unwrap();
+    let outcomes = compare(&point, &table, &Ert::default_45nm(), None, false, None, |_| {}).unwrap();
     let edp =
         |d: Design| outcomes.iter().find(|o| o.design == d).unwrap().normalised_to_tc.as_ref().unwrap().edp;
     for other in [Design::Tc, Design::Stc, Design::Dstc, Design::S2ta] {
@@ -204,6 +204,7 @@ fn compare_normalises_to_tc() {
         &Ert::default_45nm(),
         None,
         false,
+        None,
         |_| {},
     )
     .err()

@@ -118,3 +118,30 @@ fn float_files_are_quantised_symmetrically() {
     assert_eq!(r["workload"]["a_density"], 0.625);
     assert_eq!(r["z_equals_dense"], true);
 }
+
+#[test]
+fn compare_runs_every_design_on_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    files(dir.path());
+    let out = emu()
+        .current_dir(dir.path())
+        .args(["compare", "--a-file", "a.npy", "--b-file", "b.npy", "--backend", "cpu", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["point"]["operands"]["kind"], "files");
+    for d in v["designs"].as_array().unwrap() {
+        let r = &d["result"];
+        if r.is_null() {
+            assert!(d["unsupported"].as_str().unwrap().contains("patterns"), "{d}");
+            continue;
+        }
+        assert_eq!(r["z_equals_dense"], true, "{d}");
+        assert_eq!((r["workload"]["m"].as_u64(), r["workload"]["n"].as_u64()), (Some(8), Some(5)));
+    }
+    let highlight = v["designs"].as_array().unwrap().iter().find(|d| d["design"] == "highlight").unwrap();
+    assert_eq!(highlight["result"]["workload"]["a"], "K1(2:8)->K0(2:4)");
+    let err = emu().current_dir(dir.path()).args(["compare", "--a-file", "a.npy"]).output().unwrap();
+    assert_eq!(err.status.code(), Some(2));
+}

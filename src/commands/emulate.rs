@@ -14,7 +14,7 @@ use highlight_emu::matrix::Matrix;
 use highlight_emu::operand::npy::{self};
 use highlight_emu::operand::{self, OperandRole};
 use highlight_emu::output::Replace;
-use highlight_emu::pattern::Pattern;
+use highlight_emu::pattern::{Pattern, readable};
 use highlight_emu::run::{InputFile, Inputs, Operands, Workload, run_best_order};
 use serde_json::json;
 
@@ -187,17 +187,43 @@ fn save(
 }
 
 pub fn compare(args: &CompareArgs) -> Result<()> {
-    let (m, k, n) = args.shape.required()?;
-    let point = Point {
-        m,
-        k,
-        n,
-        seed: args.seed,
-        operands: PointOperands::Degrees { a_sparsity: args.a_sparsity, b_sparsity: args.b_sparsity },
-        layer: None,
-    };
     let table = DegreeTable::shipped();
-    highlight_emu::compare::check_point(&point, &table)?;
+    // The user's operands: every design runs the sparsest of its patterns the data has.
+    let given = match (&args.a_file, &args.b_file) {
+        (Some(a), Some(b)) => {
+            let (a_file, b_file) = (inputs::load(a)?, inputs::load(b)?);
+            let shape = shape_of(&args.shape, Some(&a_file), Some(&b_file))?;
+            for (name, f) in [("A", &a_file), ("B", &b_file)] {
+                if let Some(q) = f.report.quantization {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "note: {name} ({}) quantised to int8 with scale {:e}: density {} -> {}",
+                        f.report.file,
+                        q.scale,
+                        readable(q.density_before),
+                        readable(q.density_after)
+                    );
+                }
+            }
+            let files = PointOperands::Files { a: a_file.report.file.clone(), b: b_file.report.file.clone() };
+            Some((shape, files, Operands::new(a_file.matrix, b_file.matrix)))
+        }
+        (None, None) => None,
+        _ => bail!("compare takes both --a-file and --b-file, or neither"),
+    };
+    let ((m, k, n), operands) = match &given {
+        Some((shape, files, _)) => (*shape, files.clone()),
+        None => (
+            args.shape.required()?,
+            PointOperands::Degrees { a_sparsity: args.a_sparsity, b_sparsity: args.b_sparsity },
+        ),
+    };
+    let point = Point { m, k, n, seed: args.seed, operands, layer: None };
+    if given.is_none() {
+        highlight_emu::compare::check_point(&point, &table)?;
+    } else {
+        Workload { m, k, n, a: Pattern::Dense, b: Pattern::Dense, seed: args.seed }.check_with_swap(true)?;
+    }
     let ert = args.energy.load()?;
     let gpu = args.backend.open()?;
     let on_terminal = std::io::stderr().is_terminal();
@@ -206,10 +232,16 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
             let _ = write!(std::io::stderr(), "\r\x1b[K{text}");
         }
     };
-    let outcomes =
-        highlight_emu::compare::compare(&point, &table, &ert, gpu.as_ref(), args.backend.check, |design| {
-            status(&format!("emulating {} ...", design.id()))
-        })?;
+    let given_operands = given.as_ref().map(|(_, _, o)| o);
+    let outcomes = highlight_emu::compare::compare(
+        &point,
+        &table,
+        &ert,
+        gpu.as_ref(),
+        args.backend.check,
+        given_operands,
+        |design| status(&format!("emulating {} ...", design.id())),
+    )?;
     status("");
     let text = if args.json {
         serde_json::to_string_pretty(&json!({ "point": point, "designs": outcomes }))? + "\n"

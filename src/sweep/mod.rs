@@ -238,7 +238,7 @@ pub fn run(
         if shard.is_some_and(|s| !s.takes(point_index)) {
             continue;
         }
-        let outcomes = compare(point, &table, ert, gpu, check, |d| progress(point, d))?;
+        let outcomes = compare(point, &table, ert, gpu, check, None, |d| progress(point, d))?;
         rows.extend(outcomes.into_iter().map(|outcome| Row { point_index, point: point.clone(), outcome }));
     }
     Ok(Results {

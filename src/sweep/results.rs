@@ -195,7 +195,9 @@ impl Results {
                 PointOperands::Degrees { a_sparsity, b_sparsity } => {
                     (a_sparsity.to_string(), b_sparsity.to_string())
                 }
-                PointOperands::Patterns { .. } => (String::new(), String::new()),
+                PointOperands::Patterns { .. } | PointOperands::Files { .. } => {
+                    (String::new(), String::new())
+                }
             };
             let mut record = vec![
                 row.point_index.to_string(),
@@ -291,7 +293,7 @@ fn figures(results: &Results) -> Vec<(&'static str, BarChart)> {
         PointOperands::Degrees { a_sparsity, b_sparsity } => {
             format!("A{}/B{}", 100.0 * a_sparsity, 100.0 * b_sparsity)
         }
-        PointOperands::Patterns { .. } => p.label(),
+        PointOperands::Patterns { .. } | PointOperands::Files { .. } => p.label(),
     };
     let per_point = |title: &str, pick: claims::Pick| BarChart {
         title: format!("{}: {title} normalised to TC (figure 13)", results.sweep),
