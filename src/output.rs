@@ -91,6 +91,16 @@ fn pause_for_tests() {
     }
 }
 
+/// The process's file-mode creation mask, read without changing it (Linux reports it in
+/// /proc/self/status); 022 where it cannot be read.
+fn umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Umask:").map(|v| v.trim().to_string())))
+        .and_then(|v| u32::from_str_radix(&v, 8).ok())
+        .unwrap_or(0o022)
+}
+
 /// The folder a path lies in (`.` for a bare name).
 fn parent_of(path: &Path) -> &Path {
     match path.parent() {
@@ -182,6 +192,14 @@ pub fn write_file(
         tmp.as_file().sync_all()
     })();
     if let Err(e) = written {
+        forget(&tmp_path);
+        return Err(io_error(path)(e));
+    }
+    // Temporaries are created private (0600); the output gets the permissions a plain create
+    // would give it.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::Permissions::from_mode(0o666 & !umask());
+    if let Err(e) = tmp.as_file().set_permissions(mode) {
         forget(&tmp_path);
         return Err(io_error(path)(e));
     }
@@ -401,7 +419,8 @@ pub fn write_dir(
         files.sort();
         Marker::write(&tmp, files).map_err(io_error(dir))?;
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).map_err(io_error(dir))
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o777 & !umask()))
+            .map_err(io_error(dir))
     })();
     if let Err(e) = filled {
         remove_any(&tmp);

@@ -344,6 +344,15 @@ fn files_are_written_through_exclusive_temporaries() {
         let raced = std::fs::read(dir.path().join("race.npy")).unwrap();
         assert!(raced == one || raced == two, "round {round}: a spliced file");
     }
+    // The output has the permissions a plain create gives (the temporary was private).
+    use std::os::unix::fs::PermissionsExt;
+    let umask = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Umask:").map(|v| v.trim().to_string())))
+        .and_then(|v| u32::from_str_radix(&v, 8).ok())
+        .unwrap_or(0o022);
+    let mode = std::fs::metadata(dir.path().join("one.npy")).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o666 & !umask);
     // A file name at the file system's 255-byte limit works.
     let long = format!("{}.npy", "n".repeat(251));
     ok(&generate(&long, "1"), "long name");
