@@ -187,6 +187,27 @@ impl Hierarchy {
         ]
     }
 
+    /// Adds another run's counts (a model layer's groups).
+    pub fn add(&mut self, o: &Hierarchy) {
+        self.dram_read_a += o.dram_read_a;
+        self.dram_read_a_meta_bits += o.dram_read_a_meta_bits;
+        self.dram_read_b += o.dram_read_b;
+        self.dram_read_b_meta_bits += o.dram_read_b_meta_bits;
+        self.dram_read_z += o.dram_read_z;
+        self.dram_write_z += o.dram_write_z;
+        self.glb_fill_a += o.glb_fill_a;
+        self.glb_fill_a_meta_bits += o.glb_fill_a_meta_bits;
+        self.glb_fill_b += o.glb_fill_b;
+        self.glb_fill_b_meta_bits += o.glb_fill_b_meta_bits;
+        self.glb_read_a += o.glb_read_a;
+        self.glb_read_a_meta_bits += o.glb_read_a_meta_bits;
+        self.glb_read_b += o.glb_read_b;
+        self.glb_read_b_meta_bits += o.glb_read_b_meta_bits;
+        self.glb_write_z += o.glb_write_z;
+        self.glb_read_z += o.glb_read_z;
+        self.pe_meta_read_bits += o.pe_meta_read_bits;
+    }
+
     /// The traffic of `mapping` for operands stored as `a` and `b`, outputs of `z_bytes` each.
     pub fn from_mapping(mapping: &Mapping, a: Stored, b: Stored, z_bytes: u64) -> Hierarchy {
         let acc = Accesses::of(mapping);

@@ -20,6 +20,7 @@ pub mod mapper;
 pub mod mapping;
 pub mod matrix;
 pub mod memory;
+pub mod model;
 pub mod operand;
 pub mod output;
 pub mod pattern;

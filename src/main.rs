@@ -75,6 +75,10 @@ enum Command {
     /// Run a sweep (default workloads/fig13.toml) on every design: CSV, JSON, the paper-claims
     /// summary and figures in results/<name>/.
     Sweep(SweepArgs),
+    /// Run an ONNX model once, capture every Conv, Gemm and MatMul with its real weights and
+    /// activation, and emulate each layer on every design at each weight sparsity: layers.csv,
+    /// results.csv/json, the summary and figures in results/<model>/.
+    Model(ModelArgs),
     /// Join the partial results of `sweep --shard` runs into the outputs of one full run.
     Merge {
         /// The shards' output folders (each with a results.json).
@@ -142,6 +146,38 @@ struct SweepArgs {
     /// Run only shard I of N (the points whose index is I modulo N), e.g. 0/4.
     #[arg(long)]
     shard: Option<Shard>,
+    #[command(flatten)]
+    backend: BackendArgs,
+    #[command(flatten)]
+    energy: EnergyArgs,
+}
+
+#[derive(clap::Args)]
+struct ModelArgs {
+    /// The ONNX model (e.g. from torch.onnx.export).
+    model: PathBuf,
+    /// The input tensor, float32 .npy of the model's input shape (default: seeded values in
+    /// [-1, 1) of that shape, unknown dimensions 1).
+    #[arg(long)]
+    input: Option<PathBuf>,
+    /// Seed of the synthetic input.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Weight sparsities, comma-separated; each design prunes to its own pattern at each.
+    #[arg(long, value_delimiter = ',', default_values_t = [0.0, 0.5, 0.75])]
+    weight_sparsity: Vec<f64>,
+    /// Designs, comma-separated (default: all; TC always runs, as the baseline).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    designs: Vec<Design>,
+    /// Output folder (default: results/<model file stem>/).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Also write the captured shapes and measured densities as a sweep file.
+    #[arg(long)]
+    export_workload: Option<PathBuf>,
+    /// Capture only: write layers.csv (and --export-workload), emulate nothing.
+    #[arg(long)]
+    capture_only: bool,
     #[command(flatten)]
     backend: BackendArgs,
     #[command(flatten)]
@@ -309,6 +345,7 @@ fn main() -> ExitCode {
             | Command::Bench { .. }
             | Command::Devices
             | Command::Validate { .. }
+            | Command::Model(_)
     );
     // Kept until exit: the runtime folder Mesa probes for, when the session has none.
     let _runtime_dir = uses_gpu.then(private_runtime_dir).flatten();
@@ -323,6 +360,7 @@ fn main() -> ExitCode {
         Command::Compare(args) => commands::compare(&args),
         Command::Sweep(args) => commands::sweep(&args),
         Command::Merge { dirs, out } => commands::merge(&dirs, out.as_deref()),
+        Command::Model(args) => commands::model(&args),
         Command::Degrees { design, arch, json } => commands::degrees(design, arch.as_deref(), json),
         Command::Bench { sizes, designs, repeats, backend, json } => {
             commands::bench(&sizes, &designs, usize::from(repeats), &backend, json)

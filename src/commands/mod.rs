@@ -41,9 +41,11 @@ pub fn parse_pattern(text: &str) -> Result<Pattern> {
 }
 
 mod emulate;
+mod model;
 mod operands;
 mod sweeps;
 
 pub use emulate::{bench, compare, degrees, devices, run, validate};
 pub use operands::{gen_operand, prune, spec};
+pub use model::model;
 pub use sweeps::{merge, sweep};

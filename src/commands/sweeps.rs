@@ -55,7 +55,7 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
         },
     )?;
     bar.finish_and_clear();
-    finish(&results, &out)
+    finish(&results, &out, &[])
 }
 
 pub fn merge(dirs: &[PathBuf], out: Option<&Path>) -> Result<()> {
@@ -75,12 +75,13 @@ pub fn merge(dirs: &[PathBuf], out: Option<&Path>) -> Result<()> {
             }
         }
     }
-    finish(&results, &out)
+    finish(&results, &out, &[])
 }
 
-/// Writes a sweep's outputs, prints the claims summary of a full run, and fails on a mismatch.
-fn finish(results: &Results, out: &Path) -> Result<()> {
-    highlight_emu::sweep::write_outputs(results, out)?;
+/// Writes a sweep's outputs (with `extra` files), prints the claims summary of a full run, and
+/// fails on a mismatch.
+pub fn finish(results: &Results, out: &Path, extra: &[(&str, &[u8])]) -> Result<()> {
+    highlight_emu::sweep::write_outputs(results, out, extra)?;
     let text = match results.shard {
         Some(s) => {
             format!("shard {}/{}: {} rows in {}\n", s.index, s.count, results.rows.len(), out.display())

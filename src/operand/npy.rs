@@ -72,6 +72,23 @@ pub fn read_matrix(path: &Path) -> Result<NpyMatrix, NpyError> {
     }
 }
 
+/// Reads a float32 array of any rank (a model's input tensor), C order: its shape and values.
+pub fn read_tensor(path: &Path) -> Result<(Vec<usize>, Vec<f32>), NpyError> {
+    let read_err = |source| NpyError::Read { path: path.to_path_buf(), source };
+    let mut file = File::open(path).map_err(read_err)?;
+    check_header(path, &mut file)?;
+    let npy = NpyFile::new(BufReader::new(file)).map_err(read_err)?;
+    let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
+    if npy.order() == Order::Fortran {
+        return Err(NpyError::DType { path: path.to_path_buf(), dtype: "Fortran order".into() });
+    }
+    let dtype = npy.dtype().descr();
+    match npy.try_data::<f32>() {
+        Ok(data) => Ok((shape, data.collect::<Result<_, _>>().map_err(read_err)?)),
+        Err(_) => Err(NpyError::DType { path: path.to_path_buf(), dtype }),
+    }
+}
+
 /// Writes a matrix as a C-order 2-D `.npy` array of its element type, atomically.
 pub fn write_matrix<T>(path: &Path, matrix: &Matrix<T>) -> Result<(), NpyError>
 where

@@ -1,0 +1,263 @@
+//! A captured model on the designs (issue 12): per layer, its statistics (`layers.csv`); per
+//! layer, weight sparsity and design, the weights pruned to the design's own pattern at that
+//! degree by the paper's rule, both operands quantised to int8 (symmetric per tensor), and every
+//! group emulated: the rows of `sweep`'s outputs.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::{Gemm, Layer};
+use crate::compare::{LayerRef, Normalised, Outcome, Point, PointOperands};
+use crate::degrees::DegreeTable;
+use crate::design::{Design, DesignError};
+use crate::energy::Ert;
+use crate::inputs::{Operand, satisfied};
+use crate::matrix::Matrix;
+use crate::operand::{prune, quantize};
+use crate::run::{GpuBackend, Operands, RunError, RunResult, Workload, run_best_order};
+use crate::sweep::Row;
+
+/// One captured node as `layers.csv` lists it.
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerStats {
+    pub index: usize,
+    pub name: String,
+    pub op: String,
+    pub groups: usize,
+    /// Per group.
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    pub macs: u64,
+    /// Weights before pruning: fraction not exactly zero.
+    pub a_density: f64,
+    /// The im2col B of the float activation, padding included.
+    pub b_density: f64,
+    /// The same after quantising the activation to int8.
+    pub b_density_int8: f64,
+    /// Why the node is not emulated (empty when it is).
+    pub skipped: String,
+}
+
+fn density<T: Default + PartialEq>(parts: impl Iterator<Item = T>) -> f64 {
+    let (mut nonzero, mut all) = (0usize, 0usize);
+    for v in parts {
+        all += 1;
+        nonzero += usize::from(v != T::default());
+    }
+    nonzero as f64 / all.max(1) as f64
+}
+
+/// Stacks equal-shaped matrices row-wise (per-tensor quantisation over all groups).
+fn stack<T: Copy + Default>(parts: &[Matrix<T>]) -> Matrix<T> {
+    let (rows, cols) = (parts[0].rows, parts[0].cols);
+    Matrix::from_vec(rows * parts.len(), cols, parts.iter().flat_map(|m| m.data.iter().copied()).collect())
+}
+
+/// Splits a stacked matrix back into `count` parts.
+fn split<T: Copy + Default>(m: &Matrix<T>, count: usize) -> Vec<Matrix<T>> {
+    let rows = m.rows / count;
+    (0..count).map(|g| Matrix::from_vec(rows, m.cols, m.data[g * rows * m.cols..(g + 1) * rows * m.cols].to_vec())).collect()
+}
+
+/// Quantises the groups of one tensor with one scale.
+fn quantize_groups(parts: &[Matrix<f32>]) -> Result<Vec<Matrix<i8>>, RunError> {
+    Ok(split(&quantize(&stack(parts))?.matrix, parts.len()))
+}
+
+impl LayerStats {
+    pub fn of(layer: &Layer) -> LayerStats {
+        let empty = LayerStats {
+            index: layer.index,
+            name: layer.name.clone(),
+            op: layer.op.clone(),
+            groups: 0,
+            m: 0,
+            k: 0,
+            n: 0,
+            macs: 0,
+            a_density: 0.0,
+            b_density: 0.0,
+            b_density_int8: 0.0,
+            skipped: String::new(),
+        };
+        match &layer.gemms {
+            Err(why) => LayerStats { skipped: why.clone(), ..empty },
+            Ok(gemms) if gemms.is_empty() => LayerStats { skipped: "no GEMM".into(), ..empty },
+            Ok(gemms) => {
+                let g = &gemms[0];
+                let bs: Vec<Matrix<f32>> = gemms.iter().map(|g| g.b.clone()).collect();
+                let b_int8 = quantize_groups(&bs).map(|q| density(q.iter().flat_map(|m| m.data.iter().copied())));
+                LayerStats {
+                    groups: gemms.len(),
+                    m: g.a.rows,
+                    k: g.a.cols,
+                    n: g.b.cols,
+                    macs: (gemms.len() * g.a.rows * g.a.cols * g.b.cols) as u64,
+                    a_density: density(gemms.iter().flat_map(|g| g.a.data.iter().copied())),
+                    b_density: density(gemms.iter().flat_map(|g| g.b.data.iter().copied())),
+                    b_density_int8: *b_int8.as_ref().unwrap_or(&f64::NAN),
+                    skipped: b_int8.err().map_or(String::new(), |e| e.to_string()),
+                    ..empty
+                }
+            }
+        }
+    }
+}
+
+/// `layers.csv`: one row per node that multiplies like a GEMM, captured or skipped.
+pub fn layers_csv(stats: &[LayerStats]) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for s in stats {
+        w.serialize(s)?;
+    }
+    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
+/// The captured shapes and measured densities as a sweep file `sweep` runs.
+pub fn workload_toml(name: &str, source: &str, stats: &[LayerStats], sparsities: &[f64]) -> String {
+    let mut out = format!(
+        "# Captured by `highlight-emu model` from {source}: each Conv, Gemm and MatMul with a constant\n# weight as a GEMM (per group; count = groups), b_density measured on the int8 im2col.\nname = {name:?}\ndescription = \"layers of {source}\"\nweight_sparsity = {sparsities:?}\n"
+    );
+    for s in stats.iter().filter(|s| s.skipped.is_empty()) {
+        let _ = write!(
+            out,
+            "\n[[layers]]\nname = {:?}\nm = {}\nk = {}\nn = {}\ncount = {}\nb_density = {}\n",
+            s.name,
+            s.m,
+            s.k,
+            s.n,
+            s.groups,
+            s.b_density_int8.max(f64::MIN_POSITIVE)
+        );
+    }
+    out
+}
+
+/// Adds one group's run to a layer's total.
+fn absorb(total: &mut RunResult, r: &RunResult) {
+    total.counters += r.counters;
+    total.hierarchy.add(&r.hierarchy);
+    total.cycles += r.cycles;
+    total.tc_cycles += r.tc_cycles;
+    total.energy_pj += r.energy_pj;
+    total.latency_s += r.latency_s;
+    total.wall_ms += r.wall_ms;
+    for (name, pj) in &r.energy_breakdown_pj {
+        let sum = total.energy_breakdown_pj.get(name).and_then(|v| v.as_f64()).unwrap_or(0.0) + pj.as_f64().unwrap_or(0.0);
+        total.energy_breakdown_pj.insert(name.clone(), sum.into());
+    }
+    total.edp = total.energy_pj * 1e-12 * total.latency_s;
+    total.speedup_over_tc = total.tc_cycles as f64 / total.cycles.max(1) as f64;
+    total.z_equals_dense &= r.z_equals_dense;
+    total.z_mismatch = total.z_mismatch.or(r.z_mismatch);
+}
+
+/// One design on one layer at one weight sparsity: its best pattern candidate, every group.
+#[allow(clippy::too_many_arguments)]
+fn design_on_layer(
+    design: Design,
+    gemms: &[Gemm],
+    b: &[Matrix<i8>],
+    sparsity: f64,
+    table: &DegreeTable,
+    ert: &Ert,
+    gpu: Option<&GpuBackend>,
+    check: bool,
+) -> Result<Outcome, RunError> {
+    let unsupported = |reason: String| Outcome { design, unsupported: Some(reason), result: None, normalised_to_tc: None };
+    let candidates = match table.a_patterns(design, sparsity) {
+        Ok(c) => c,
+        Err(e) => return Ok(unsupported(e.to_string())),
+    };
+    let arch = design.arch();
+    let mut best: Option<RunResult> = None;
+    let mut reason = None;
+    'candidates: for pattern in candidates {
+        let pruned: Vec<Matrix<f32>> = gemms.iter().map(|g| prune(&g.a, &pattern)).collect::<Result<_, _>>()?;
+        let a = quantize_groups(&pruned)?;
+        let mut total: Option<RunResult> = None;
+        for (a, b) in a.into_iter().zip(b) {
+            let Some(b_pattern) = satisfied(design, &arch, &b.transpose(), Operand::B).into_iter().next() else {
+                reason.get_or_insert(format!("the activation has none of {}'s B patterns", arch.name));
+                continue 'candidates;
+            };
+            let workload = Workload { m: a.rows, k: a.cols, n: b.cols, a: pattern.clone(), b: b_pattern, seed: 0 };
+            let operands = Operands::new(a, b.clone());
+            match run_best_order(design, &arch, ert, &workload, &operands, gpu, check, true, None) {
+                Ok((r, _)) => match &mut total {
+                    Some(t) => absorb(t, &r),
+                    None => total = Some(r),
+                },
+                Err(RunError::Design(e @ DesignError::Unsupported { .. })) => {
+                    reason.get_or_insert(e.to_string());
+                    continue 'candidates;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(t) = total
+            && best.as_ref().is_none_or(|b| t.edp < b.edp)
+        {
+            best = Some(t);
+        }
+    }
+    Ok(match best {
+        Some(r) => Outcome { design, unsupported: None, result: Some(r), normalised_to_tc: None },
+        None => unsupported(reason.unwrap_or_default()),
+    })
+}
+
+/// Every captured layer at every weight sparsity on every design (TC always, as the baseline):
+/// the rows of `sweep`'s results, normalised to TC per layer and sparsity.
+#[allow(clippy::too_many_arguments)]
+pub fn run(
+    layers: &[Layer],
+    stats: &[LayerStats],
+    sparsities: &[f64],
+    designs: &[Design],
+    ert: &Ert,
+    gpu: Option<&GpuBackend>,
+    check: bool,
+    mut progress: impl FnMut(&str, Design),
+) -> Result<Vec<Row>, RunError> {
+    let table = DegreeTable::shipped();
+    let mut rows = Vec::new();
+    let mut point_index = 0;
+    for &sparsity in sparsities {
+        for (layer, s) in layers.iter().zip(stats) {
+            let Ok(gemms) = &layer.gemms else { continue };
+            if gemms.is_empty() {
+                continue;
+            }
+            let b = quantize_groups(&gemms.iter().map(|g| g.b.clone()).collect::<Vec<_>>())?;
+            let point = Point {
+                m: s.m,
+                k: s.k,
+                n: s.n,
+                seed: 0,
+                operands: PointOperands::Degrees { a_sparsity: sparsity, b_sparsity: 1.0 - s.b_density_int8 },
+                layer: Some(LayerRef { name: s.name.clone(), count: 1 }),
+            };
+            let mut outcomes = Vec::new();
+            for design in Design::ALL.into_iter().filter(|d| *d == Design::Tc || designs.contains(d)) {
+                progress(&s.name, design);
+                outcomes.push(design_on_layer(design, gemms, &b, sparsity, &table, ert, gpu, check)?);
+            }
+            let tc = outcomes.iter().find(|o| o.design == Design::Tc).and_then(|o| o.result.clone());
+            for o in &mut outcomes {
+                o.normalised_to_tc = o.result.as_ref().zip(tc.as_ref()).map(|(r, tc)| Normalised {
+                    cycles: r.cycles as f64 / tc.cycles as f64,
+                    energy: r.energy_pj / tc.energy_pj,
+                    latency: r.latency_s / tc.latency_s,
+                    edp: r.edp / tc.edp,
+                    speedup: tc.cycles as f64 / r.cycles as f64,
+                });
+            }
+            rows.extend(outcomes.into_iter().map(|outcome| Row { point_index, point: point.clone(), outcome }));
+            point_index += 1;
+        }
+    }
+    Ok(rows)
+}

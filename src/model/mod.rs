@@ -1,0 +1,200 @@
+//! ONNX models in (issue 12, docs/DESIGN.md 1): a model runs once on an input (tract, pure Rust),
+//! and every Conv, Gemm and MatMul with a constant weight gives its weights and its input
+//! activation, lowered to the GEMMs the accelerators run ([`lower`]). Nodes that are not
+//! captured say why; nothing is dropped silently.
+
+pub mod emulate;
+pub mod lower;
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use thiserror::Error;
+use tract_onnx::pb;
+use tract_onnx::prelude::*;
+
+use crate::matrix::Matrix;
+
+pub use lower::Gemm;
+
+#[derive(Debug, Error)]
+pub enum ModelError {
+    #[error("{path}: not an ONNX model ({message}); accepted: a .onnx file, e.g. from torch.onnx.export")]
+    NotOnnx { path: String, message: String },
+    #[error("{path}: {message}")]
+    Unsupported { path: String, message: String },
+    #[error("--input {path}: {message}")]
+    Input { path: String, message: String },
+}
+
+/// One node of the model as the report lists it: its GEMMs, or why it has none.
+#[derive(Clone, Debug)]
+pub struct Layer {
+    pub index: usize,
+    pub name: String,
+    pub op: String,
+    /// The GEMMs (one per group) or why the node is not emulated.
+    pub gemms: Result<Vec<Gemm>, String>,
+}
+
+/// Where the input comes from.
+pub enum Input<'a> {
+    /// A float32 tensor of the model's input shape (`.npy`).
+    File(&'a Path),
+    /// Seeded values in [-1, 1) of the model's input shape (unknown dimensions 1).
+    Seeded(u64),
+}
+
+/// The GEMM-shaped operators the accelerators run.
+const CAPTURED: &[&str] = &["Conv", "Gemm", "MatMul"];
+/// Operators that multiply like GEMMs but are not emulated, with the reason.
+const SKIPPED: &[(&str, &str)] = &[
+    ("ConvTranspose", "transposed convolution: not a GEMM the designs run"),
+    ("ConvInteger", "integer convolution with zero points: not emulated"),
+    ("MatMulInteger", "integer MatMul with zero points: not emulated"),
+    ("QLinearConv", "quantised convolution with zero points: not emulated"),
+    ("QLinearMatMul", "quantised MatMul with zero points: not emulated"),
+    ("Einsum", "Einsum: not lowered to GEMMs"),
+];
+
+/// Loads `path`, runs it once on `input`, and lowers every captured node.
+pub fn capture(path: &Path, input: Input) -> Result<Vec<Layer>, ModelError> {
+    let shown = path.display().to_string();
+    let not_onnx = |e: &dyn std::fmt::Display| ModelError::NotOnnx { path: shown.clone(), message: e.to_string() };
+    let onnx = tract_onnx::onnx().with_ignore_output_shapes(true).with_ignore_value_info(true);
+    let proto = onnx.proto_model_for_path(path).map_err(|e| not_onnx(&e))?;
+    let graph = proto.graph.as_ref().ok_or_else(|| not_onnx(&"no graph"))?;
+    let initializers: HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
+    // A tensor is constant when it does not depend on the model's input (initializers, Constant
+    // nodes, and whatever is computed from them alone, e.g. a reshaped weight).
+    let mut dynamic: HashSet<&str> =
+        graph.input.iter().map(|i| i.name.as_str()).filter(|n| !initializers.contains(n)).collect();
+    for node in &graph.node {
+        if node.input.iter().any(|i| dynamic.contains(i.as_str())) {
+            dynamic.extend(node.output.iter().map(String::as_str));
+        }
+    }
+    let constant = |name: &str| !dynamic.contains(name);
+    let graph_inputs: Vec<&pb::ValueInfoProto> =
+        graph.input.iter().filter(|i| !initializers.contains(i.name.as_str())).collect();
+    let [model_input] = graph_inputs[..] else {
+        return Err(ModelError::Unsupported {
+            path: shown,
+            message: format!("{} graph inputs; accepted: a model with one input tensor", graph_inputs.len()),
+        });
+    };
+    let input_tensor = input_tensor(model_input, input, &shown)?;
+
+    let mut model = onnx.model_for_proto_model(&proto).map_err(|e| ModelError::Unsupported {
+        path: shown.clone(),
+        message: format!("tract cannot load it: {e:#}"),
+    })?;
+    let outlet = |model: &InferenceModel, name: &str| {
+        model.find_outlet_label(name).or_else(|| model.node_by_name(name).ok().map(|n| OutletId::new(n.id, 0)))
+    };
+    // Which nodes are captured, and the tensors each needs (activation, weight).
+    let mut layers = Vec::new();
+    let mut wanted: Vec<(usize, [String; 2])> = Vec::new();
+    for (index, node) in graph.node.iter().enumerate() {
+        let name = if node.name.is_empty() { format!("{}_{index}", node.op_type) } else { node.name.clone() };
+        let skip = |why: String| Layer { index, name: name.clone(), op: node.op_type.clone(), gemms: Err(why) };
+        if let Some((_, why)) = SKIPPED.iter().find(|(op, _)| *op == node.op_type) {
+            layers.push(skip(why.to_string()));
+            continue;
+        }
+        if !CAPTURED.contains(&node.op_type.as_str()) {
+            continue;
+        }
+        let (act, weight) = (node.input[0].clone(), node.input[1].clone());
+        if node.op_type != "Conv" && !constant(&weight) {
+            let why = if constant(&act) {
+                "constant left operand (weight x activation): not lowered"
+            } else {
+                "activation x activation product: no constant weight"
+            };
+            layers.push(skip(why.into()));
+            continue;
+        }
+        layers.push(Layer { index, name, op: node.op_type.clone(), gemms: Ok(Vec::new()) });
+        wanted.push((layers.len() - 1, [act, weight]));
+    }
+    let mut outlets = Vec::new();
+    for (_, names) in &wanted {
+        for n in names {
+            let o = outlet(&model, n).ok_or_else(|| ModelError::Unsupported {
+                path: shown.clone(),
+                message: format!("tensor {n:?} is not in the loaded graph"),
+            })?;
+            outlets.push(o);
+        }
+    }
+    if outlets.is_empty() {
+        return Ok(layers);
+    }
+    model.select_output_outlets(&outlets).map_err(|e| ModelError::Unsupported { path: shown.clone(), message: format!("{e:#}") })?;
+    let run = || -> TractResult<TVec<TValue>> {
+        let plan = model.into_typed()?.into_runnable()?;
+        plan.run(tvec!(input_tensor.into()))
+    };
+    let values = run().map_err(|e| ModelError::Unsupported { path: shown.clone(), message: format!("running it: {e:#}") })?;
+    for (i, (layer, _)) in wanted.iter().enumerate() {
+        let tensor = |v: &TValue| -> Result<(Vec<usize>, Vec<f32>), String> {
+            let view = v.cast_to::<f32>().map_err(|e| e.to_string())?;
+            let array = view.to_plain_array_view::<f32>().map_err(|e| e.to_string())?;
+            Ok((array.shape().to_vec(), array.iter().copied().collect()))
+        };
+        let node = &graph.node[layers[*layer].index];
+        let lowered = tensor(&values[2 * i])
+            .and_then(|act| tensor(&values[2 * i + 1]).map(|w| (act, w)))
+            .and_then(|(act, w)| lower::lower(node, act, w));
+        layers[*layer].gemms = lowered;
+    }
+    Ok(layers)
+}
+
+/// The model's input: a float32 `.npy` of its shape, or seeded values.
+fn input_tensor(info: &pb::ValueInfoProto, input: Input, path: &str) -> Result<Tensor, ModelError> {
+    use pb::tensor_shape_proto::dimension::Value as Dim;
+    use pb::type_proto::Value;
+    let dims: Vec<Option<usize>> = match info.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+        Some(Value::TensorType(t)) => t
+            .shape
+            .as_ref()
+            .map(|s| s.dim.iter().map(|d| match d.value { Some(Dim::DimValue(v)) if v > 0 => Some(v as usize), _ => None }).collect())
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    match input {
+        Input::File(file) => {
+            let (shape, data) = crate::operand::npy::read_tensor(file)
+                .map_err(|e| ModelError::Input { path: file.display().to_string(), message: e.to_string() })?;
+            let fits = shape.len() == dims.len() && dims.iter().zip(&shape).all(|(d, s)| d.is_none_or(|d| d == *s));
+            if !fits && !dims.is_empty() {
+                return Err(ModelError::Input {
+                    path: file.display().to_string(),
+                    message: format!("shape {shape:?}; the model's input {:?} takes {dims:?} (None: any)", info.name),
+                });
+            }
+            Tensor::from_shape(&shape, &data).map_err(|e| ModelError::Input { path: file.display().to_string(), message: e.to_string() })
+        }
+        Input::Seeded(seed) => {
+            if dims.is_empty() {
+                return Err(ModelError::Unsupported {
+                    path: path.into(),
+                    message: format!("the input {:?} has no shape in the model; give --input x.npy", info.name),
+                });
+            }
+            let shape: Vec<usize> = dims.iter().map(|d| d.unwrap_or(1)).collect();
+            let count: usize = shape.iter().product();
+            use rand::{RngExt, SeedableRng};
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let data: Vec<f32> = (0..count).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+            Tensor::from_shape(&shape, &data).map_err(|e| ModelError::Unsupported { path: path.into(), message: e.to_string() })
+        }
+    }
+}
+
+/// A `rows x cols` matrix from a row-major slice.
+pub(crate) fn matrix(rows: usize, cols: usize, data: Vec<f32>) -> Matrix<f32> {
+    Matrix::from_vec(rows, cols, data)
+}
