@@ -46,6 +46,6 @@ mod operands;
 mod sweeps;
 
 pub use emulate::{bench, compare, degrees, devices, run, validate};
-pub use operands::{gen_operand, prune, spec};
 pub use model::model;
+pub use operands::{gen_operand, prune, spec};
 pub use sweeps::{merge, sweep};

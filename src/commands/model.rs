@@ -9,14 +9,17 @@ use highlight_emu::model::emulate::{LayerStats, layers_csv, run, workload_toml};
 use highlight_emu::model::{Input, capture};
 use highlight_emu::sweep::{Results, safe_name};
 
-use super::sweeps::finish;
 use super::emit;
+use super::sweeps::finish;
 use crate::ModelArgs;
 
 pub fn model(args: &ModelArgs) -> Result<()> {
     let stem = args.model.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     if !safe_name(&stem) {
-        bail!("{}: the file name names the output folder, so it is letters, digits, '-', '_' and '.'; rename it or give --out", args.model.display());
+        bail!(
+            "{}: the file name names the output folder, so it is letters, digits, '-', '_' and '.'; rename it or give --out",
+            args.model.display()
+        );
     }
     if let Some(bad) = args.weight_sparsity.iter().find(|s| !(0.0..1.0).contains(*s)) {
         bail!("--weight-sparsity {bad}: accepted values in [0, 1), e.g. 0,0.5,0.75");
@@ -36,36 +39,52 @@ pub fn model(args: &ModelArgs) -> Result<()> {
     let csv = layers_csv(&stats)?;
     let source = args.model.display().to_string();
     if let Some(w) = &args.export_workload {
-        highlight_emu::output::write_bytes(w, workload_toml(&stem, &source, &stats, &args.weight_sparsity).as_bytes())?;
+        highlight_emu::output::write_bytes(
+            w,
+            workload_toml(&stem, &source, &stats, &args.weight_sparsity).as_bytes(),
+        )?;
     }
     let captured = stats.iter().filter(|s| s.skipped.is_empty()).count();
     if args.capture_only {
         highlight_emu::output::write_dir(&out, highlight_emu::output::Replace::Earlier, |tmp| {
             std::fs::write(tmp.join("layers.csv"), &csv).map_err(|e| format!("layers.csv: {e}"))
         })?;
-        let text = format!("{captured} of {} nodes captured; wrote {}/layers.csv\n", stats.len(), out.display());
+        let text =
+            format!("{captured} of {} nodes captured; wrote {}/layers.csv\n", stats.len(), out.display());
         return emit(&text, Ok(()));
     }
     let gpu = args.backend.open()?;
     let designs = if args.designs.is_empty() { Design::ALL.to_vec() } else { args.designs.clone() };
-    let runs = captured * args.weight_sparsity.len() * designs.iter().filter(|d| **d != Design::Tc).count().max(1);
+    let runs =
+        captured * args.weight_sparsity.len() * designs.iter().filter(|d| **d != Design::Tc).count().max(1);
     let bar = if std::io::stderr().is_terminal() {
         indicatif::ProgressBar::new(runs as u64)
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let rows = run(&layers, &stats, &args.weight_sparsity, &designs, &ert, gpu.as_ref(), args.backend.check, |layer, design| {
-        bar.set_message(format!("{layer}: {}", design.id()));
-        if design != Design::Tc {
-            bar.inc(1);
-        }
-    })?;
+    let rows = run(
+        &layers,
+        &stats,
+        &args.weight_sparsity,
+        &designs,
+        &ert,
+        gpu.as_ref(),
+        args.backend.check,
+        |layer, design| {
+            bar.set_message(format!("{layer}: {}", design.id()));
+            if design != Design::Tc {
+                bar.inc(1);
+            }
+        },
+    )?;
     bar.finish_and_clear();
     let results = Results {
         sweep: stem,
         description: format!("ONNX model {source}, {captured} captured layers"),
         ert: ert.name.clone(),
-        backend: gpu.as_ref().map_or("cpu".to_string(), |g| format!("gpu ({})", highlight_emu::gpu::describe(&g.gpu.info))),
+        backend: gpu
+            .as_ref()
+            .map_or("cpu".to_string(), |g| format!("gpu ({})", highlight_emu::gpu::describe(&g.gpu.info))),
         checked: args.backend.check && gpu.is_some(),
         points: rows.iter().map(|r| r.point_index + 1).max().unwrap_or(0),
         shard: None,

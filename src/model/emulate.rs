@@ -58,7 +58,9 @@ fn stack<T: Copy + Default>(parts: &[Matrix<T>]) -> Matrix<T> {
 /// Splits a stacked matrix back into `count` parts.
 fn split<T: Copy + Default>(m: &Matrix<T>, count: usize) -> Vec<Matrix<T>> {
     let rows = m.rows / count;
-    (0..count).map(|g| Matrix::from_vec(rows, m.cols, m.data[g * rows * m.cols..(g + 1) * rows * m.cols].to_vec())).collect()
+    (0..count)
+        .map(|g| Matrix::from_vec(rows, m.cols, m.data[g * rows * m.cols..(g + 1) * rows * m.cols].to_vec()))
+        .collect()
 }
 
 /// Quantises the groups of one tensor with one scale.
@@ -88,7 +90,8 @@ impl LayerStats {
             Ok(gemms) => {
                 let g = &gemms[0];
                 let bs: Vec<Matrix<f32>> = gemms.iter().map(|g| g.b.clone()).collect();
-                let b_int8 = quantize_groups(&bs).map(|q| density(q.iter().flat_map(|m| m.data.iter().copied())));
+                let b_int8 =
+                    quantize_groups(&bs).map(|q| density(q.iter().flat_map(|m| m.data.iter().copied())));
                 LayerStats {
                     groups: gemms.len(),
                     m: g.a.rows,
@@ -145,7 +148,8 @@ fn absorb(total: &mut RunResult, r: &RunResult) {
     total.latency_s += r.latency_s;
     total.wall_ms += r.wall_ms;
     for (name, pj) in &r.energy_breakdown_pj {
-        let sum = total.energy_breakdown_pj.get(name).and_then(|v| v.as_f64()).unwrap_or(0.0) + pj.as_f64().unwrap_or(0.0);
+        let sum = total.energy_breakdown_pj.get(name).and_then(|v| v.as_f64()).unwrap_or(0.0)
+            + pj.as_f64().unwrap_or(0.0);
         total.energy_breakdown_pj.insert(name.clone(), sum.into());
     }
     total.edp = total.energy_pj * 1e-12 * total.latency_s;
@@ -166,7 +170,8 @@ fn design_on_layer(
     gpu: Option<&GpuBackend>,
     check: bool,
 ) -> Result<Outcome, RunError> {
-    let unsupported = |reason: String| Outcome { design, unsupported: Some(reason), result: None, normalised_to_tc: None };
+    let unsupported =
+        |reason: String| Outcome { design, unsupported: Some(reason), result: None, normalised_to_tc: None };
     let candidates = match table.a_patterns(design, sparsity) {
         Ok(c) => c,
         Err(e) => return Ok(unsupported(e.to_string())),
@@ -175,15 +180,18 @@ fn design_on_layer(
     let mut best: Option<RunResult> = None;
     let mut reason = None;
     'candidates: for pattern in candidates {
-        let pruned: Vec<Matrix<f32>> = gemms.iter().map(|g| prune(&g.a, &pattern)).collect::<Result<_, _>>()?;
+        let pruned: Vec<Matrix<f32>> =
+            gemms.iter().map(|g| prune(&g.a, &pattern)).collect::<Result<_, _>>()?;
         let a = quantize_groups(&pruned)?;
         let mut total: Option<RunResult> = None;
         for (a, b) in a.into_iter().zip(b) {
-            let Some(b_pattern) = satisfied(design, &arch, &b.transpose(), Operand::B).into_iter().next() else {
+            let Some(b_pattern) = satisfied(design, &arch, &b.transpose(), Operand::B).into_iter().next()
+            else {
                 reason.get_or_insert(format!("the activation has none of {}'s B patterns", arch.name));
                 continue 'candidates;
             };
-            let workload = Workload { m: a.rows, k: a.cols, n: b.cols, a: pattern.clone(), b: b_pattern, seed: 0 };
+            let workload =
+                Workload { m: a.rows, k: a.cols, n: b.cols, a: pattern.clone(), b: b_pattern, seed: 0 };
             let operands = Operands::new(a, b.clone());
             match run_best_order(design, &arch, ert, &workload, &operands, gpu, check, true, None) {
                 Ok((r, _)) => match &mut total {
@@ -255,7 +263,11 @@ pub fn run(
                     speedup: tc.cycles as f64 / r.cycles as f64,
                 });
             }
-            rows.extend(outcomes.into_iter().map(|outcome| Row { point_index, point: point.clone(), outcome }));
+            rows.extend(outcomes.into_iter().map(|outcome| Row {
+                point_index,
+                point: point.clone(),
+                outcome,
+            }));
             point_index += 1;
         }
     }

@@ -46,7 +46,14 @@ pub fn lower(node: &pb::NodeProto, act: Tensor, weight: Tensor) -> Result<Vec<Ge
 }
 
 /// Output extent and the padding before it, of one spatial axis.
-fn axis(input: usize, kernel: usize, stride: usize, dilation: usize, pads: (usize, usize), auto: &str) -> Result<(usize, usize), String> {
+fn axis(
+    input: usize,
+    kernel: usize,
+    stride: usize,
+    dilation: usize,
+    pads: (usize, usize),
+    auto: &str,
+) -> Result<(usize, usize), String> {
     let span = (kernel - 1) * dilation + 1;
     match auto {
         "SAME_UPPER" | "SAME_LOWER" => {
@@ -93,7 +100,8 @@ fn conv(node: &pb::NodeProto, (xs, x): Tensor, (ws, w): Tensor) -> Result<Vec<Ge
             for ci in 0..cg {
                 for ri in 0..r {
                     for si in 0..s {
-                        a[mi * k + (ri * s + si) * cg + ci] = w[(((g * mg + mi) * cg + ci) * r + ri) * s + si];
+                        a[mi * k + (ri * s + si) * cg + ci] =
+                            w[(((g * mg + mi) * cg + ci) * r + ri) * s + si];
                     }
                 }
             }

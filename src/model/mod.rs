@@ -60,7 +60,8 @@ const SKIPPED: &[(&str, &str)] = &[
 /// Loads `path`, runs it once on `input`, and lowers every captured node.
 pub fn capture(path: &Path, input: Input) -> Result<Vec<Layer>, ModelError> {
     let shown = path.display().to_string();
-    let not_onnx = |e: &dyn std::fmt::Display| ModelError::NotOnnx { path: shown.clone(), message: e.to_string() };
+    let not_onnx =
+        |e: &dyn std::fmt::Display| ModelError::NotOnnx { path: shown.clone(), message: e.to_string() };
     let onnx = tract_onnx::onnx().with_ignore_output_shapes(true).with_ignore_value_info(true);
     let proto = onnx.proto_model_for_path(path).map_err(|e| not_onnx(&e))?;
     let graph = proto.graph.as_ref().ok_or_else(|| not_onnx(&"no graph"))?;
@@ -90,14 +91,17 @@ pub fn capture(path: &Path, input: Input) -> Result<Vec<Layer>, ModelError> {
         message: format!("tract cannot load it: {e:#}"),
     })?;
     let outlet = |model: &InferenceModel, name: &str| {
-        model.find_outlet_label(name).or_else(|| model.node_by_name(name).ok().map(|n| OutletId::new(n.id, 0)))
+        model
+            .find_outlet_label(name)
+            .or_else(|| model.node_by_name(name).ok().map(|n| OutletId::new(n.id, 0)))
     };
     // Which nodes are captured, and the tensors each needs (activation, weight).
     let mut layers = Vec::new();
     let mut wanted: Vec<(usize, [String; 2])> = Vec::new();
     for (index, node) in graph.node.iter().enumerate() {
         let name = if node.name.is_empty() { format!("{}_{index}", node.op_type) } else { node.name.clone() };
-        let skip = |why: String| Layer { index, name: name.clone(), op: node.op_type.clone(), gemms: Err(why) };
+        let skip =
+            |why: String| Layer { index, name: name.clone(), op: node.op_type.clone(), gemms: Err(why) };
         if let Some((_, why)) = SKIPPED.iter().find(|(op, _)| *op == node.op_type) {
             layers.push(skip(why.to_string()));
             continue;
@@ -131,12 +135,17 @@ pub fn capture(path: &Path, input: Input) -> Result<Vec<Layer>, ModelError> {
     if outlets.is_empty() {
         return Ok(layers);
     }
-    model.select_output_outlets(&outlets).map_err(|e| ModelError::Unsupported { path: shown.clone(), message: format!("{e:#}") })?;
+    model
+        .select_output_outlets(&outlets)
+        .map_err(|e| ModelError::Unsupported { path: shown.clone(), message: format!("{e:#}") })?;
     let run = || -> TractResult<TVec<TValue>> {
         let plan = model.into_typed()?.into_runnable()?;
         plan.run(tvec!(input_tensor.into()))
     };
-    let values = run().map_err(|e| ModelError::Unsupported { path: shown.clone(), message: format!("running it: {e:#}") })?;
+    let values = run().map_err(|e| ModelError::Unsupported {
+        path: shown.clone(),
+        message: format!("running it: {e:#}"),
+    })?;
     for (i, (layer, _)) in wanted.iter().enumerate() {
         let tensor = |v: &TValue| -> Result<(Vec<usize>, Vec<f32>), String> {
             let view = v.cast_to::<f32>().map_err(|e| e.to_string())?;
@@ -160,28 +169,46 @@ fn input_tensor(info: &pb::ValueInfoProto, input: Input, path: &str) -> Result<T
         Some(Value::TensorType(t)) => t
             .shape
             .as_ref()
-            .map(|s| s.dim.iter().map(|d| match d.value { Some(Dim::DimValue(v)) if v > 0 => Some(v as usize), _ => None }).collect())
+            .map(|s| {
+                s.dim
+                    .iter()
+                    .map(|d| match d.value {
+                        Some(Dim::DimValue(v)) if v > 0 => Some(v as usize),
+                        _ => None,
+                    })
+                    .collect()
+            })
             .unwrap_or_default(),
         _ => Vec::new(),
     };
     match input {
         Input::File(file) => {
-            let (shape, data) = crate::operand::npy::read_tensor(file)
-                .map_err(|e| ModelError::Input { path: file.display().to_string(), message: e.to_string() })?;
-            let fits = shape.len() == dims.len() && dims.iter().zip(&shape).all(|(d, s)| d.is_none_or(|d| d == *s));
+            let (shape, data) = crate::operand::npy::read_tensor(file).map_err(|e| ModelError::Input {
+                path: file.display().to_string(),
+                message: e.to_string(),
+            })?;
+            let fits =
+                shape.len() == dims.len() && dims.iter().zip(&shape).all(|(d, s)| d.is_none_or(|d| d == *s));
             if !fits && !dims.is_empty() {
                 return Err(ModelError::Input {
                     path: file.display().to_string(),
-                    message: format!("shape {shape:?}; the model's input {:?} takes {dims:?} (None: any)", info.name),
+                    message: format!(
+                        "shape {shape:?}; the model's input {:?} takes {dims:?} (None: any)",
+                        info.name
+                    ),
                 });
             }
-            Tensor::from_shape(&shape, &data).map_err(|e| ModelError::Input { path: file.display().to_string(), message: e.to_string() })
+            Tensor::from_shape(&shape, &data)
+                .map_err(|e| ModelError::Input { path: file.display().to_string(), message: e.to_string() })
         }
         Input::Seeded(seed) => {
             if dims.is_empty() {
                 return Err(ModelError::Unsupported {
                     path: path.into(),
-                    message: format!("the input {:?} has no shape in the model; give --input x.npy", info.name),
+                    message: format!(
+                        "the input {:?} has no shape in the model; give --input x.npy",
+                        info.name
+                    ),
                 });
             }
             let shape: Vec<usize> = dims.iter().map(|d| d.unwrap_or(1)).collect();
@@ -189,7 +216,8 @@ fn input_tensor(info: &pb::ValueInfoProto, input: Input, path: &str) -> Result<T
             use rand::{RngExt, SeedableRng};
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
             let data: Vec<f32> = (0..count).map(|_| rng.random_range(-1.0f32..1.0)).collect();
-            Tensor::from_shape(&shape, &data).map_err(|e| ModelError::Unsupported { path: path.into(), message: e.to_string() })
+            Tensor::from_shape(&shape, &data)
+                .map_err(|e| ModelError::Unsupported { path: path.into(), message: e.to_string() })
         }
     }
 }

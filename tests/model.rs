@@ -1,0 +1,342 @@
+//! `highlight-emu model`: ONNX models built here with `tract_onnx::pb` and `prost` (no binary
+//! blobs, no Python), captured layer by layer: GEMM shapes, the im2col's density against one
+//! computed independently, Z equal to the dense product on every design, pruned weights in their
+//! pattern; and the shipped light ResNet-50's shapes against workloads/resnet50.toml.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use highlight_emu::matrix::Matrix;
+use highlight_emu::model::{Input, capture};
+use highlight_emu::operand::conform::satisfies;
+use highlight_emu::operand::npy;
+use highlight_emu::pattern::Pattern;
+use prost::Message;
+use tract_onnx::pb;
+
+fn tensor(name: &str, dims: &[i64], data: Vec<f32>) -> pb::TensorProto {
+    pb::TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: 1,
+        float_data: data,
+        ..Default::default()
+    }
+}
+
+fn ints(name: &str, v: &[i64]) -> pb::AttributeProto {
+    pb::AttributeProto { name: name.into(), r#type: 7, ints: v.to_vec(), ..Default::default() }
+}
+
+fn int(name: &str, v: i64) -> pb::AttributeProto {
+    pb::AttributeProto { name: name.into(), r#type: 2, i: v, ..Default::default() }
+}
+
+fn value(name: &str, dims: &[i64]) -> pb::ValueInfoProto {
+    use pb::tensor_shape_proto::{Dimension, dimension::Value as Dim};
+    use pb::type_proto::{Tensor, Value};
+    let dim =
+        dims.iter().map(|&d| Dimension { value: Some(Dim::DimValue(d)), ..Default::default() }).collect();
+    let shape = pb::TensorShapeProto { dim };
+    let tensor = Tensor { elem_type: 1, shape: Some(shape) };
+    pb::ValueInfoProto {
+        name: name.into(),
+        r#type: Some(pb::TypeProto { value: Some(Value::TensorType(tensor)), ..Default::default() }),
+        ..Default::default()
+    }
+}
+
+fn node(
+    name: &str,
+    op: &str,
+    inputs: &[&str],
+    output: &str,
+    attribute: Vec<pb::AttributeProto>,
+) -> pb::NodeProto {
+    pb::NodeProto {
+        name: name.into(),
+        op_type: op.into(),
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: vec![output.into()],
+        attribute,
+        ..Default::default()
+    }
+}
+
+/// Weights with zeros in them, deterministic.
+fn weights(count: usize, salt: usize) -> Vec<f32> {
+    (0..count)
+        .map(
+            |i| {
+                if (i * 7 + salt).is_multiple_of(5) { 0.0 } else { ((i * 13 + salt) % 17) as f32 / 8.0 - 1.0 }
+            },
+        )
+        .collect()
+}
+
+/// x [1, 4, 6, 6] -> conv3x3 pads 1 (4 -> 6) -> Relu -> depthwise conv3x3 stride 2 pads 1
+/// (group 6) -> conv1x1 (6 -> 8) -> Flatten -> Gemm (72 -> 10, transB) -> MatMul of the result
+/// with itself transposed (activation x activation: skipped).
+fn small_model(dir: &Path) -> std::path::PathBuf {
+    let graph = pb::GraphProto {
+        name: "small".into(),
+        node: vec![
+            node(
+                "conv3x3",
+                "Conv",
+                &["x", "w1"],
+                "c1",
+                vec![ints("pads", &[1, 1, 1, 1]), ints("kernel_shape", &[3, 3])],
+            ),
+            node("relu", "Relu", &["c1"], "r1", vec![]),
+            node(
+                "depthwise",
+                "Conv",
+                &["r1", "w2"],
+                "c2",
+                vec![ints("strides", &[2, 2]), ints("pads", &[1, 1, 1, 1]), int("group", 6)],
+            ),
+            node("pointwise", "Conv", &["c2", "w3"], "c3", vec![]),
+            node("flatten", "Flatten", &["c3"], "f", vec![]),
+            node("fc", "Gemm", &["f", "w4"], "y", vec![int("transB", 1)]),
+            node("transpose", "Transpose", &["y"], "yt", vec![]),
+            node("self", "MatMul", &["y", "yt"], "out", vec![]),
+        ],
+        initializer: vec![
+            tensor("w1", &[6, 4, 3, 3], weights(216, 1)),
+            tensor("w2", &[6, 1, 3, 3], weights(54, 2)),
+            tensor("w3", &[8, 6, 1, 1], weights(48, 3)),
+            tensor("w4", &[10, 72], weights(720, 4)),
+        ],
+        input: vec![value("x", &[1, 4, 6, 6])],
+        output: vec![value("out", &[1, 1])],
+        ..Default::default()
+    };
+    let model = pb::ModelProto {
+        ir_version: 7,
+        opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }],
+        graph: Some(graph),
+        ..Default::default()
+    };
+    let path = dir.join("small.onnx");
+    std::fs::write(&path, model.encode_to_vec()).unwrap();
+    path
+}
+
+/// The input, with zeros: x[c, h, w] = 0 where (c + h + w) % 3 == 0.
+fn input() -> Vec<f32> {
+    let mut x = Vec::new();
+    for c in 0..4 {
+        for h in 0..6 {
+            for w in 0..6 {
+                x.push(if (c + h + w) % 3 == 0 { 0.0 } else { (c * 5 + h) as f32 - w as f32 * 0.5 });
+            }
+        }
+    }
+    x
+}
+
+/// Nonzero entries of the im2col of `x` [c, h, w], padding zeros included, counted directly:
+/// for each output position and each (c, r, s) tap.
+fn im2col_nonzeros(
+    x: &[f32],
+    (h, w): (usize, usize),
+    k: usize,
+    stride: usize,
+    pad: usize,
+    channels: std::ops::Range<usize>,
+) -> (usize, usize) {
+    let out = (h + 2 * pad - k) / stride + 1;
+    let (mut nonzero, mut all) = (0, 0);
+    for p in 0..out {
+        for q in 0..out {
+            for ch in channels.clone() {
+                for r in 0..k {
+                    for s in 0..k {
+                        all += 1;
+                        let (y, xq) = (
+                            (p * stride + r) as isize - pad as isize,
+                            (q * stride + s) as isize - pad as isize,
+                        );
+                        if y >= 0
+                            && xq >= 0
+                            && (y as usize) < h
+                            && (xq as usize) < w
+                            && x[(ch * h + y as usize) * w + xq as usize] != 0.0
+                        {
+                            nonzero += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (nonzero, all)
+}
+
+fn write_input(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("x.npy");
+    let mut out = Vec::new();
+    {
+        use npyz::WriterBuilder;
+        let mut w = npyz::WriteOptions::new()
+            .default_dtype()
+            .shape(&[1, 4, 6, 6])
+            .writer(&mut out)
+            .begin_nd()
+            .unwrap();
+        w.extend(input()).unwrap();
+        w.finish().unwrap();
+    }
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+#[test]
+fn captured_layers_have_the_gemm_shapes_and_densities() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = small_model(dir.path());
+    let x = write_input(dir.path());
+    let layers = capture(&model, Input::File(&x)).unwrap();
+    let names: Vec<&str> = layers.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["conv3x3", "depthwise", "pointwise", "fc", "self"]);
+    let shapes: Vec<Vec<(usize, usize, usize)>> = layers
+        .iter()
+        .map(|l| {
+            l.gemms.as_ref().map_or(vec![], |g| g.iter().map(|g| (g.a.rows, g.a.cols, g.b.cols)).collect())
+        })
+        .collect();
+    assert_eq!(shapes[0], vec![(6, 36, 36)]);
+    assert_eq!(shapes[1], vec![(1, 9, 9); 6]);
+    assert_eq!(shapes[2], vec![(8, 6, 9)]);
+    assert_eq!(shapes[3], vec![(10, 72, 1)]);
+    assert!(layers[4].gemms.as_ref().unwrap_err().contains("activation x activation"));
+    // The first conv's B is the im2col of the input: its density, counted directly.
+    let b = &layers[0].gemms.as_ref().unwrap()[0].b;
+    let (nonzero, all) = im2col_nonzeros(&input(), (6, 6), 3, 1, 1, 0..4);
+    assert_eq!(b.data.len(), all);
+    assert_eq!(b.data.iter().filter(|v| **v != 0.0).count(), nonzero);
+    // The weights as A: filter m, k = (r S + s) C + c.
+    let a = &layers[0].gemms.as_ref().unwrap()[0].a;
+    let w1 = weights(216, 1);
+    assert_eq!(a.get(2, (3 + 2) * 4 + 1), w1[((2 * 4 + 1) * 3 + 1) * 3 + 2]);
+    // Pruned to HighLight's 50 % pattern, the weights have it.
+    let pattern = Pattern::parse("K1(2:4)->K0(2:4)").unwrap();
+    let pruned = highlight_emu::operand::prune(a, &pattern).unwrap();
+    let as_int =
+        Matrix::from_vec(pruned.rows, pruned.cols, pruned.data.iter().map(|v| i8::from(*v != 0.0)).collect());
+    assert!(satisfies(&as_int, &pattern));
+}
+
+#[test]
+fn every_design_runs_every_layer_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = small_model(dir.path());
+    let x = write_input(dir.path());
+    let out = Command::cargo_bin("highlight-emu")
+        .unwrap()
+        .current_dir(dir.path())
+        .args([
+            "model",
+            model.to_str().unwrap(),
+            "--input",
+            x.to_str().unwrap(),
+            "--weight-sparsity",
+            "0,0.5,0.75",
+        ])
+        .args(["--backend", "cpu", "--out", "res", "--export-workload", "small.toml"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let layers = std::fs::read_to_string(dir.path().join("res/layers.csv")).unwrap();
+    assert!(
+        layers.starts_with("index,name,op,groups,m,k,n,macs,a_density,b_density,b_density_int8,skipped"),
+        "{layers}"
+    );
+    assert!(layers.contains(",depthwise,Conv,6,1,9,9,486,"), "{layers}");
+    assert!(layers.contains("activation x activation"), "{layers}");
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("res/results.json")).unwrap()).unwrap();
+    let rows = results["rows"].as_array().unwrap();
+    // 4 captured layers x 3 sparsities x 6 designs.
+    assert_eq!(rows.len(), 4 * 3 * 6);
+    for r in rows {
+        if let Some(res) = r["result"].as_object() {
+            assert_eq!(res["z_equals_dense"], true, "{r}");
+        }
+    }
+    let runs =
+        |design: &str| rows.iter().filter(|r| r["design"] == design && r["result"].is_object()).count();
+    assert_eq!(runs("tc"), 12);
+    assert_eq!(runs("highlight"), 12);
+    assert_eq!(runs("dstc"), 12);
+    // The exported sweep file runs as it is.
+    let sweep = std::fs::read_to_string(dir.path().join("small.toml")).unwrap();
+    assert!(sweep.contains("name = \"depthwise\"\nm = 1\nk = 9\nn = 9\ncount = 6"), "{sweep}");
+    let out = Command::cargo_bin("highlight-emu")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["sweep", "small.toml", "--backend", "cpu", "--out", "swept"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn light_resnet50_has_the_shapes_of_the_resnet50_workload() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/onnx/light_resnet50.onnx");
+    let out = Command::cargo_bin("highlight-emu")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["model", model.to_str().unwrap(), "--capture-only", "--out", "lr"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut reader = csv::Reader::from_path(dir.path().join("lr/layers.csv")).unwrap();
+    let mut captured = std::collections::BTreeSet::new();
+    for row in reader.records() {
+        let row = row.unwrap();
+        assert_eq!(&row[11], "", "{row:?}");
+        captured.insert((
+            row[4].parse::<usize>().unwrap(),
+            row[5].parse::<usize>().unwrap(),
+            row[6].parse::<usize>().unwrap(),
+        ));
+    }
+    let workload = highlight_emu::sweep::SweepFile::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads/resnet50.toml"),
+    )
+    .unwrap();
+    let expected: std::collections::BTreeSet<_> = workload.layers.iter().map(|l| (l.m, l.k, l.n)).collect();
+    assert_eq!(expected.len(), 21);
+    assert_eq!(captured, expected);
+}
+
+#[test]
+fn bad_models_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_onnx = dir.path().join("x.onnx");
+    std::fs::write(&not_onnx, "hello").unwrap();
+    let out = Command::cargo_bin("highlight-emu")
+        .unwrap()
+        .args(["model", not_onnx.to_str().unwrap(), "--capture-only"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not an ONNX model"));
+    let model = small_model(dir.path());
+    let wrong = dir.path().join("wrong.npy");
+    npy::write_matrix(&wrong, &Matrix::from_vec(2, 2, vec![1.0f32; 4])).unwrap();
+    let out = Command::cargo_bin("highlight-emu")
+        .unwrap()
+        .args(["model", model.to_str().unwrap(), "--input", wrong.to_str().unwrap(), "--capture-only"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("shape [2, 2]"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
