@@ -160,6 +160,18 @@ struct ModelArgs {
     /// [-1, 1) of that shape, unknown dimensions 1).
     #[arg(long)]
     input: Option<PathBuf>,
+    /// An image (PNG or JPEG) as the input: resized to --size, normalised by --mean and --std.
+    #[arg(long, conflicts_with = "input")]
+    image: Option<PathBuf>,
+    /// The image's size as HxW, e.g. 224x224 (default: the model's input height and width).
+    #[arg(long, requires = "image")]
+    size: Option<String>,
+    /// Per-channel mean (R,G,B) subtracted from the image's values in [0, 1].
+    #[arg(long, value_delimiter = ',', num_args = 3, default_values_t = [0.485f32, 0.456, 0.406])]
+    mean: Vec<f32>,
+    /// Per-channel standard deviation (R,G,B) the image's values are divided by.
+    #[arg(long, value_delimiter = ',', num_args = 3, default_values_t = [0.229f32, 0.224, 0.225])]
+    std: Vec<f32>,
     /// Seed of the synthetic input.
     #[arg(long, default_value_t = 1)]
     seed: u64,

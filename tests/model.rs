@@ -340,3 +340,37 @@ fn bad_models_are_refused() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn an_image_is_resized_and_normalised() {
+    let dir = tempfile::tempdir().unwrap();
+    let graph = pb::GraphProto {
+        name: "rgb".into(),
+        node: vec![node("mix", "Conv", &["x", "w"], "y", vec![])],
+        initializer: vec![tensor("w", &[2, 3, 1, 1], vec![1.0, 0.5, -1.0, 0.25, 0.0, 2.0])],
+        input: vec![value("x", &[1, 3, 4, 4])],
+        output: vec![value("y", &[1, 2, 4, 4])],
+        ..Default::default()
+    };
+    let model = pb::ModelProto {
+        ir_version: 7,
+        opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }],
+        graph: Some(graph),
+        ..Default::default()
+    };
+    let path = dir.path().join("rgb.onnx");
+    std::fs::write(&path, model.encode_to_vec()).unwrap();
+    // An 8 x 8 image of one colour: any resize keeps it.
+    let png = dir.path().join("img.png");
+    image::RgbImage::from_pixel(8, 8, image::Rgb([255, 0, 51])).save(&png).unwrap();
+    let (mean, std) = ([0.5f32, 0.5, 0.5], [0.5f32, 0.25, 0.1]);
+    let layers = capture(&path, Input::Image { path: &png, size: None, mean, std }).unwrap();
+    let b = &layers[0].gemms.as_ref().unwrap()[0].b;
+    assert_eq!((b.rows, b.cols), (3, 16));
+    let expected = [(1.0 - 0.5) / 0.5, (0.0 - 0.5) / 0.25, (0.2 - 0.5) / 0.1];
+    for (c, want) in expected.iter().enumerate() {
+        for n in 0..16 {
+            assert!((b.get(c, n) - want).abs() < 1e-5, "channel {c}: {}", b.get(c, n));
+        }
+    }
+}

@@ -30,9 +30,36 @@ pub fn model(args: &ModelArgs) -> Result<()> {
         highlight_emu::output::check_file_target(w)?;
     }
     let ert = args.energy.load()?;
-    let input = match &args.input {
-        Some(path) => Input::File(path),
-        None => Input::Seeded(args.seed),
+    let size = match &args.size {
+        Some(text) => {
+            let parsed = text
+                .split_once(['x', 'X'])
+                .and_then(|(h, w)| Some((h.trim().parse().ok()?, w.trim().parse().ok()?)));
+            match parsed {
+                Some((h, w)) if h > 0 && w > 0 && h * w <= 1 << 26 => Some((h, w)),
+                _ => bail!("--size {text}: accepted HxW with positive sizes, e.g. 224x224"),
+            }
+        }
+        None => None,
+    };
+    let channels = |v: &[f32], what: &str| -> Result<[f32; 3]> {
+        match v {
+            [a, b, c]
+                if v.iter().all(|x| x.is_finite()) && (what != "--std" || v.iter().all(|x| *x > 0.0)) =>
+            {
+                Ok([*a, *b, *c])
+            }
+            _ => bail!(
+                "{what}: accepted three finite numbers (R,G,B){}",
+                if what == "--std" { ", each above 0" } else { "" }
+            ),
+        }
+    };
+    let (mean, std) = (channels(&args.mean, "--mean")?, channels(&args.std, "--std")?);
+    let input = match (&args.input, &args.image) {
+        (Some(path), _) => Input::File(path),
+        (None, Some(path)) => Input::Image { path, size, mean, std },
+        (None, None) => Input::Seeded(args.seed),
     };
     let layers = capture(&args.model, input)?;
     let stats: Vec<LayerStats> = layers.iter().map(LayerStats::of).collect();

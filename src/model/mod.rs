@@ -43,6 +43,9 @@ pub enum Input<'a> {
     File(&'a Path),
     /// Seeded values in [-1, 1) of the model's input shape (unknown dimensions 1).
     Seeded(u64),
+    /// An image (PNG or JPEG), resized to `size` (height, width; default: the model's), as a
+    /// 1 x 3 x H x W tensor of (value / 255 - mean) / std per channel.
+    Image { path: &'a Path, size: Option<(usize, usize)>, mean: [f32; 3], std: [f32; 3] },
 }
 
 /// The GEMM-shaped operators the accelerators run.
@@ -200,6 +203,29 @@ fn input_tensor(info: &pb::ValueInfoProto, input: Input, path: &str) -> Result<T
             }
             Tensor::from_shape(&shape, &data)
                 .map_err(|e| ModelError::Input { path: file.display().to_string(), message: e.to_string() })
+        }
+        Input::Image { path: file, size, mean, std } => {
+            let bad = |message: String| ModelError::Input { path: file.display().to_string(), message };
+            let (h, w) = match (size, &dims[..]) {
+                (Some(hw), _) => hw,
+                (None, [_, _, Some(h), Some(w)]) => (*h, *w),
+                _ => {
+                    return Err(bad(
+                        "the model's input has no fixed height and width; give --size HxW".into()
+                    ));
+                }
+            };
+            let image = image::open(file).map_err(|e| bad(format!("{e}; accepted: PNG or JPEG")))?.to_rgb8();
+            let resized =
+                image::imageops::resize(&image, w as u32, h as u32, image::imageops::FilterType::Triangle);
+            let mut data = vec![0f32; 3 * h * w];
+            for (x, y, pixel) in resized.enumerate_pixels() {
+                for c in 0..3 {
+                    data[(c * h + y as usize) * w + x as usize] =
+                        (f32::from(pixel[c]) / 255.0 - mean[c]) / std[c];
+                }
+            }
+            Tensor::from_shape(&[1, 3, h, w], &data).map_err(|e| bad(e.to_string()))
         }
         Input::Seeded(seed) => {
             if dims.is_empty() {
