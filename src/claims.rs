@@ -265,21 +265,29 @@ fn dnn_gains(results: &Results) -> (Vec<f64>, Vec<f64>) {
     (dense, sparse)
 }
 
-/// Whole-network figures per weight sparsity and design: energy and latency summed over layers
-/// (times their counts), EDP = energy x latency, each normalised to TC's.
-fn networks(results: &Results) -> String {
+/// One design's whole network at one weight sparsity: energy and latency summed over the layers
+/// (times their counts), each normalised to TC's, and EDP = energy x latency likewise.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Network {
+    pub weight_sparsity: f64,
+    pub design: Design,
+    /// `None` when the design could not run every layer.
+    pub energy: Option<f64>,
+    pub latency: Option<f64>,
+    pub edp: Option<f64>,
+    pub layers_run: usize,
+    pub layers: usize,
+}
+
+/// The whole-network figures of every design the results hold, per weight sparsity.
+pub fn networks(results: &Results) -> Vec<Network> {
     let mut by_sparsity: std::collections::BTreeMap<u64, Vec<&Row>> = std::collections::BTreeMap::new();
     for r in results.rows.iter().filter(|r| r.point.layer.is_some()) {
         if let PointOperands::Degrees { a_sparsity, .. } = r.point.operands {
             by_sparsity.entry((a_sparsity * 1e6).round() as u64).or_default().push(r);
         }
     }
-    if by_sparsity.is_empty() {
-        return String::new();
-    }
-    let mut out = String::from(
-        "\n## Whole network\n\nEnergy and latency summed over the layers (each times its count), EDP = energy x latency, normalised to TC at the same weight sparsity. A design missing a layer is left out of that sparsity.\n\n| weight sparsity | design | energy | latency | EDP | layers run |\n|---|---|---|---|---|---|\n",
-    );
+    let mut out = Vec::new();
     for (key, rows) in by_sparsity {
         let layers = rows.iter().map(|r| r.point_index).collect::<std::collections::BTreeSet<_>>().len();
         let total = |d: Design| {
@@ -296,26 +304,48 @@ fn networks(results: &Results) -> String {
         // Only the designs the results hold (a model run may take a few).
         for d in Design::ALL.into_iter().filter(|&d| results.rows.iter().any(|r| r.outcome.design == d)) {
             let (e, l, n) = total(d);
-            if n == layers {
-                let _ = writeln!(
-                    out,
-                    "| {} % | {} | {:.3} | {:.3} | {:.3} | {n} |",
-                    key as f64 / 1e4,
-                    d.id(),
-                    e / tc_e,
-                    l / tc_l,
-                    e * l / (tc_e * tc_l)
-                );
-            } else {
-                let _ = writeln!(
-                    out,
-                    "| {} % | {} | unsupported on {} of {layers} layers | | | {n} |",
-                    key as f64 / 1e4,
-                    d.id(),
-                    layers - n
-                );
-            }
+            let whole = n == layers;
+            out.push(Network {
+                weight_sparsity: key as f64 / 1e6,
+                design: d,
+                energy: whole.then(|| e / tc_e),
+                latency: whole.then(|| l / tc_l),
+                edp: whole.then(|| e * l / (tc_e * tc_l)),
+                layers_run: n,
+                layers,
+            });
         }
+    }
+    out
+}
+
+/// The whole-network table of `summary.md`.
+fn networks_md(results: &Results) -> String {
+    let networks = networks(results);
+    if networks.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "\n## Whole network\n\nEnergy and latency summed over the layers (each times its count), EDP = energy x latency, normalised to TC at the same weight sparsity. A design missing a layer is left out of that sparsity.\n\n| weight sparsity | design | energy | latency | EDP | layers run |\n|---|---|---|---|---|---|\n",
+    );
+    for n in networks {
+        let percent = n.weight_sparsity * 100.0;
+        let _ = match (n.energy, n.latency, n.edp) {
+            (Some(e), Some(l), Some(edp)) => writeln!(
+                out,
+                "| {percent} % | {} | {e:.3} | {l:.3} | {edp:.3} | {} |",
+                n.design.id(),
+                n.layers_run
+            ),
+            _ => writeln!(
+                out,
+                "| {percent} % | {} | unsupported on {} of {} layers | | | {} |",
+                n.design.id(),
+                n.layers - n.layers_run,
+                n.layers,
+                n.layers_run
+            ),
+        };
     }
     out
 }
@@ -343,5 +373,5 @@ pub fn summary_md(results: &Results) -> String {
         };
         let _ = writeln!(out, "| {} | {} | {} | {agrees} |", c.claim, c.paper, c.emulator);
     }
-    out + &networks(results)
+    out + &networks_md(results)
 }

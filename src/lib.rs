@@ -5,6 +5,7 @@
 //! patterns ([`pattern`]), operands ([`operand`]), compressed formats ([`format`]), the dense
 //! reference product ([`matrix`]) and the GPU path ([`gpu`]).
 
+pub mod accuracy;
 pub mod bench;
 pub mod claims;
 pub mod compare;

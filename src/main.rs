@@ -143,6 +143,10 @@ struct SweepArgs {
     /// Output folder (default: results/<name>/, or results/<name>-shards/shard-I-of-N/).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Figure 15: a CSV of accuracy losses (design, weight_sparsity or pattern, accuracy_loss)
+    /// to plot each design's whole-network EDP against, with the Pareto frontier (DNN layers).
+    #[arg(long)]
+    accuracy: Option<PathBuf>,
     /// Run only shard I of N (the points whose index is I modulo N), e.g. 0/4.
     #[arg(long)]
     shard: Option<Shard>,
@@ -187,6 +191,10 @@ struct ModelArgs {
     /// Also write the captured shapes and measured densities as a sweep file.
     #[arg(long)]
     export_workload: Option<PathBuf>,
+    /// Figure 15: a CSV of accuracy losses (design, weight_sparsity or pattern, accuracy_loss)
+    /// to plot each design's whole-network EDP against, with the Pareto frontier.
+    #[arg(long)]
+    accuracy: Option<PathBuf>,
     /// Capture only: write layers.csv (and --export-workload), emulate nothing.
     #[arg(long)]
     capture_only: bool,

@@ -1,5 +1,6 @@
-//! Figures as a paper shows them: grouped bars of each design's figure normalised to TC, written
-//! as PNG and SVG, titled and captioned with the energy table and modelling assumptions.
+//! Figures as a paper shows them: grouped bars of each design's figure normalised to TC, and
+//! scatters of each design's points (figure 15), written as PNG and SVG, titled and captioned with
+//! the energy table and modelling assumptions.
 
 use std::path::Path;
 
@@ -101,6 +102,81 @@ impl BarChart {
         chart
             .draw_series(LineSeries::new([(-0.5, 1.0), (n as f64 - 0.5, 1.0)], BLACK.stroke_width(1)))
             .map_err(err)?;
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 13))
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)
+    }
+}
+
+/// `(x, y, on the frontier)`.
+pub type ScatterPoint = (f64, f64, bool);
+
+/// A scatter of labelled points per series, with the points marked `frontier` joined by a line
+/// (figure 15: EDP against accuracy loss, the Pareto frontier).
+pub struct Scatter {
+    pub title: String,
+    pub caption: String,
+    pub x_label: String,
+    pub y_label: String,
+    /// Per series: its points.
+    pub series: Vec<(String, Vec<ScatterPoint>)>,
+}
+
+impl Scatter {
+    /// Writes `<stem>.png` and `<stem>.svg`.
+    pub fn write(&self, stem: &Path) -> Result<(), String> {
+        register_font();
+        let size = (1000, 640);
+        self.draw(BitMapBackend::new(&stem.with_extension("png"), size).into_drawing_area())?;
+        self.draw(SVGBackend::new(&stem.with_extension("svg"), size).into_drawing_area())
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>) -> Result<(), String> {
+        let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+        root.fill(&WHITE).map_err(err)?;
+        let (_, height) = root.dim_in_pixel();
+        let (body, foot) = root.split_vertically(height - 50);
+        for (i, line) in self.caption.lines().enumerate() {
+            foot.draw_text(line, &("sans-serif", 13).into_font().color(&BLACK), (12, 6 + 18 * i as i32))
+                .map_err(err)?;
+        }
+        let points = || self.series.iter().flat_map(|(_, p)| p.iter());
+        let x_max = points().fold(0.0f64, |m, p| m.max(p.0)) * 1.15 + 0.1;
+        let y_max = points().fold(1.0f64, |m, p| m.max(p.1)) * 1.12;
+        let mut chart = ChartBuilder::on(&body)
+            .caption(&self.title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0f64..x_max, 0f64..y_max)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(self.x_label.as_str())
+            .y_desc(self.y_label.as_str())
+            .label_style(("sans-serif", 13))
+            .draw()
+            .map_err(err)?;
+        for (s, (name, pts)) in self.series.iter().enumerate() {
+            let color = COLORS[s % COLORS.len()];
+            chart
+                .draw_series(pts.iter().map(|&(x, y, on)| {
+                    let style = if on { color.filled() } else { color.stroke_width(2) };
+                    Circle::new((x, y), 6, style)
+                }))
+                .map_err(err)?
+                .label(name.as_str())
+                .legend(move |(x, y)| Circle::new((x + 6, y), 5, color.filled()));
+        }
+        let mut frontier: Vec<(f64, f64)> = points().filter(|p| p.2).map(|p| (p.0, p.1)).collect();
+        frontier.sort_by(|a, b| a.0.total_cmp(&b.0));
+        chart.draw_series(LineSeries::new(frontier, BLACK.stroke_width(1))).map_err(err)?;
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperRight)

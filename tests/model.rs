@@ -374,3 +374,48 @@ fn an_image_is_resized_and_normalised() {
         }
     }
 }
+
+/// Figure 15: each design's whole-network EDP against the user's accuracy losses, the frontier
+/// recomputed here from the table the summary prints; a row that matches no run is refused.
+#[test]
+fn accuracy_table_gives_figure_15_and_its_frontier() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = small_model(dir.path());
+    let table = "design,weight_sparsity,accuracy_loss\ntc,0,0\nhighlight,0.5,0.3\nhighlight,0.75,0.9\nstc,0.5,0.2\ndstc,0.75,1.5\n";
+    std::fs::write(dir.path().join("acc.csv"), table).unwrap();
+    let run = |acc: &str, out: &str| {
+        Command::cargo_bin("highlight-emu")
+            .unwrap()
+            .current_dir(dir.path())
+            .args(["model", model.to_str().unwrap(), "--weight-sparsity", "0,0.5,0.75", "--backend", "cpu"])
+            .args(["--accuracy", acc, "--out", out])
+            .output()
+            .unwrap()
+    };
+    let out = run("acc.csv", "res");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(dir.path().join("res/fig15_edp_accuracy.png").exists());
+    let summary = std::fs::read_to_string(dir.path().join("res/summary.md")).unwrap();
+    let section = summary.split("## EDP against accuracy (figure 15)").nth(1).expect("the figure 15 section");
+    let rows: Vec<(f64, f64, bool)> = section
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| design"))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            (cells[3].parse().unwrap(), cells[4].parse().unwrap(), cells[5] == "yes")
+        })
+        .collect();
+    assert_eq!(rows.len(), 5);
+    for &(loss, edp, on) in &rows {
+        let dominated = rows.iter().any(|&(l, e, _)| l <= loss && e <= edp && (l < loss || e < edp));
+        assert_eq!(on, !dominated, "{loss} {edp}: {section}");
+    }
+    std::fs::write(dir.path().join("bad.csv"), "design,weight_sparsity,accuracy_loss\nhighlight,0.625,1\n")
+        .unwrap();
+    let out = run("bad.csv", "res2");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("no emulated whole network of highlight at weight sparsity 0.625")
+    );
+}

@@ -29,6 +29,9 @@ pub fn model(args: &ModelArgs) -> Result<()> {
     if let Some(w) = &args.export_workload {
         highlight_emu::output::check_file_target(w)?;
     }
+    if let Some(a) = &args.accuracy {
+        highlight_emu::accuracy::check_file(a)?;
+    }
     let ert = args.energy.load()?;
     let size = match &args.size {
         Some(text) => {
@@ -118,5 +121,7 @@ pub fn model(args: &ModelArgs) -> Result<()> {
         provenance: None,
         rows,
     };
-    finish(&results, &out, &[("layers.csv", &csv)])
+    finish(&results, &out, args.accuracy.as_deref(), &|tmp| {
+        std::fs::write(tmp.join("layers.csv"), &csv).map_err(|e| format!("layers.csv: {e}"))
+    })
 }

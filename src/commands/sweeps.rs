@@ -13,6 +13,9 @@ use crate::SweepArgs;
 
 pub fn sweep(args: &SweepArgs) -> Result<()> {
     let file = SweepFile::load(&args.file)?;
+    if let Some(a) = &args.accuracy {
+        highlight_emu::accuracy::check_file(a)?;
+    }
     let ert = args.energy.load()?;
     let points = file.points().len();
     if let Some(shard) = args.shard
@@ -55,7 +58,7 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
         },
     )?;
     bar.finish_and_clear();
-    finish(&results, &out, &[])
+    finish(&results, &out, args.accuracy.as_deref(), &|_| Ok(()))
 }
 
 pub fn merge(dirs: &[PathBuf], out: Option<&Path>) -> Result<()> {
@@ -75,13 +78,31 @@ pub fn merge(dirs: &[PathBuf], out: Option<&Path>) -> Result<()> {
             }
         }
     }
-    finish(&results, &out, &[])
+    finish(&results, &out, None, &|_| Ok(()))
 }
 
-/// Writes a sweep's outputs (with `extra` files), prints the claims summary of a full run, and
-/// fails on a mismatch.
-pub fn finish(results: &Results, out: &Path, extra: &[(&str, &[u8])]) -> Result<()> {
-    highlight_emu::sweep::write_outputs(results, out, extra)?;
+/// Writes a sweep's outputs (with what `extra` adds), prints the claims summary of a full run
+/// and, with `--accuracy`, figure 15's points, and fails on a mismatch.
+pub fn finish(
+    results: &Results,
+    out: &Path,
+    accuracy: Option<&Path>,
+    extra: &dyn Fn(&Path) -> Result<(), String>,
+) -> Result<()> {
+    let fig15 = accuracy.map(|a| highlight_emu::accuracy::points(a, results)).transpose()?;
+    let fig15_md = fig15.as_deref().map_or(String::new(), highlight_emu::accuracy::summary_md);
+    highlight_emu::sweep::write_outputs(results, out, &|tmp| {
+        extra(tmp)?;
+        if let Some(points) = &fig15 {
+            let summary = tmp.join("summary.md");
+            let text = std::fs::read_to_string(&summary).unwrap_or_default() + &fig15_md;
+            std::fs::write(&summary, text).map_err(|e| format!("summary.md: {e}"))?;
+            highlight_emu::accuracy::figure(points, results)
+                .write(&tmp.join("fig15_edp_accuracy"))
+                .map_err(|e| format!("fig15_edp_accuracy: {e}"))?;
+        }
+        Ok(())
+    })?;
     let text = match results.shard {
         Some(s) => {
             format!("shard {}/{}: {} rows in {}\n", s.index, s.count, results.rows.len(), out.display())
@@ -93,7 +114,7 @@ pub fn finish(results: &Results, out: &Path, extra: &[(&str, &[u8])]) -> Result<
                 .collect();
             files.sort();
             format!(
-                "{}\nwrote {}: {}\n",
+                "{}{fig15_md}\nwrote {}: {}\n",
                 highlight_emu::claims::summary_md(results),
                 out.display(),
                 files.join(", ")

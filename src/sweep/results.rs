@@ -249,15 +249,16 @@ impl Results {
     }
 }
 
-/// Writes `results.json` and `results.csv`, `extra` files (a model's `layers.csv`), and for a
-/// full run `summary.md` and the figures,
+/// Writes `results.json` and `results.csv`, for a full run `summary.md` and the figures, then
+/// whatever `extra` adds (a model's `layers.csv`, figure 15),
 /// as one output folder that replaces an earlier one atomically ([`crate::output::write_dir`]).
-pub fn write_outputs(results: &Results, dir: &Path, extra: &[(&str, &[u8])]) -> Result<(), SweepError> {
+pub fn write_outputs(
+    results: &Results,
+    dir: &Path,
+    extra: &dyn Fn(&Path) -> Result<(), String>,
+) -> Result<(), SweepError> {
     crate::output::write_dir(dir, Replace::Earlier, |tmp| {
         let fail = |what: &str, e: &dyn std::fmt::Display| format!("{what}: {e}");
-        for (name, bytes) in extra {
-            std::fs::write(tmp.join(name), bytes).map_err(|e| fail(name, &e))?;
-        }
         let json = serde_json::to_string_pretty(results).map_err(|e| fail("results.json", &e))?;
         std::fs::write(tmp.join("results.json"), json + "\n").map_err(|e| fail("results.json", &e))?;
         let csv = results.csv().map_err(|e| fail("results.csv", &e))?;
@@ -269,7 +270,7 @@ pub fn write_outputs(results: &Results, dir: &Path, extra: &[(&str, &[u8])]) -> 
                 chart.1.write(&tmp.join(chart.0)).map_err(|e| fail(chart.0, &e))?;
             }
         }
-        Ok(())
+        extra(tmp)
     })?;
     Ok(())
 }
