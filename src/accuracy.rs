@@ -156,12 +156,15 @@ pub fn summary_md(points: &[Point]) -> String {
             if p.on_frontier { "yes" } else { "" }
         );
     }
-    let mut on: Vec<&str> = points.iter().filter(|p| p.on_frontier).map(|p| p.design.id()).collect();
-    on.dedup();
+    let on: Vec<&str> = Design::ALL
+        .into_iter()
+        .filter(|d| points.iter().any(|p| p.on_frontier && p.design == *d))
+        .map(Design::id)
+        .collect();
     let highlight = points.iter().any(|p| p.on_frontier && p.design == Design::Highlight);
     let _ = writeln!(
         out,
-        "\nOn the frontier: {}. The paper's claim, HighLight is always on it: {}.",
+        "\nOn the frontier: {}. The paper's claim, HighLight sits on it: {}.",
         on.join(", "),
         if highlight { "yes" } else { "**no**" }
     );

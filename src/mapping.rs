@@ -225,6 +225,9 @@ impl Mapping {
                             .collect::<Result<_, _>>()?,
                         None => Dim::ALL.to_vec(),
                     };
+                    if order.iter().enumerate().any(|(i, d)| order[..i].contains(d)) {
+                        return Err(bad(format!("{target}: a dimension repeats in the permutation")));
+                    }
                     // Timeloop lists a permutation innermost first; unlisted dimensions go outside.
                     let mut loops: Vec<Loop> = order
                         .iter()
@@ -248,6 +251,13 @@ impl Mapping {
             if !given {
                 levels[i].keep = [true; 3];
             }
+        }
+        let total = levels
+            .iter()
+            .flat_map(|l| l.temporal.iter().chain(&l.spatial))
+            .try_fold(1u64, |p, l| p.checked_mul(l.bound).filter(|&p| p <= MAX_EXTENT));
+        if total.is_none() {
+            return Err(bad(format!("the loops together cover more than {MAX_EXTENT} iterations")));
         }
         if !levels[Level::Dram as usize].keep.iter().all(|&k| k) {
             return Err(bad("DRAM is the backing store and keeps A, B and Z".into()));
@@ -327,6 +337,11 @@ impl Mapping {
     }
 }
 
+/// Largest factor of one loop, and of all of a mapping's loops together: the counts are products
+/// of them and must not overflow.
+const MAX_FACTOR: u64 = 1 << 32;
+const MAX_EXTENT: u64 = 1 << 60;
+
 /// `M1 N64 K1` or `M=1 N=64 K=1`.
 fn parse_factors(text: &str) -> Result<Vec<(Dim, u64)>, String> {
     let mut factors = Vec::new();
@@ -337,8 +352,11 @@ fn parse_factors(text: &str) -> Result<Vec<(Dim, u64)>, String> {
         let number = chars.as_str().trim_start_matches('=');
         let bound: u64 =
             number.parse().map_err(|_| format!("{token:?}: {number:?} is not a whole number"))?;
-        if bound == 0 {
-            return Err(format!("{token:?}: a factor is at least 1"));
+        if bound == 0 || bound > MAX_FACTOR {
+            return Err(format!("{token:?}: a factor is between 1 and {MAX_FACTOR}"));
+        }
+        if factors.iter().any(|(fd, _)| *fd == d) {
+            return Err(format!("{token:?}: {} given twice", d.name()));
         }
         factors.push((d, bound));
     }

@@ -198,14 +198,22 @@ pub fn write_file(
     // Temporaries are created private (0600); the output gets the permissions a plain create
     // would give it.
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::Permissions::from_mode(0o666 & !umask());
+    // Replacing a file keeps its mode, as writing it in place would.
+    let mode = match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => m.permissions(),
+        _ => std::fs::Permissions::from_mode(0o666 & !umask()),
+    };
     if let Err(e) = tmp.as_file().set_permissions(mode) {
         forget(&tmp_path);
         return Err(io_error(path)(e));
     }
     pause_for_tests();
     let _temporaries = live();
-    check_file_target(path)?;
+    if let Err(e) = check_file_target(path) {
+        drop(_temporaries);
+        forget(&tmp_path);
+        return Err(e);
+    }
     let persisted = tmp.persist(path).map_err(|e| io_error(path)(e.error));
     drop(_temporaries);
     forget(&tmp_path);
@@ -362,7 +370,11 @@ fn rename_into_place(from: &Path, to: &Path, exchange: bool) -> io::Result<()> {
     if exchange {
         let aside = from.with_extension("old");
         std::fs::rename(to, &aside)?;
-        std::fs::rename(from, to)?;
+        if let Err(e) = std::fs::rename(from, to) {
+            // Put the old folder back: the path keeps the old complete folder.
+            let _ = std::fs::rename(&aside, to);
+            return Err(e);
+        }
         std::fs::rename(&aside, from)
     } else if std::fs::symlink_metadata(to).is_ok() {
         Err(io::Error::from(io::ErrorKind::AlreadyExists))

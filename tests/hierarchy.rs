@@ -119,6 +119,13 @@ fn mapping_errors_name_the_problem() {
     let level = write("l2.yaml", "mapping:\n- {target: L2, type: temporal, factors: M1 N1 K1}\n");
     let short = write("short.yaml", "mapping:\n- {target: DRAM, type: temporal, factors: M1 N2 K1}\n");
     let factors = write("bad.yaml", "mapping:\n- {target: RF, type: temporal, factors: M1 Q2}\n");
+    let huge =
+        write("huge.yaml", "mapping:\n- {target: DRAM, type: temporal, factors: M18446744073709551615 N2}\n");
+    let twice = write("twice.yaml", "mapping:\n- {target: DRAM, type: temporal, factors: M2 M4}\n");
+    let repeat = write(
+        "repeat.yaml",
+        "mapping:\n- {target: DRAM, type: temporal, factors: M2 N4, permutation: MMK}\n",
+    );
     let run = |extra: &[&str]| {
         let mut args =
             vec!["run", "--design", "tc", "--m", "64", "--k", "32", "--n", "16", "--backend", "cpu"];
@@ -131,6 +138,9 @@ fn mapping_errors_name_the_problem() {
     assert!(run(&["--mapping", &short]).contains("its M loops cover 1, the workload has 64"));
     assert!(run(&["--mapping", &factors]).contains("\"Q2\" does not start with M, N or K"));
     assert!(run(&["--mapping", &short, "--swap"]).contains("drop --swap"));
+    assert!(run(&["--mapping", &huge]).contains("a factor is between 1 and"));
+    assert!(run(&["--mapping", &twice]).contains("M given twice"));
+    assert!(run(&["--mapping", &repeat]).contains("a dimension repeats"));
 }
 
 /// `validate` on the shipped points: TC and STC cycles exactly Sparseloop's, every total within

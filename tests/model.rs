@@ -339,6 +339,21 @@ fn bad_models_are_refused() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let err = |args: &[&str]| {
+        let out =
+            Command::cargo_bin("highlight-emu").unwrap().current_dir(dir.path()).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let m = model.to_str().unwrap();
+    assert!(
+        err(&["model", m, "--weight-sparsity", "0.3"]).contains("accepted the degree table's sparsities")
+    );
+    assert!(
+        err(&["model", m, "--out", "res", "--export-workload", "res/x.toml", "--capture-only"])
+            .contains("inside the output folder")
+    );
+    assert!(err(&["model", m, "--image", "none.png", "--size", "4294967296x4294967296"]).contains("--size"));
 }
 
 #[test]

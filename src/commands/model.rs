@@ -14,19 +14,38 @@ use super::sweeps::finish;
 use crate::ModelArgs;
 
 pub fn model(args: &ModelArgs) -> Result<()> {
-    let stem = args.model.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    if !safe_name(&stem) {
+    // The model's name names the default output folder: its file stem, made a safe name.
+    let stem: String = args
+        .model
+        .file_stem()
+        .map(|s| {
+            s.to_string_lossy()
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+                .collect()
+        })
+        .unwrap_or_default();
+    let stem = if safe_name(&stem) { stem } else { "model".to_string() };
+    let known = highlight_emu::degrees::DegreeTable::shipped().a_sparsities();
+    if let Some(bad) = args.weight_sparsity.iter().find(|s| !known.iter().any(|k| (*k - **s).abs() < 1e-9)) {
         bail!(
-            "{}: the file name names the output folder, so it is letters, digits, '-', '_' and '.'; rename it or give --out",
-            args.model.display()
+            "--weight-sparsity {bad}: accepted the degree table's sparsities {known:?} (assets/degrees.toml)"
         );
-    }
-    if let Some(bad) = args.weight_sparsity.iter().find(|s| !(0.0..1.0).contains(*s)) {
-        bail!("--weight-sparsity {bad}: accepted values in [0, 1), e.g. 0,0.5,0.75");
     }
     let out = args.out.clone().unwrap_or_else(|| highlight_emu::sweep::default_out(&stem, None));
     highlight_emu::output::check_output_dir(&out)?;
     if let Some(w) = &args.export_workload {
+        // The run replaces its output folder: a file written inside it first would be lost.
+        let out_canonical = out.canonicalize().unwrap_or_else(|_| out.clone());
+        let parent_inside =
+            w.parent().and_then(|p| p.canonicalize().ok()).is_some_and(|p| p.starts_with(&out_canonical));
+        if w.starts_with(&out) || parent_inside {
+            bail!(
+                "--export-workload {}: inside the output folder {}, which the run replaces; write it elsewhere",
+                w.display(),
+                out.display()
+            );
+        }
         highlight_emu::output::check_file_target(w)?;
     }
     if let Some(a) = &args.accuracy {
@@ -37,9 +56,11 @@ pub fn model(args: &ModelArgs) -> Result<()> {
         Some(text) => {
             let parsed = text
                 .split_once(['x', 'X'])
-                .and_then(|(h, w)| Some((h.trim().parse().ok()?, w.trim().parse().ok()?)));
+                .and_then(|(h, w)| Some((h.trim().parse::<usize>().ok()?, w.trim().parse::<usize>().ok()?)));
             match parsed {
-                Some((h, w)) if h > 0 && w > 0 && h * w <= 1 << 26 => Some((h, w)),
+                Some((h, w)) if h > 0 && w > 0 && h.checked_mul(w).is_some_and(|p: usize| p <= 1 << 26) => {
+                    Some((h, w))
+                }
                 _ => bail!("--size {text}: accepted HxW with positive sizes, e.g. 224x224"),
             }
         }
@@ -71,7 +92,7 @@ pub fn model(args: &ModelArgs) -> Result<()> {
     if let Some(w) = &args.export_workload {
         highlight_emu::output::write_bytes(
             w,
-            workload_toml(&stem, &source, &stats, &args.weight_sparsity).as_bytes(),
+            workload_toml(&stem, &source, &stats, &args.weight_sparsity)?.as_bytes(),
         )?;
     }
     let captured = stats.iter().filter(|s| s.skipped.is_empty()).count();

@@ -3,8 +3,6 @@
 //! degree by the paper's rule, both operands quantised to int8 (symmetric per tensor), and every
 //! group emulated: the rows of `sweep`'s outputs.
 
-use std::fmt::Write as _;
-
 use serde::Serialize;
 
 use super::{Gemm, Layer};
@@ -16,7 +14,7 @@ use crate::inputs::{Operand, satisfied};
 use crate::matrix::Matrix;
 use crate::operand::{prune, quantize};
 use crate::run::{GpuBackend, Operands, RunError, RunResult, Workload, run_best_order};
-use crate::sweep::Row;
+use crate::sweep::{Layer as SweepLayer, Row, SweepFile};
 
 /// One captured node as `layers.csv` lists it.
 #[derive(Clone, Debug, Serialize)]
@@ -119,23 +117,34 @@ pub fn layers_csv(stats: &[LayerStats]) -> Result<Vec<u8>, csv::Error> {
 }
 
 /// The captured shapes and measured densities as a sweep file `sweep` runs.
-pub fn workload_toml(name: &str, source: &str, stats: &[LayerStats], sparsities: &[f64]) -> String {
-    let mut out = format!(
-        "# Captured by `highlight-emu model` from {source}: each Conv, Gemm and MatMul with a constant\n# weight as a GEMM (per group; count = groups), b_density measured on the int8 im2col.\nname = {name:?}\ndescription = \"layers of {source}\"\nweight_sparsity = {sparsities:?}\n"
-    );
-    for s in stats.iter().filter(|s| s.skipped.is_empty()) {
-        let _ = write!(
-            out,
-            "\n[[layers]]\nname = {:?}\nm = {}\nk = {}\nn = {}\ncount = {}\nb_density = {}\n",
-            s.name,
-            s.m,
-            s.k,
-            s.n,
-            s.groups,
-            s.b_density_int8.max(f64::MIN_POSITIVE)
-        );
-    }
-    out
+pub fn workload_toml(
+    name: &str,
+    source: &str,
+    stats: &[LayerStats],
+    sparsities: &[f64],
+) -> Result<String, toml::ser::Error> {
+    let file = SweepFile {
+        name: name.to_string(),
+        description: format!("layers of {source}"),
+        seed: 1,
+        grid: Vec::new(),
+        points: Vec::new(),
+        layers: stats
+            .iter()
+            .filter(|s| s.skipped.is_empty())
+            .map(|s| SweepLayer {
+                name: s.name.clone(),
+                m: s.m,
+                k: s.k,
+                n: s.n,
+                count: s.groups,
+                b_density: s.b_density_int8.max(f64::MIN_POSITIVE),
+            })
+            .collect(),
+        weight_sparsity: sparsities.to_vec(),
+    };
+    let header = "# Captured by `highlight-emu model`: each Conv, Gemm and MatMul with a constant weight as a\n# GEMM (per group; count = groups), b_density measured on the int8 im2col.\n";
+    Ok(format!("{header}{}", toml::to_string(&file)?))
 }
 
 /// Adds one group's run to a layer's total.
@@ -180,9 +189,11 @@ fn design_on_layer(
     let mut best: Option<RunResult> = None;
     let mut reason = None;
     'candidates: for pattern in candidates {
-        let pruned: Vec<Matrix<f32>> =
-            gemms.iter().map(|g| prune(&g.a, &pattern)).collect::<Result<_, _>>()?;
-        let a = quantize_groups(&pruned)?;
+        let pruned = gemms.iter().map(|g| prune(&g.a, &pattern)).collect::<Result<Vec<Matrix<f32>>, _>>();
+        let a = match pruned.map_err(RunError::from).and_then(|p| quantize_groups(&p)) {
+            Ok(a) => a,
+            Err(e) => return Ok(unsupported(format!("the weights: {e}"))),
+        };
         let mut total: Option<RunResult> = None;
         for (a, b) in a.into_iter().zip(b) {
             let Some(b_pattern) = satisfied(design, &arch, &b.transpose(), Operand::B).into_iter().next()
@@ -236,7 +247,8 @@ pub fn run(
     for &sparsity in sparsities {
         for (layer, s) in layers.iter().zip(stats) {
             let Ok(gemms) = &layer.gemms else { continue };
-            if gemms.is_empty() {
+            // A layer the statistics could not describe (non-finite activations) is skipped.
+            if gemms.is_empty() || !s.skipped.is_empty() {
                 continue;
             }
             let b = quantize_groups(&gemms.iter().map(|g| g.b.clone()).collect::<Vec<_>>())?;

@@ -112,10 +112,19 @@ pub fn capture(path: &Path, input: Input) -> Result<Vec<Layer>, ModelError> {
         if !CAPTURED.contains(&node.op_type.as_str()) {
             continue;
         }
-        let (act, weight) = (node.input[0].clone(), node.input[1].clone());
-        if node.op_type != "Conv" && !constant(&weight) {
+        let (Some(act), Some(weight)) = (node.input.first().cloned(), node.input.get(1).cloned()) else {
+            layers.push(skip("fewer than two inputs".into()));
+            continue;
+        };
+        if act.is_empty() || weight.is_empty() {
+            layers.push(skip("an input is missing".into()));
+            continue;
+        }
+        if !constant(&weight) {
             let why = if constant(&act) {
                 "constant left operand (weight x activation): not lowered"
+            } else if node.op_type == "Conv" {
+                "the weight depends on the input: not a constant weight"
             } else {
                 "activation x activation product: no constant weight"
             };
