@@ -143,7 +143,8 @@ impl Nest {
     }
 }
 
-/// Whether the GLB's tiles of A and B fit its data and metadata partitions.
+/// Whether the GLB's tiles of A and B (and Z, when the GLB keeps it) fit its data and metadata
+/// partitions.
 fn fits(mapping: &Mapping, arch: &Arch, a: Stored, b: Stored) -> bool {
     let glb = Level::Glb as usize;
     let tile = |space: Space| -> f64 {
@@ -155,7 +156,9 @@ fn fits(mapping: &Mapping, arch: &Arch, a: Stored, b: Stored) -> bool {
             .product()
     };
     let (ta, tb) = (tile(Space::A), tile(Space::B));
-    let data = ta * a.bytes_per_element + tb * b.bytes_per_element;
+    // Outputs kept at the GLB (`via_glb`) take their share of its data partition.
+    let tz = if mapping.levels[glb].keeps(Space::Z) { tile(Space::Z) * arch.output.bytes() as f64 } else { 0.0 };
+    let data = ta * a.bytes_per_element + tb * b.bytes_per_element + tz;
     let meta = (ta * a.meta_bits_per_element + tb * b.meta_bits_per_element) / 8.0;
     data <= arch.storage.glb_data_bytes as f64 && meta <= arch.storage.glb_meta_bytes as f64
 }
