@@ -195,6 +195,10 @@ struct ModelArgs {
     /// to plot each design's whole-network EDP against, with the Pareto frontier.
     #[arg(long)]
     accuracy: Option<PathBuf>,
+    /// Run only shard I of N of the points (layers x weight sparsities), e.g. 0/4; `merge`
+    /// joins the shards.
+    #[arg(long)]
+    shard: Option<Shard>,
     /// Capture only: write layers.csv (and --export-workload), emulate nothing.
     #[arg(long)]
     capture_only: bool,

@@ -157,7 +157,8 @@ fn fits(mapping: &Mapping, arch: &Arch, a: Stored, b: Stored) -> bool {
     };
     let (ta, tb) = (tile(Space::A), tile(Space::B));
     // Outputs kept at the GLB (`via_glb`) take their share of its data partition.
-    let tz = if mapping.levels[glb].keeps(Space::Z) { tile(Space::Z) * arch.output.bytes() as f64 } else { 0.0 };
+    let tz =
+        if mapping.levels[glb].keeps(Space::Z) { tile(Space::Z) * arch.output.bytes() as f64 } else { 0.0 };
     let data = ta * a.bytes_per_element + tb * b.bytes_per_element + tz;
     let meta = (ta * a.meta_bits_per_element + tb * b.meta_bits_per_element) / 8.0;
     data <= arch.storage.glb_data_bytes as f64 && meta <= arch.storage.glb_meta_bytes as f64

@@ -434,3 +434,46 @@ fn accuracy_table_gives_figure_15_and_its_frontier() {
             .contains("no emulated whole network of highlight at weight sparsity 0.625")
     );
 }
+
+/// `model --shard` partials merge into the results of one full run.
+#[test]
+fn model_shards_merge_into_the_full_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = small_model(dir.path());
+    let x = write_input(dir.path());
+    let run = |extra: &[&str]| {
+        let out = Command::cargo_bin("highlight-emu")
+            .unwrap()
+            .current_dir(dir.path())
+            .args([
+                "model",
+                model.to_str().unwrap(),
+                "--input",
+                x.to_str().unwrap(),
+                "--weight-sparsity",
+                "0,0.5",
+            ])
+            .args(["--designs", "highlight", "--backend", "cpu"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{extra:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(&["--out", "full"]);
+    run(&["--shard", "0/3", "--out", "s0"]);
+    run(&["--shard", "1/3", "--out", "s1"]);
+    run(&["--shard", "2/3", "--out", "s2"]);
+    let out = Command::cargo_bin("highlight-emu")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["merge", "s0", "s1", "s2", "--out", "merged"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let csv = |d: &str| {
+        // Wall times differ between runs; every other column must not.
+        let text = std::fs::read_to_string(dir.path().join(d).join("results.csv")).unwrap();
+        text.lines().map(str::to_string).collect::<Vec<_>>()
+    };
+    assert_eq!(csv("merged"), csv("full"));
+}

@@ -5,9 +5,9 @@ use std::io::IsTerminal;
 
 use anyhow::{Result, bail};
 use highlight_emu::design::Design;
-use highlight_emu::model::emulate::{LayerStats, layers_csv, run, workload_toml};
+use highlight_emu::model::emulate::{LayerStats, layers_csv, run, workload, workload_toml};
 use highlight_emu::model::{Input, capture};
-use highlight_emu::sweep::{Results, safe_name};
+use highlight_emu::sweep::{Provenance, Results, safe_name};
 
 use super::emit;
 use super::sweeps::finish;
@@ -32,7 +32,10 @@ pub fn model(args: &ModelArgs) -> Result<()> {
             "--weight-sparsity {bad}: accepted the degree table's sparsities {known:?} (assets/degrees.toml)"
         );
     }
-    let out = args.out.clone().unwrap_or_else(|| highlight_emu::sweep::default_out(&stem, None));
+    let out = args.out.clone().unwrap_or_else(|| match args.shard {
+        Some(_) => highlight_emu::sweep::default_out(&format!("{stem}-shards"), args.shard),
+        None => highlight_emu::sweep::default_out(&stem, None),
+    });
     highlight_emu::output::check_output_dir(&out)?;
     if let Some(w) = &args.export_workload {
         // The run replaces its output folder: a file written inside it first would be lost.
@@ -89,13 +92,21 @@ pub fn model(args: &ModelArgs) -> Result<()> {
     let stats: Vec<LayerStats> = layers.iter().map(LayerStats::of).collect();
     let csv = layers_csv(&stats)?;
     let source = args.model.display().to_string();
+    let file = workload(&stem, &source, &stats, &args.weight_sparsity);
     if let Some(w) = &args.export_workload {
-        highlight_emu::output::write_bytes(
-            w,
-            workload_toml(&stem, &source, &stats, &args.weight_sparsity)?.as_bytes(),
-        )?;
+        highlight_emu::output::write_bytes(w, workload_toml(&file)?.as_bytes())?;
     }
     let captured = stats.iter().filter(|s| s.skipped.is_empty()).count();
+    let points = captured * args.weight_sparsity.len();
+    if let Some(shard) = args.shard
+        && shard.count > points
+    {
+        bail!(
+            "--shard {}/{}: the model has {points} points (layers x weight sparsities), so at most {points} shards",
+            shard.index,
+            shard.count
+        );
+    }
     if args.capture_only {
         highlight_emu::output::write_dir(&out, highlight_emu::output::Replace::Earlier, |tmp| {
             std::fs::write(tmp.join("layers.csv"), &csv).map_err(|e| format!("layers.csv: {e}"))
@@ -106,8 +117,8 @@ pub fn model(args: &ModelArgs) -> Result<()> {
     }
     let gpu = args.backend.open()?;
     let designs = if args.designs.is_empty() { Design::ALL.to_vec() } else { args.designs.clone() };
-    let runs =
-        captured * args.weight_sparsity.len() * designs.iter().filter(|d| **d != Design::Tc).count().max(1);
+    let taken = (0..points).filter(|&i| args.shard.is_none_or(|sh| sh.takes(i))).count();
+    let runs = taken * designs.iter().filter(|d| **d != Design::Tc).count().max(1);
     let bar = if std::io::stderr().is_terminal() {
         indicatif::ProgressBar::new(runs as u64)
     } else {
@@ -121,6 +132,7 @@ pub fn model(args: &ModelArgs) -> Result<()> {
         &ert,
         gpu.as_ref(),
         args.backend.check,
+        args.shard,
         |layer, design| {
             bar.set_message(format!("{layer}: {}", design.id()));
             if design != Design::Tc {
@@ -137,9 +149,9 @@ pub fn model(args: &ModelArgs) -> Result<()> {
             .as_ref()
             .map_or("cpu".to_string(), |g| format!("gpu ({})", highlight_emu::gpu::describe(&g.gpu.info))),
         checked: args.backend.check && gpu.is_some(),
-        points: rows.iter().map(|r| r.point_index + 1).max().unwrap_or(0),
-        shard: None,
-        provenance: None,
+        points,
+        shard: args.shard,
+        provenance: Some(Provenance::new(&file, &ert)),
         rows,
     };
     finish(&results, &out, args.accuracy.as_deref(), &|tmp| {

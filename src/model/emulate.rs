@@ -14,7 +14,7 @@ use crate::inputs::{Operand, satisfied};
 use crate::matrix::Matrix;
 use crate::operand::{prune, quantize};
 use crate::run::{GpuBackend, Operands, RunError, RunResult, Workload, run_best_order};
-use crate::sweep::{Layer as SweepLayer, Row, SweepFile};
+use crate::sweep::{Layer as SweepLayer, Row, Shard, SweepFile};
 
 /// One captured node as `layers.csv` lists it.
 #[derive(Clone, Debug, Serialize)]
@@ -116,14 +116,10 @@ pub fn layers_csv(stats: &[LayerStats]) -> Result<Vec<u8>, csv::Error> {
     w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }
 
-/// The captured shapes and measured densities as a sweep file `sweep` runs.
-pub fn workload_toml(
-    name: &str,
-    source: &str,
-    stats: &[LayerStats],
-    sparsities: &[f64],
-) -> Result<String, toml::ser::Error> {
-    let file = SweepFile {
+/// The captured shapes and measured densities as a sweep file `sweep` runs (and, for shards,
+/// what they were computed from).
+pub fn workload(name: &str, source: &str, stats: &[LayerStats], sparsities: &[f64]) -> SweepFile {
+    SweepFile {
         name: name.to_string(),
         description: format!("layers of {source}"),
         seed: 1,
@@ -142,9 +138,13 @@ pub fn workload_toml(
             })
             .collect(),
         weight_sparsity: sparsities.to_vec(),
-    };
+    }
+}
+
+/// [`workload`] as TOML.
+pub fn workload_toml(file: &SweepFile) -> Result<String, toml::ser::Error> {
     let header = "# Captured by `highlight-emu model`: each Conv, Gemm and MatMul with a constant weight as a\n# GEMM (per group; count = groups), b_density measured on the int8 im2col.\n";
-    Ok(format!("{header}{}", toml::to_string(&file)?))
+    Ok(format!("{header}{}", toml::to_string(file)?))
 }
 
 /// Adds one group's run to a layer's total.
@@ -239,6 +239,7 @@ pub fn run(
     ert: &Ert,
     gpu: Option<&GpuBackend>,
     check: bool,
+    shard: Option<Shard>,
     mut progress: impl FnMut(&str, Design),
 ) -> Result<Vec<Row>, RunError> {
     let table = DegreeTable::shipped();
@@ -249,6 +250,11 @@ pub fn run(
             let Ok(gemms) = &layer.gemms else { continue };
             // A layer the statistics could not describe (non-finite activations) is skipped.
             if gemms.is_empty() || !s.skipped.is_empty() {
+                continue;
+            }
+            // Points are layers x sparsities in this order; a shard takes every N-th.
+            point_index += 1;
+            if shard.is_some_and(|sh| !sh.takes(point_index - 1)) {
                 continue;
             }
             let b = quantize_groups(&gemms.iter().map(|g| g.b.clone()).collect::<Vec<_>>())?;
@@ -276,11 +282,10 @@ pub fn run(
                 });
             }
             rows.extend(outcomes.into_iter().map(|outcome| Row {
-                point_index,
+                point_index: point_index - 1,
                 point: point.clone(),
                 outcome,
             }));
-            point_index += 1;
         }
     }
     Ok(rows)
