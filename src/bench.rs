@@ -32,6 +32,42 @@ pub struct BenchRow {
     /// With `--check`: the first timed GPU run against the CPU reference and the dense product.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub check: Option<Check>,
+    /// The plain int8 product of the same shape on the same backend (ms), and this run's time
+    /// over it: how far the emulation is from the hardware's own limit.
+    pub plain_ms: Option<f64>,
+    pub ratio_to_plain: Option<f64>,
+}
+
+/// The plain int8 product of a `size`^3 shape, the limit each design is set beside: on the GPU
+/// the packed dot4I8Packed kernel (median device time, or wall time without timestamps), on the
+/// CPU the dense reference product (median wall time); `repeats` timed runs after a warm-up.
+pub fn plain_ms(size: usize, gpu: Option<&GpuBackend>, repeats: usize) -> Result<f64, RunError> {
+    let workload = Workload {
+        m: size,
+        k: size,
+        n: size,
+        a: crate::pattern::Pattern::Dense,
+        b: crate::pattern::Pattern::Dense,
+        seed: 1,
+    };
+    workload.check()?;
+    let ops = workload.operands()?;
+    let kernel = gpu.map(|g| crate::gpu::dense_product::DenseProduct::new(&g.gpu));
+    let mut times = Vec::new();
+    for i in 0..=repeats.max(1) {
+        let start = std::time::Instant::now();
+        let device = match (gpu, &kernel) {
+            (Some(g), Some(k)) => k.timed(&g.gpu, &ops.a, &ops.b)?.1,
+            _ => {
+                std::hint::black_box(crate::matrix::dense_product(&ops.a, &ops.b));
+                None
+            }
+        };
+        if i > 0 {
+            times.push(device.unwrap_or(start.elapsed().as_secs_f64() * 1e3));
+        }
+    }
+    Ok(median(times))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -118,5 +154,7 @@ pub fn measure_checked(
         dense_equivalent_macs_per_s: (size as f64).powi(3) / seconds,
         cycles_per_s: counters.cycles as f64 / seconds,
         check,
+        plain_ms: None,
+        ratio_to_plain: None,
     }))
 }

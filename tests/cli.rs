@@ -587,10 +587,15 @@ fn bench_check_compares_gpu_with_cpu() {
     for row in rows {
         assert_eq!(row["check"]["cpu_gpu_equal"], true, "{row}");
         assert_eq!(row["check"]["z_equals_dense"], true, "{row}");
+        // Each run is set beside the plain int8 product of its shape on the same adapter.
+        let (plain, ratio) = (row["plain_ms"].as_f64().unwrap(), row["ratio_to_plain"].as_f64().unwrap());
+        let time = row["gpu_ms"].as_f64().unwrap_or_else(|| row["wall_ms"].as_f64().unwrap());
+        assert!(plain > 0.0 && (ratio - time / plain).abs() < 1e-9 * ratio.max(1.0), "{row}");
     }
     let text = stdout_of(&args);
     assert_eq!(text.matches("GPU = CPU").count(), 5, "{text}");
     assert!(text.contains("(checked: each point's GPU run against the CPU reference"), "{text}");
+    assert!(text.contains("plain int8"), "{text}");
     let unchecked: serde_json::Value = serde_json::from_str(&stdout_of(&[
         "bench",
         "--sizes",

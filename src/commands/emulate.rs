@@ -313,7 +313,7 @@ pub fn bench(
     let mut rows = Vec::new();
     if !as_json {
         outln!(
-            "{:<15} {:>6} {:>8} {:>11} {:>11} {:>14} {:>14} {:>12}",
+            "{:<15} {:>6} {:>8} {:>11} {:>11} {:>14} {:>14} {:>12} {:>9}",
             "design",
             "size",
             "A",
@@ -321,13 +321,19 @@ pub fn bench(
             "wall ms",
             "effectual/s",
             "dense-eq/s",
-            "cycles/s"
+            "cycles/s",
+            "/ plain"
         );
     }
     for &size in sizes {
+        // The hardware's own limit on this backend: the plain int8 product of the same shape.
+        let plain = highlight_emu::bench::plain_ms(size, gpu.as_ref(), repeats)?;
+        if !as_json {
+            outln!("{:<15} {size:>6} {:>8} {:>11.3}", "plain int8", "dense", plain);
+        }
         for &design in &designs {
             for a_sparsity in [0.0, 0.75] {
-                let Some(row) = highlight_emu::bench::measure_checked(
+                let Some(mut row) = highlight_emu::bench::measure_checked(
                     design,
                     size,
                     a_sparsity,
@@ -341,6 +347,8 @@ pub fn bench(
                     }
                     continue;
                 };
+                row.plain_ms = Some(plain);
+                row.ratio_to_plain = Some(row.gpu_ms.unwrap_or(row.wall_ms) / plain);
                 if !as_json {
                     let checked = match &row.check {
                         Some(c) if c.cpu_gpu_equal && c.z_equals_dense => "  GPU = CPU",
@@ -348,14 +356,15 @@ pub fn bench(
                         None => "",
                     };
                     outln!(
-                        "{:<15} {size:>6} {:>7}% {:>11} {:>11.2} {:>14.3e} {:>14.3e} {:>12.3e}{checked}",
+                        "{:<15} {size:>6} {:>7}% {:>11} {:>11.2} {:>14.3e} {:>14.3e} {:>12.3e} {:>8.1}x{checked}",
                         design.id(),
                         100.0 * a_sparsity,
                         row.gpu_ms.map_or("-".into(), |t| format!("{t:.3}")),
                         row.wall_ms,
                         row.effectual_macs_per_s,
                         row.dense_equivalent_macs_per_s,
-                        row.cycles_per_s
+                        row.cycles_per_s,
+                        row.ratio_to_plain.unwrap_or(f64::NAN)
                     );
                 }
                 rows.push(row);
@@ -366,7 +375,9 @@ pub fn bench(
         outln!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
         let on = gpu.as_ref().map_or("the CPU reference".to_string(), |g| gpu::describe(&g.gpu.info));
-        outln!("(on {on}; per-second figures use the GPU time where there is one, else the wall time)");
+        outln!(
+            "(on {on}; per-second figures use the GPU time where there is one, else the wall time; / plain: that time over the plain int8 product's of the same shape on the same backend)"
+        );
         if backend.check {
             outln!(
                 "(checked: each point's GPU run against the CPU reference, Z and every counter, and Z against the dense product)"
