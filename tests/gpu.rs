@@ -314,3 +314,61 @@ fn software_loop_limit_is_refused_and_a_cut_run_is_caught() {
         }
     }
 }
+
+/// GPU equals CPU, Z and every counter, over random shapes (at most 128 per dimension, K small
+/// enough for lavapipe's loop limit) and random patterns each design runs.
+#[test]
+fn gpu_equals_cpu_over_random_shapes_and_patterns() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    let Some(gpu) = gpu_or_skip("gpu_equals_cpu_over_random_shapes_and_patterns") else {
+        return;
+    };
+    let backend = GpuBackend::new(gpu);
+    let b_pattern =
+        prop_oneof![Just("dense".to_string()), (1u32..=9).prop_map(|d| format!("unstructured(0.{d})")),];
+    let case = prop_oneof![
+        (1u32..=2, 2u32..=8, 1u32..=2, 2u32..=4)
+            .prop_map(|(g1, h1, g0, h0)| (Design::Highlight, format!("K1({g1}:{h1})->K0({g0}:{h0})"))),
+        (1u32..=2).prop_map(|g| (Design::Stc, format!("K0({g}:4)"))),
+        (1u32..=9).prop_map(|d| (Design::Tc, format!("unstructured(0.{d})"))),
+        (1u32..=9).prop_map(|d| (Design::Dstc, format!("unstructured(0.{d})"))),
+        (1u32..=4).prop_map(|g| (Design::S2ta, format!("K0({g}:8)"))),
+    ];
+    let mut runner = TestRunner::new(Config { cases: 24, failure_persistence: None, ..Config::default() });
+    runner
+        .run(
+            &(1usize..=128, 1usize..=96, 1usize..=128, case, b_pattern, any::<u64>()),
+            |(m, k, n, (design, a), b, seed)| {
+                // S2TA takes B dense or K0(G:8); the others any B.
+                let b = if design == Design::S2ta { "dense".to_string() } else { b };
+                let w = Workload {
+                    m,
+                    k,
+                    n,
+                    a: Pattern::parse(&a).unwrap(),
+                    b: Pattern::parse(&b).unwrap(),
+                    seed,
+                };
+                let ops = w.operands().unwrap();
+                let prepared = Prepared::new(design, design.arch(), &w, &ops).unwrap();
+                let (cpu_z, cpu_counters) = prepared.run_cpu(&ops);
+                let gpu_run = prepared.emulate_gpu(&backend).unwrap();
+                prop_assert_eq!(&gpu_run.z, &dense_product(&ops.a, &ops.b));
+                prop_assert_eq!(&gpu_run.z, &cpu_z);
+                prop_assert_eq!(
+                    gpu_run.counters,
+                    cpu_counters,
+                    "{:?} {} x {} x {}, A {}, B {}",
+                    design,
+                    m,
+                    k,
+                    n,
+                    a,
+                    b
+                );
+                Ok(())
+            },
+        )
+        .unwrap();
+}
