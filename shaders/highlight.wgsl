@@ -23,27 +23,30 @@ struct Params {
     k: u32,                 // K before padding
     n: u32,                 // columns of B and Z
     fibers: u32,            // K1 fibers per row
-    g1: u32,                // block slots per fiber the PEs process
-    h1: u32,
-    g0: u32,
-    h0: u32,
-    a_g1: u32,              // block slots per fiber A stores (h1 in dual-side mode, else g1)
-    fibers_per_step: u32,   // K1 fibers a row of PEs covers per k-step
-    rank1_saf: u32,         // 1: K1 coordinates are read, rank1 muxes select blocks
-    rank0_saf: u32,         // 1: A is read compressed with K0 coordinates, rank0 muxes select values
-    vfmu: u32,              // 1: a VFMU buffers the B window
-    gating: u32,            // 1: zero operands are gated; 0: every MAC slot is performed
-    b_drives: u32,          // 1: dual-side mode, B's K1 coordinates drive the rank1 muxes
-    skip_select: u32,       // 1: the 2:1 skip-select mux per PE is present and counted
-    b_mode: u32,            // 0: B dense; 1: blocked CSR; 2: B's columns in hierarchical CP
     b_blocks: u32,          // CSR blocks per column
-    h1_bits: u32,           // K1 coordinate bits
-    h0_bits: u32,           // K0 coordinate bits
-    offset_bits: u32,       // CSR offset bits
     addr_bits: u32,         // CSR address bits
-    rows_per_array: u32,
-    arrays_per_group: u32,
 }
+
+// The machine's configuration, baked into each pipeline (src/gpu/highlight.rs keeps one per
+// configuration): loop bounds and modes are constants, so the compiler unrolls and folds them.
+override G1: u32;                // block slots per fiber the PEs process
+override H1: u32;
+override G0: u32;
+override H0: u32;
+override A_G1: u32;              // block slots per fiber A stores (H1 in dual-side mode, else G1)
+override FIBERS_PER_STEP: u32;   // K1 fibers a row of PEs covers per k-step
+override RANK1_SAF: u32;         // 1: K1 coordinates are read, rank1 muxes select blocks
+override RANK0_SAF: u32;         // 1: A is read compressed with K0 coordinates, rank0 muxes select
+override VFMU: u32;              // 1: a VFMU buffers the B window
+override GATING: u32;            // 1: zero operands are gated; 0: every MAC slot is performed
+override B_DRIVES: u32;          // 1: dual-side mode, B's K1 coordinates drive the rank1 muxes
+override SKIP_SELECT: u32;       // 1: the 2:1 skip-select mux per PE is present and counted
+override B_MODE: u32;            // 0: B dense; 1: blocked CSR; 2: B's columns in hierarchical CP
+override H1_BITS: u32;           // K1 coordinate bits
+override H0_BITS: u32;           // K0 coordinate bits
+override OFFSET_BITS: u32;       // CSR offset bits
+override ROWS_PER_ARRAY: u32;
+override ARRAYS_PER_GROUP: u32;
 
 // Counter indices (C_*, NUM_COUNTERS), the workgroup's row (ROW_WORDS, start_workgroup,
 // add_to_workgroup, row_word) and byte_of come from shaders/counters.wgsl.
@@ -81,47 +84,47 @@ fn main(
 
     let n = wg.x * TILE_N + lid;
     let cycle_active = n < p.n;
-    let first_row = wg.y * p.rows_per_array;
-    let rows_active = min(p.rows_per_array, p.rows - min(p.rows, first_row));
+    let first_row = wg.y * ROWS_PER_ARRAY;
+    let rows_active = min(ROWS_PER_ARRAY, p.rows - min(p.rows, first_row));
     // The B window is fetched once per cycle for every array of the group: array 0 counts it.
-    let fetch_counter = (wg.y % p.arrays_per_group) == 0u;
-    let span = p.h1 * p.h0;
-    let stored_per_step = p.fibers_per_step * p.a_g1 * p.g0;
+    let fetch_counter = (wg.y % ARRAYS_PER_GROUP) == 0u;
+    let span = H1 * H0;
+    let stored_per_step = FIBERS_PER_STEP * A_G1 * G0;
 
     start_workgroup(lid);
     var steps = 0u;
 
-    for (var first_fiber = 0u; first_fiber < p.fibers; first_fiber += p.fibers_per_step) {
-        let fibers_here = min(p.fibers_per_step, p.fibers - first_fiber);
-        let pes = fibers_here * p.g1;
-        let slots = pes * p.g0;
+    for (var first_fiber = 0u; first_fiber < p.fibers; first_fiber += FIBERS_PER_STEP) {
+        let fibers_here = min(FIBERS_PER_STEP, p.fibers - first_fiber);
+        let pes = fibers_here * G1;
+        let slots = pes * G0;
 
         // 1. Load A into the PE registers, all invocations together.
         workgroupBarrier();
         for (var i = lid; i < rows_active * stored_per_step; i += TILE_N) {
             let r = i / stored_per_step;
             let s = i % stored_per_step;
-            let block = s / p.g0;
-            let fiber = first_fiber + block / p.a_g1;
+            let block = s / G0;
+            let fiber = first_fiber + block / A_G1;
             if fiber < p.fibers {
-                let block_slot = ((first_row + r) * p.fibers + fiber) * p.a_g1 + block % p.a_g1;
-                let word = a_slot[block_slot * p.g0 + s % p.g0];
+                let block_slot = ((first_row + r) * p.fibers + fiber) * A_G1 + block % A_G1;
+                let word = a_slot[block_slot * G0 + s % G0];
                 let k1 = a_k1[block_slot];
                 let k0 = word >> 8u;
                 reg_value[r * MAX_SLOTS + s] = byte_of(word, 0u);
                 reg_k0[r * MAX_SLOTS + s] = k0;
                 count[C_PE_REG_WRITE] += 1u;
-                if p.rank0_saf == 1u {
+                if RANK0_SAF == 1u {
                     count[C_GLB_READ_A] += 1u;
-                    count[C_GLB_READ_A_META_BITS] += p.h0_bits;
-                    if p.rank1_saf == 1u && p.b_drives == 0u && s % p.g0 == 0u {
-                        count[C_GLB_READ_A_META_BITS] += p.h1_bits;
+                    count[C_GLB_READ_A_META_BITS] += H0_BITS;
+                    if RANK1_SAF == 1u && B_DRIVES == 0u && s % G0 == 0u {
+                        count[C_GLB_READ_A_META_BITS] += H1_BITS;
                     }
-                } else if fiber * span + k1 * p.h0 + k0 < p.k {
+                } else if fiber * span + k1 * H0 + k0 < p.k {
                     // Stored densely: only k < K is read.
                     count[C_GLB_READ_A] += 1u;
                 }
-                if s % p.g0 == 0u {
+                if s % G0 == 0u {
                     reg_k1[r * MAX_BLOCKS + block] = k1;
                 }
             }
@@ -136,7 +139,7 @@ fn main(
             for (var w = 0u; w < MAX_WINDOW_WORDS; w++) {
                 window[w] = 0u;
             }
-            if p.b_mode == 0u {
+            if B_MODE == 0u {
                 for (var kk = lo; kk < hi; kk++) {
                     let idx = kk * p.n + n;
                     let v = bitcast<u32>(byte_of(b_dense[idx >> 2u], idx)) & 0xffu;
@@ -146,44 +149,44 @@ fn main(
                 if fetch_counter {
                     count[C_GLB_READ_B] += hi - lo;
                 }
-            } else if p.b_mode == 1u {
-                let first_block = lo / p.h0;
-                let end_block = (hi + p.h0 - 1u) / p.h0;
+            } else if B_MODE == 1u {
+                let first_block = lo / H0;
+                let end_block = (hi + H0 - 1u) / H0;
                 let base = n * p.b_blocks;
                 for (var blk = first_block; blk < end_block; blk++) {
                     for (var e = b_index[base + blk]; e < b_block_end[base + blk]; e++) {
                         let word = b_value[e];
-                        let kl = blk * p.h0 - lo + (word >> 8u);
+                        let kl = blk * H0 - lo + (word >> 8u);
                         window[kl >> 2u] |= (word & 0xffu) << ((kl & 3u) * 8u);
                     }
                 }
                 if fetch_counter {
                     let nonzeros = b_block_end[base + end_block - 1u] - b_index[base + first_block];
                     count[C_GLB_READ_B] += nonzeros;
-                    count[C_GLB_READ_B_META_BITS] += nonzeros * p.offset_bits
+                    count[C_GLB_READ_B_META_BITS] += nonzeros * OFFSET_BITS
                         + 2u * (end_block - first_block) * p.addr_bits;
                 }
             } else {
                 // B's nonempty K1 blocks only: G1 block slots of H0 values per fiber.
                 for (var f = 0u; f < fibers_here; f++) {
-                    for (var s1 = 0u; s1 < p.g1; s1++) {
-                        let block_slot = (n * p.fibers + first_fiber + f) * p.g1 + s1;
+                    for (var s1 = 0u; s1 < G1; s1++) {
+                        let block_slot = (n * p.fibers + first_fiber + f) * G1 + s1;
                         let k1 = b_index[block_slot];
-                        for (var j = 0u; j < p.h0; j++) {
-                            let word = b_value[block_slot * p.h0 + j];
-                            let kl = (f * p.h1 + k1) * p.h0 + (word >> 8u);
+                        for (var j = 0u; j < H0; j++) {
+                            let word = b_value[block_slot * H0 + j];
+                            let kl = (f * H1 + k1) * H0 + (word >> 8u);
                             window[kl >> 2u] |= (word & 0xffu) << ((kl & 3u) * 8u);
                         }
                     }
                 }
-                width = pes * p.h0;
+                width = pes * H0;
                 if fetch_counter {
                     count[C_GLB_READ_B] += width;
-                    count[C_GLB_READ_B_META_BITS] += pes * p.h1_bits + width * p.h0_bits;
+                    count[C_GLB_READ_B_META_BITS] += pes * H1_BITS + width * H0_BITS;
                 }
             }
             if fetch_counter {
-                if p.vfmu == 1u {
+                if VFMU == 1u {
                     count[C_VFMU_WRITE] += width;
                     count[C_VFMU_READ] += width;
                 }
@@ -194,21 +197,21 @@ fn main(
             for (var r = 0u; r < rows_active; r++) {
                 var sum = 0i;
                 for (var pe = 0u; pe < pes; pe++) {
-                    let fiber_local = pe / p.g1;
+                    let fiber_local = pe / G1;
                     // Rank1 mux: the PE's K1 block, by A's coordinate or (dual-side) by B's.
                     var k1 = reg_k1[r * MAX_BLOCKS + pe];
-                    var a_first = pe * p.g0;
-                    if p.b_drives == 1u {
-                        k1 = b_index[(n * p.fibers + first_fiber + fiber_local) * p.g1 + pe % p.g1];
-                        a_first = (fiber_local * p.a_g1 + k1) * p.g0;
+                    var a_first = pe * G0;
+                    if B_DRIVES == 1u {
+                        k1 = b_index[(n * p.fibers + first_fiber + fiber_local) * G1 + pe % G1];
+                        a_first = (fiber_local * A_G1 + k1) * G0;
                     }
-                    let block = fiber_local * p.h1 + k1;
-                    for (var j = 0u; j < p.g0; j++) {
+                    let block = fiber_local * H1 + k1;
+                    for (var j = 0u; j < G0; j++) {
                         let a = reg_value[r * MAX_SLOTS + a_first + j];
                         // Rank0 mux: the MAC's B value within the block, by A's K0 coordinate.
-                        let kl = block * p.h0 + reg_k0[r * MAX_SLOTS + a_first + j];
+                        let kl = block * H0 + reg_k0[r * MAX_SLOTS + a_first + j];
                         let b = byte_of(window[kl >> 2u], kl);
-                        if p.gating == 0u {
+                        if GATING == 0u {
                             sum += a * b;
                             count[C_MAC] += 1u;
                         } else if a != 0i && b != 0i && lo + kl < p.k {
@@ -222,13 +225,13 @@ fn main(
                 acc[r] += sum;
             }
             let rows_slots = rows_active * slots;
-            if p.rank1_saf == 1u {
+            if RANK1_SAF == 1u {
                 count[C_RANK1_MUX] += rows_active * pes;
             }
-            if p.rank0_saf == 1u {
+            if RANK0_SAF == 1u {
                 count[C_RANK0_MUX] += rows_slots;
             }
-            if p.skip_select == 1u {
+            if SKIP_SELECT == 1u {
                 count[C_SKIP_SELECT_MUX] += rows_active * pes;
             }
             count[C_PE_REG_READ] += rows_slots;

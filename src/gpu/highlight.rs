@@ -1,5 +1,6 @@
 //! Host side of `shaders/highlight.wgsl`, the GPU twin of [`crate::reference::highlight`]: buffers
-//! from the compressed formats, one pipeline built once, dispatches split to fit the device, and
+//! from the compressed formats, one pipeline per configuration (its shape and modes baked in as
+//! override constants), dispatches split to fit the device, and
 //! the per-workgroup counters checked ([`super::selfcheck`]) and summed in u64.
 
 use bytemuck::{Pod, Zeroable};
@@ -23,7 +24,7 @@ const MAX_WINDOW: usize = 128;
 /// 16 rows x 128 columns x Kpad MAC slots).
 const MAX_K: usize = 1 << 20;
 
-/// The uniform block of the shader (`Params`).
+/// The uniform block of the shader (`Params`): what changes between dispatches.
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct Params {
@@ -31,27 +32,32 @@ struct Params {
     k: u32,
     n: u32,
     fibers: u32,
-    g1: u32,
-    h1: u32,
-    g0: u32,
-    h0: u32,
-    a_g1: u32,
-    fibers_per_step: u32,
-    rank1_saf: u32,
-    rank0_saf: u32,
-    vfmu: u32,
-    gating: u32,
-    b_drives: u32,
-    skip_select: u32,
-    b_mode: u32,
     b_blocks: u32,
-    h1_bits: u32,
-    h0_bits: u32,
-    offset_bits: u32,
     addr_bits: u32,
-    rows_per_array: u32,
-    arrays_per_group: u32,
 }
+
+/// The shader's override constants, in its order: the machine's configuration, one pipeline
+/// each.
+const OVERRIDES: [&str; 18] = [
+    "G1",
+    "H1",
+    "G0",
+    "H0",
+    "A_G1",
+    "FIBERS_PER_STEP",
+    "RANK1_SAF",
+    "RANK0_SAF",
+    "VFMU",
+    "GATING",
+    "B_DRIVES",
+    "SKIP_SELECT",
+    "B_MODE",
+    "H1_BITS",
+    "H0_BITS",
+    "OFFSET_BITS",
+    "ROWS_PER_ARRAY",
+    "ARRAYS_PER_GROUP",
+];
 
 /// What one GPU emulation returns.
 pub struct GpuRun {
@@ -61,16 +67,18 @@ pub struct GpuRun {
     pub gpu_time_ms: Option<f64>,
 }
 
-/// The tensor-core kernel (HighLight and TC), built once per device and reused.
+/// The tensor-core kernel (HighLight and TC): one pipeline per configuration, built on first use
+/// and kept for the device's life.
 pub struct HighlightKernel {
-    pipeline: wgpu::ComputePipeline,
+    pipelines: std::sync::Mutex<std::collections::HashMap<[u32; 18], wgpu::ComputePipeline>>,
     /// Largest buffer a dispatch binds, below the device's own limit when set.
     binding_limit: Option<u64>,
 }
 
 impl HighlightKernel {
-    pub fn new(gpu: &Gpu) -> Self {
-        HighlightKernel { pipeline: gpu.pipeline("highlight", SHADER), binding_limit: None }
+    /// The kernel for a device; its pipelines are built per configuration on first use.
+    pub fn new(_gpu: &Gpu) -> Self {
+        HighlightKernel { pipelines: Default::default(), binding_limit: None }
     }
 
     /// Binds at most `bytes` per buffer, splitting rows into more dispatches: to share a device,
@@ -197,6 +205,37 @@ impl HighlightKernel {
             )));
         }
         let rows_per_dispatch = groups_per_dispatch * group;
+        let config: [u32; 18] = [
+            df.shape.g1,
+            df.shape.h1,
+            df.shape.g0,
+            df.shape.h0,
+            a.shape.g1,
+            df.fibers_per_step as u32,
+            u32::from(df.rank1_saf),
+            u32::from(df.rank0_saf),
+            u32::from(df.vfmu),
+            u32::from(df.gating),
+            u32::from(df.b_drives_rank1),
+            u32::from(df.skip_select),
+            b_mode,
+            coord_bits(df.shape.h1 as usize) as u32,
+            coord_bits(df.shape.h0 as usize) as u32,
+            offset_bits,
+            df.rows_per_array as u32,
+            df.arrays as u32,
+        ];
+        let pipeline = {
+            let mut cache = self.pipelines.lock().unwrap_or_else(|p| p.into_inner());
+            cache
+                .entry(config)
+                .or_insert_with(|| {
+                    let constants: Vec<(&str, f64)> =
+                        OVERRIDES.iter().zip(config).map(|(name, v)| (*name, f64::from(v))).collect();
+                    gpu.pipeline_with_constants("highlight", SHADER, &constants)
+                })
+                .clone()
+        };
 
         let mut z = Matrix::zeros(m, n);
         let mut counters = Counters::default();
@@ -217,26 +256,8 @@ impl HighlightKernel {
                 k: k as u32,
                 n: n as u32,
                 fibers: a.fibers as u32,
-                g1: df.shape.g1,
-                h1: df.shape.h1,
-                g0: df.shape.g0,
-                h0: df.shape.h0,
-                a_g1: a.shape.g1,
-                fibers_per_step: df.fibers_per_step as u32,
-                rank1_saf: u32::from(df.rank1_saf),
-                rank0_saf: u32::from(df.rank0_saf),
-                vfmu: u32::from(df.vfmu),
-                b_drives: u32::from(df.b_drives_rank1),
-                skip_select: u32::from(df.skip_select),
-                gating: u32::from(df.gating),
-                b_mode,
                 b_blocks,
-                h1_bits: coord_bits(df.shape.h1 as usize) as u32,
-                h0_bits: coord_bits(df.shape.h0 as usize) as u32,
-                offset_bits,
                 addr_bits: coord_bits(k + 1) as u32,
-                rows_per_array: df.rows_per_array as u32,
-                arrays_per_group: df.arrays as u32,
             };
             let array_blocks = rows.div_ceil(df.rows_per_array);
             let workgroups = array_blocks * tiles;
@@ -257,7 +278,7 @@ impl HighlightKernel {
                 &counter_buf,
             ];
             let (outputs, ns) = gpu.dispatch(
-                &self.pipeline,
+                &pipeline,
                 &buffers,
                 (tiles as u32, array_blocks as u32),
                 &[&z_buf, &counter_buf],

@@ -169,6 +169,16 @@ impl Gpu {
     /// ([`PRELUDE`]); its bind group layout comes from the shader, so bindings are described
     /// once, in WGSL.
     pub fn pipeline(&self, label: &str, shader: &str) -> wgpu::ComputePipeline {
+        self.pipeline_with_constants(label, shader, &[])
+    }
+
+    /// [`Gpu::pipeline`] with the shader's override constants set.
+    pub fn pipeline_with_constants(
+        &self,
+        label: &str,
+        shader: &str,
+        constants: &[(&str, f64)],
+    ) -> wgpu::ComputePipeline {
         let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(label),
             source: wgpu::ShaderSource::Wgsl(format!("{PRELUDE}\n{shader}").into()),
@@ -178,7 +188,7 @@ impl Gpu {
             layout: None,
             module: &module,
             entry_point: Some("main"),
-            compilation_options: Default::default(),
+            compilation_options: wgpu::PipelineCompilationOptions { constants, ..Default::default() },
             cache: None,
         })
     }
