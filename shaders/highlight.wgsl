@@ -193,7 +193,10 @@ fn main(
                 count[C_CYCLES] += 1u;
             }
 
-            // 3. and 4. Every row of the array in this cycle.
+            // 3. and 4. Every row of the array in this cycle. A slot's product is added whether or
+            // not it is effectual (a gated slot's operand is zero, and B is zero beyond K), so the
+            // only per-slot decision is the count, taken without a branch.
+            var macs = 0u;
             for (var r = 0u; r < rows_active; r++) {
                 var sum = 0i;
                 for (var pe = 0u; pe < pes; pe++) {
@@ -211,20 +214,16 @@ fn main(
                         // Rank0 mux: the MAC's B value within the block, by A's K0 coordinate.
                         let kl = block * H0 + reg_k0[r * MAX_SLOTS + a_first + j];
                         let b = byte_of(window[kl >> 2u], kl);
-                        if GATING == 0u {
-                            sum += a * b;
-                            count[C_MAC] += 1u;
-                        } else if a != 0i && b != 0i && lo + kl < p.k {
-                            sum += a * b;
-                            count[C_MAC] += 1u;
-                        } else {
-                            count[C_MAC_GATED] += 1u;
-                        }
+                        sum += a * b;
+                        let effectual = GATING == 0u || (a != 0i && b != 0i && lo + kl < p.k);
+                        macs += select(0u, 1u, effectual);
                     }
                 }
                 acc[r] += sum;
             }
             let rows_slots = rows_active * slots;
+            count[C_MAC] += macs;
+            count[C_MAC_GATED] += rows_slots - macs;
             if RANK1_SAF == 1u {
                 count[C_RANK1_MUX] += rows_active * pes;
             }
