@@ -335,7 +335,11 @@ fn clean_leftovers(dir: &Path) {
         match Marker::read(&path) {
             Some(m) if !alive(m.pid) => {
                 if std::fs::remove_dir_all(&path).is_ok() {
-                    eprintln!("note: removed {}, left by an interrupted run", path.display());
+                    let _ = writeln!(
+                        io::stderr(),
+                        "note: removed {}, left by an interrupted run",
+                        path.display()
+                    );
                 }
             }
             Some(_) => {}
