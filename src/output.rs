@@ -344,7 +344,11 @@ fn clean_leftovers(dir: &Path) {
             }
             Some(_) => {}
             None => {
-                eprintln!("note: {} looks like a partial output; this tool did not remove it", path.display())
+                let note = format!(
+                    "note: {} looks like a partial output; this tool did not remove it",
+                    path.display()
+                );
+                let _ = writeln!(io::stderr(), "{note}");
             }
         }
     }
