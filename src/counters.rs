@@ -1,28 +1,24 @@
 //! The named action counts every emulator reports (DESIGN.md 8). One struct for every design:
 //! a part a design lacks stays zero. Counts are u64, summed on the host, so nothing wraps.
 
-use std::ops::AddAssign;
-
-use serde::{Deserialize, Serialize};
-
-/// Declares [`Counters`] with its field names listed once, in the order the GPU buffers use.
-macro_rules! counters {
-    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
-        /// Action counts of one emulated run; units are in DESIGN.md 8 (bytes for GLB data,
-        /// bits for metadata, words for the VFMU, one per select, MAC, add or access otherwise).
-        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-        pub struct Counters {
+/// Declares a struct of named u64 counts with its field names listed once, in declaration
+/// order (the order the GPU buffers use for [`Counters`]): `NAMES`, `from_fn`, `iter`, `+=`.
+macro_rules! named_counts {
+    ($(#[$tdoc:meta])* $ty:ident { $($(#[$doc:meta])* $name:ident),* $(,)? }) => {
+        $(#[$tdoc])*
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+        pub struct $ty {
             $($(#[$doc])* pub $name: u64,)*
         }
 
-        impl Counters {
+        impl $ty {
             /// Field names, in declaration order.
             pub const NAMES: &[&str] = &[$(stringify!($name)),*];
 
-            /// Builds counters from their values in declaration order.
-            pub fn from_fn(mut value: impl FnMut(usize) -> u64) -> Counters {
+            /// Builds the counts from their values in declaration order.
+            pub fn from_fn(mut value: impl FnMut(usize) -> u64) -> $ty {
                 let mut i = 0;
-                Counters {
+                $ty {
                     $($name: {
                         i += 1;
                         value(i - 1)
@@ -36,15 +32,20 @@ macro_rules! counters {
             }
         }
 
-        impl AddAssign for Counters {
-            fn add_assign(&mut self, other: Counters) {
+        impl std::ops::AddAssign for $ty {
+            fn add_assign(&mut self, other: $ty) {
                 $(self.$name += other.$name;)*
             }
         }
     };
 }
 
-counters! {
+pub(crate) use named_counts;
+
+named_counts! {
+    /// Action counts of one emulated run; units are in DESIGN.md 8 (bytes for GLB data, bits
+    /// for metadata, words for the VFMU, one per select, MAC, add or access otherwise).
+    Counters {
     /// Operand A values read from the GLB (bytes).
     glb_read_a,
     /// Operand A metadata read from the GLB (bits).
@@ -82,7 +83,7 @@ counters! {
     rf_write,
     /// Cycles of the PE arrays.
     cycles,
-}
+}}
 
 impl std::iter::Sum for Counters {
     fn sum<I: Iterator<Item = Counters>>(iter: I) -> Counters {

@@ -137,75 +137,42 @@ impl Stored {
     }
 }
 
-/// The hierarchy's counts of one run (docs/DESIGN.md 8 and 11): bytes for data, bits for
-/// metadata.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Hierarchy {
-    pub dram_read_a: u64,
-    pub dram_read_a_meta_bits: u64,
-    pub dram_read_b: u64,
-    pub dram_read_b_meta_bits: u64,
-    /// Partial sums read back from DRAM (K split above the RF).
-    pub dram_read_z: u64,
-    pub dram_write_z: u64,
-    pub glb_fill_a: u64,
-    pub glb_fill_a_meta_bits: u64,
-    pub glb_fill_b: u64,
-    pub glb_fill_b_meta_bits: u64,
-    pub glb_read_a: u64,
-    pub glb_read_a_meta_bits: u64,
-    pub glb_read_b: u64,
-    pub glb_read_b_meta_bits: u64,
-    /// Outputs written to the GLB (only when the mapping keeps Z there).
-    pub glb_write_z: u64,
-    pub glb_read_z: u64,
-    /// Coordinates read at the PE registers with each stationary value (STC, HighLight).
-    pub pe_meta_read_bits: u64,
+crate::counters::named_counts! {
+    /// The hierarchy's counts of one run (docs/DESIGN.md 8 and 11): bytes for data, bits for
+    /// metadata. A name's `_a`, `_b` or `_z` part says which data space it counts.
+    Hierarchy {
+        dram_read_a,
+        dram_read_a_meta_bits,
+        dram_read_b,
+        dram_read_b_meta_bits,
+        /// Partial sums read back from DRAM (K split above the RF).
+        dram_read_z,
+        dram_write_z,
+        glb_fill_a,
+        glb_fill_a_meta_bits,
+        glb_fill_b,
+        glb_fill_b_meta_bits,
+        glb_read_a,
+        glb_read_a_meta_bits,
+        glb_read_b,
+        glb_read_b_meta_bits,
+        /// Outputs written to the GLB (only when the mapping keeps Z there).
+        glb_write_z,
+        glb_read_z,
+        /// Coordinates read at the PE registers with each stationary value (STC, HighLight).
+        pe_meta_read_bits,
+    }
 }
 
 impl Hierarchy {
-    /// `(name, count)` in a fixed order, for reports and energy.
-    pub fn iter(&self) -> [(&'static str, u64); 17] {
-        [
-            ("dram_read_a", self.dram_read_a),
-            ("dram_read_a_meta_bits", self.dram_read_a_meta_bits),
-            ("dram_read_b", self.dram_read_b),
-            ("dram_read_b_meta_bits", self.dram_read_b_meta_bits),
-            ("dram_read_z", self.dram_read_z),
-            ("dram_write_z", self.dram_write_z),
-            ("glb_fill_a", self.glb_fill_a),
-            ("glb_fill_a_meta_bits", self.glb_fill_a_meta_bits),
-            ("glb_fill_b", self.glb_fill_b),
-            ("glb_fill_b_meta_bits", self.glb_fill_b_meta_bits),
-            ("glb_read_a", self.glb_read_a),
-            ("glb_read_a_meta_bits", self.glb_read_a_meta_bits),
-            ("glb_read_b", self.glb_read_b),
-            ("glb_read_b_meta_bits", self.glb_read_b_meta_bits),
-            ("glb_write_z", self.glb_write_z),
-            ("glb_read_z", self.glb_read_z),
-            ("pe_meta_read_bits", self.pe_meta_read_bits),
-        ]
-    }
-
-    /// Adds another run's counts (a model layer's groups).
-    pub fn add(&mut self, o: &Hierarchy) {
-        self.dram_read_a += o.dram_read_a;
-        self.dram_read_a_meta_bits += o.dram_read_a_meta_bits;
-        self.dram_read_b += o.dram_read_b;
-        self.dram_read_b_meta_bits += o.dram_read_b_meta_bits;
-        self.dram_read_z += o.dram_read_z;
-        self.dram_write_z += o.dram_write_z;
-        self.glb_fill_a += o.glb_fill_a;
-        self.glb_fill_a_meta_bits += o.glb_fill_a_meta_bits;
-        self.glb_fill_b += o.glb_fill_b;
-        self.glb_fill_b_meta_bits += o.glb_fill_b_meta_bits;
-        self.glb_read_a += o.glb_read_a;
-        self.glb_read_a_meta_bits += o.glb_read_a_meta_bits;
-        self.glb_read_b += o.glb_read_b;
-        self.glb_read_b_meta_bits += o.glb_read_b_meta_bits;
-        self.glb_write_z += o.glb_write_z;
-        self.glb_read_z += o.glb_read_z;
-        self.pe_meta_read_bits += o.pe_meta_read_bits;
+    /// The data space a count belongs to, from its name (`None`: the PE registers' metadata).
+    pub fn space_of(name: &str) -> Option<Space> {
+        name.split('_').find_map(|part| match part {
+            "a" => Some(Space::A),
+            "b" => Some(Space::B),
+            "z" => Some(Space::Z),
+            _ => None,
+        })
     }
 
     /// The traffic of `mapping` for operands stored as `a` and `b`, outputs of `z_bytes` each.

@@ -199,26 +199,16 @@ pub fn hierarchy(
     let fa = (m * k / (mp * kp)).min(1.0);
     let fb = (k * n / (kp * np)).min(1.0);
     let fz = (m * n / (mp * np)).min(1.0);
-    let s = |v: u64, f: f64| (v as f64 * f).round() as u64;
-    Hierarchy {
-        dram_read_a: s(h.dram_read_a, fa),
-        dram_read_a_meta_bits: s(h.dram_read_a_meta_bits, fa),
-        dram_read_b: s(h.dram_read_b, fb),
-        dram_read_b_meta_bits: s(h.dram_read_b_meta_bits, fb),
-        dram_read_z: s(h.dram_read_z, fz),
-        dram_write_z: s(h.dram_write_z, fz),
-        glb_fill_a: s(h.glb_fill_a, fa),
-        glb_fill_a_meta_bits: s(h.glb_fill_a_meta_bits, fa),
-        glb_fill_b: s(h.glb_fill_b, fb),
-        glb_fill_b_meta_bits: s(h.glb_fill_b_meta_bits, fb),
-        glb_read_a: s(h.glb_read_a, fa),
-        glb_read_a_meta_bits: s(h.glb_read_a_meta_bits, fa),
-        glb_read_b: s(h.glb_read_b, fb),
-        glb_read_b_meta_bits: s(h.glb_read_b_meta_bits, fb),
-        glb_write_z: s(h.glb_write_z, fz),
-        glb_read_z: s(h.glb_read_z, fz),
-        pe_meta_read_bits: 0,
-    }
+    let values: Vec<u64> = h.iter().map(|(_, v)| v).collect();
+    Hierarchy::from_fn(|i| {
+        let fraction = match Hierarchy::space_of(Hierarchy::NAMES[i]) {
+            Some(Space::A) => fa,
+            Some(Space::B) => fb,
+            Some(Space::Z) => fz,
+            None => 1.0,
+        };
+        (values[i] as f64 * fraction).round() as u64
+    })
 }
 
 #[cfg(test)]

@@ -170,11 +170,11 @@ pub fn validate(
             b: Pattern::Unstructured { density: field("activation_density")? },
             seed: 1,
         };
-        let operands = workload
-            .operands()
-            .map_err(|source| ValidateError::Run { point: name.into(), source: Box::new(source) })?;
+        let refuse = |source| ValidateError::Run { point: name.into(), source: Box::new(source) };
+        workload.check().map_err(refuse)?;
+        let operands = workload.operands().map_err(refuse)?;
         let (result, _) = run(design, design.arch(), &ert, &workload, &operands, gpu, false, Some(&mapping))
-            .map_err(|source| ValidateError::Run { point: name.into(), source: Box::new(source) })?;
+            .map_err(refuse)?;
         reports.push(compare_point(name, design, &result, p));
     }
     Ok(reports)

@@ -150,7 +150,7 @@ pub fn workload_toml(file: &SweepFile) -> Result<String, toml::ser::Error> {
 /// Adds one group's run to a layer's total.
 fn absorb(total: &mut RunResult, r: &RunResult) {
     total.counters += r.counters;
-    total.hierarchy.add(&r.hierarchy);
+    total.hierarchy += r.hierarchy;
     total.cycles += r.cycles;
     total.tc_cycles += r.tc_cycles;
     total.energy_pj += r.energy_pj;
@@ -186,6 +186,14 @@ fn design_on_layer(
         Err(e) => return Ok(unsupported(e.to_string())),
     };
     let arch = design.arch();
+    // B's pattern per group: the sparsest of the design's it satisfies, whatever A runs as.
+    let mut b_patterns = Vec::with_capacity(b.len());
+    for group in b {
+        match satisfied(design, &arch, &group.transpose(), Operand::B).into_iter().next() {
+            Some(p) => b_patterns.push(p),
+            None => return Ok(unsupported(format!("the activation has none of {}'s B patterns", arch.name))),
+        }
+    }
     let mut best: Option<RunResult> = None;
     let mut reason = None;
     'candidates: for pattern in candidates {
@@ -195,14 +203,15 @@ fn design_on_layer(
             Err(e) => return Ok(unsupported(format!("the weights: {e}"))),
         };
         let mut total: Option<RunResult> = None;
-        for (a, b) in a.into_iter().zip(b) {
-            let Some(b_pattern) = satisfied(design, &arch, &b.transpose(), Operand::B).into_iter().next()
-            else {
-                reason.get_or_insert(format!("the activation has none of {}'s B patterns", arch.name));
-                continue 'candidates;
+        for ((a, b), b_pattern) in a.into_iter().zip(b).zip(&b_patterns) {
+            let workload = Workload {
+                m: a.rows,
+                k: a.cols,
+                n: b.cols,
+                a: pattern.clone(),
+                b: b_pattern.clone(),
+                seed: 0,
             };
-            let workload =
-                Workload { m: a.rows, k: a.cols, n: b.cols, a: pattern.clone(), b: b_pattern, seed: 0 };
             let operands = Operands::new(a, b.clone());
             match run_best_order(design, &arch, ert, &workload, &operands, gpu, check, true, None) {
                 Ok((r, _)) => match &mut total {
@@ -245,6 +254,8 @@ pub fn run(
     let table = DegreeTable::shipped();
     let mut rows = Vec::new();
     let mut point_index = 0;
+    // Each layer's activation, quantised once for all sparsities and designs.
+    let mut quantized: std::collections::HashMap<usize, Vec<Matrix<i8>>> = std::collections::HashMap::new();
     for &sparsity in sparsities {
         for (layer, s) in layers.iter().zip(stats) {
             let Ok(gemms) = &layer.gemms else { continue };
@@ -257,7 +268,12 @@ pub fn run(
             if shard.is_some_and(|sh| !sh.takes(point_index - 1)) {
                 continue;
             }
-            let b = quantize_groups(&gemms.iter().map(|g| g.b.clone()).collect::<Vec<_>>())?;
+            let b = match quantized.entry(layer.index) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(quantize_groups(&gemms.iter().map(|g| g.b.clone()).collect::<Vec<_>>())?)
+                }
+            };
             let point = Point {
                 m: s.m,
                 k: s.k,
@@ -269,7 +285,7 @@ pub fn run(
             let mut outcomes = Vec::new();
             for design in Design::ALL.into_iter().filter(|d| *d == Design::Tc || designs.contains(d)) {
                 progress(&s.name, design);
-                outcomes.push(design_on_layer(design, gemms, &b, sparsity, &table, ert, gpu, check)?);
+                outcomes.push(design_on_layer(design, gemms, b, sparsity, &table, ert, gpu, check)?);
             }
             let tc = outcomes.iter().find(|o| o.design == Design::Tc).and_then(|o| o.result.clone());
             for o in &mut outcomes {

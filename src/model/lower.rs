@@ -35,10 +35,11 @@ fn text(node: &pb::NodeProto, name: &str) -> Option<String> {
 
 type Tensor = (Vec<usize>, Vec<f32>);
 
-/// Lowers a captured node, given its activation and weight tensors.
-pub fn lower(node: &pb::NodeProto, act: Tensor, weight: Tensor) -> Result<Vec<Gemm>, String> {
+/// Lowers a captured node, given its activation and weight tensors; `held` bytes of earlier
+/// layers' GEMMs are already in memory.
+pub fn lower(node: &pb::NodeProto, act: Tensor, weight: Tensor, held: u64) -> Result<Vec<Gemm>, String> {
     match node.op_type.as_str() {
-        "Conv" => conv(node, act, weight),
+        "Conv" => conv(node, act, weight, held),
         "Gemm" => gemm(node, act, weight),
         "MatMul" => matmul(act, weight),
         other => Err(format!("{other} is not lowered")),
@@ -74,7 +75,7 @@ fn axis(
     }
 }
 
-fn conv(node: &pb::NodeProto, (xs, x): Tensor, (ws, w): Tensor) -> Result<Vec<Gemm>, String> {
+fn conv(node: &pb::NodeProto, (xs, x): Tensor, (ws, w): Tensor, held: u64) -> Result<Vec<Gemm>, String> {
     let (&[n, c, h, wd], &[m, cg, r, s]) = (&xs[..], &ws[..]) else {
         return Err(format!("a Conv with input {xs:?} and weight {ws:?}: only 2-D convolutions are lowered"));
     };
@@ -92,6 +93,11 @@ fn conv(node: &pb::NodeProto, (xs, x): Tensor, (ws, w): Tensor) -> Result<Vec<Ge
     let (p, top) = axis(h, r, sh, dh, (u(&pads, 0, 0), u(&pads, 2, 0)), &auto)?;
     let (q, left) = axis(wd, s, sw, dw, (u(&pads, 1, 0), u(&pads, 3, 0)), &auto)?;
     let (mg, k, cols) = (m / groups, cg * r * s, p * q * n);
+    // The im2col grows the activation by R x S: checked before it is allocated.
+    let floats = (k as u64).checked_mul(cols as u64).and_then(|b| b.checked_add((mg * k) as u64));
+    let need = floats.and_then(|f| f.checked_mul(4 * groups as u64)).and_then(|b| b.checked_add(held));
+    crate::memory::check(|| format!("the im2col of {k} x {cols} per group, {groups} groups"), need)
+        .map_err(|e| e.to_string())?;
     let mut gemms = Vec::with_capacity(groups);
     for g in 0..groups {
         // Weights: k = (ri S + si) Cg + ci.

@@ -158,6 +158,8 @@ pub fn capture(path: &Path, input: Input) -> Result<Vec<Layer>, ModelError> {
         path: shown.clone(),
         message: format!("running it: {e:#}"),
     })?;
+    // Bytes of the GEMMs lowered so far, all kept until the layers are emulated.
+    let mut held = 0u64;
     for (i, (layer, _)) in wanted.iter().enumerate() {
         let tensor = |v: &TValue| -> Result<(Vec<usize>, Vec<f32>), String> {
             let view = v.cast_to::<f32>().map_err(|e| e.to_string())?;
@@ -167,10 +169,22 @@ pub fn capture(path: &Path, input: Input) -> Result<Vec<Layer>, ModelError> {
         let node = &graph.node[layers[*layer].index];
         let lowered = tensor(&values[2 * i])
             .and_then(|act| tensor(&values[2 * i + 1]).map(|w| (act, w)))
-            .and_then(|(act, w)| lower::lower(node, act, w));
+            .and_then(|(act, w)| lower::lower(node, act, w, held));
+        if let Ok(gemms) = &lowered {
+            held += gemms.iter().map(|g| 4 * (g.a.data.len() + g.b.data.len()) as u64).sum::<u64>();
+        }
         layers[*layer].gemms = lowered;
     }
     Ok(layers)
+}
+
+/// Elements of an input tensor of `shape`, refused before it is allocated when it would not fit.
+fn input_elements(shape: &[usize], path: &str) -> Result<usize, ModelError> {
+    let count = shape.iter().try_fold(1usize, |p, &d| p.checked_mul(d));
+    let need = count.and_then(|c| (c as u64).checked_mul(4));
+    crate::memory::check(|| format!("an input of shape {shape:?}"), need)
+        .map_err(|e| ModelError::Unsupported { path: path.into(), message: e.to_string() })?;
+    Ok(count.unwrap_or(0))
 }
 
 /// The model's input: a float32 `.npy` of its shape, or seeded values.
@@ -224,6 +238,7 @@ fn input_tensor(info: &pb::ValueInfoProto, input: Input, path: &str) -> Result<T
                     ));
                 }
             };
+            input_elements(&[3, h, w], path)?;
             let image = image::open(file).map_err(|e| bad(format!("{e}; accepted: PNG or JPEG")))?.to_rgb8();
             let resized =
                 image::imageops::resize(&image, w as u32, h as u32, image::imageops::FilterType::Triangle);
@@ -247,7 +262,7 @@ fn input_tensor(info: &pb::ValueInfoProto, input: Input, path: &str) -> Result<T
                 });
             }
             let shape: Vec<usize> = dims.iter().map(|d| d.unwrap_or(1)).collect();
-            let count: usize = shape.iter().product();
+            let count = input_elements(&shape, path)?;
             use rand::{RngExt, SeedableRng};
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
             let data: Vec<f32> = (0..count).map(|_| rng.random_range(-1.0f32..1.0)).collect();

@@ -175,7 +175,7 @@ impl Results {
             "reason",
         ];
         header.extend(Counters::NAMES);
-        header.extend(Hierarchy::default().iter().map(|(name, _)| name));
+        header.extend(Hierarchy::NAMES);
         header.extend([
             "energy_pj",
             "latency_s",
