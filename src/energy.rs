@@ -76,7 +76,7 @@ enum Per {
 /// The ERT action each counter is charged to (`cycles` costs no energy by itself). The
 /// emulators' own GLB counts (`glb_read_*`, `glb_write_z`: the traffic of their fixed loop nest)
 /// are not charged: the hierarchy's, from the mapping, are.
-const CHARGES: &[(&str, &str, Per)] = &[
+const CHARGES: &[Charge] = &[
     ("pe_reg_write", "pe_reg", Per::Count),
     ("pe_reg_read", "pe_reg", Per::Count),
     ("vfmu_write", "vfmu", Per::Count),
@@ -92,7 +92,7 @@ const CHARGES: &[(&str, &str, Per)] = &[
 ];
 
 /// The ERT action each count of the memory hierarchy is charged to.
-const HIERARCHY_CHARGES: &[(&str, &str, Per)] = &[
+const HIERARCHY_CHARGES: &[Charge] = &[
     ("dram_read_a", "dram_read", Per::Count),
     ("dram_read_a_meta_bits", "dram_meta_read", Per::Bit),
     ("dram_read_b", "dram_read", Per::Count),
@@ -156,13 +156,8 @@ pub fn evaluate(
     ert: &Ert,
 ) -> Result<Evaluation, EnergyError> {
     let mut breakdown = Vec::with_capacity(CHARGES.len() + HIERARCHY_CHARGES.len());
-    let counts =
-        counters.iter().filter_map(|(c, n)| CHARGES.iter().find(|(name, _, _)| *name == c).map(|ch| (ch, n)));
-    let levels = hierarchy
-        .iter()
-        .into_iter()
-        .filter_map(|(c, n)| HIERARCHY_CHARGES.iter().find(|(name, _, _)| *name == c).map(|ch| (ch, n)));
-    for (&(counter, action, per), count) in levels.chain(counts) {
+    let charged = charged(hierarchy.iter(), HIERARCHY_CHARGES).chain(charged(counters.iter(), CHARGES));
+    for (&(counter, action, per), count) in charged {
         breakdown.push((counter, charge(counter, count, action, per, arch, ert)?));
     }
     let energy_pj = breakdown.iter().map(|(_, e)| e).sum::<f64>();
@@ -179,13 +174,19 @@ pub fn evaluate(
 
 /// Energy of the hierarchy alone: what the mapper minimises.
 pub fn hierarchy_energy(hierarchy: &Hierarchy, arch: &Arch, ert: &Ert) -> Result<f64, EnergyError> {
-    let mut total = 0.0;
-    for (counter, count) in hierarchy.iter() {
-        if let Some(&(_, action, per)) = HIERARCHY_CHARGES.iter().find(|(name, _, _)| *name == counter) {
-            total += charge(counter, count, action, per, arch, ert)?;
-        }
-    }
-    Ok(total)
+    charged(hierarchy.iter(), HIERARCHY_CHARGES)
+        .map(|(&(counter, action, per), count)| charge(counter, count, action, per, arch, ert))
+        .sum()
+}
+
+type Charge = (&'static str, &'static str, Per);
+
+/// The counts a table charges, each with its charge.
+fn charged(
+    counts: impl Iterator<Item = (&'static str, u64)>,
+    table: &'static [Charge],
+) -> impl Iterator<Item = (&'static Charge, u64)> {
+    counts.filter_map(move |(c, n)| table.iter().find(|(name, _, _)| *name == c).map(|ch| (ch, n)))
 }
 
 /// `count` actions of `counter` in pJ.

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
@@ -39,6 +40,36 @@ fn register_font() {
     });
 }
 
+/// A white figure with the caption at its foot; returns the area above it for the chart.
+fn framed<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    caption: &str,
+) -> Result<DrawingArea<DB, Shift>, String> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    root.fill(&WHITE).map_err(err)?;
+    let (_, height) = root.dim_in_pixel();
+    let (body, foot) = root.split_vertically(height - 50);
+    for (i, line) in caption.lines().enumerate() {
+        foot.draw_text(line, &("sans-serif", 13).into_font().color(&BLACK), (12, 6 + 18 * i as i32))
+            .map_err(err)?;
+    }
+    Ok(body)
+}
+
+/// The series' legend, in the upper right corner.
+fn legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 13))
+        .draw()
+        .map_err(|e| e.to_string())
+}
+
 impl BarChart {
     /// Writes `<stem>.png` and `<stem>.svg`.
     pub fn write(&self, stem: &Path) -> Result<(), String> {
@@ -52,13 +83,7 @@ impl BarChart {
 
     fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>) -> Result<(), String> {
         let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-        root.fill(&WHITE).map_err(err)?;
-        let (_, height) = root.dim_in_pixel();
-        let (body, foot) = root.split_vertically(height - 50);
-        for (i, line) in self.caption.lines().enumerate() {
-            foot.draw_text(line, &("sans-serif", 13).into_font().color(&BLACK), (12, 6 + 18 * i as i32))
-                .map_err(err)?;
-        }
+        let body = framed(&root, &self.caption)?;
         let max = self.series.iter().flat_map(|(_, v)| v.iter().flatten()).fold(1.0f64, |m, &v| m.max(v));
         let n = self.groups.len();
         let mut chart = ChartBuilder::on(&body)
@@ -102,14 +127,7 @@ impl BarChart {
         chart
             .draw_series(LineSeries::new([(-0.5, 1.0), (n as f64 - 0.5, 1.0)], BLACK.stroke_width(1)))
             .map_err(err)?;
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 13))
-            .draw()
-            .map_err(err)?;
+        legend(&mut chart)?;
         root.present().map_err(err)
     }
 }
@@ -139,13 +157,7 @@ impl Scatter {
 
     fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>) -> Result<(), String> {
         let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-        root.fill(&WHITE).map_err(err)?;
-        let (_, height) = root.dim_in_pixel();
-        let (body, foot) = root.split_vertically(height - 50);
-        for (i, line) in self.caption.lines().enumerate() {
-            foot.draw_text(line, &("sans-serif", 13).into_font().color(&BLACK), (12, 6 + 18 * i as i32))
-                .map_err(err)?;
-        }
+        let body = framed(&root, &self.caption)?;
         let points = || self.series.iter().flat_map(|(_, p)| p.iter());
         let x_max = points().fold(0.0f64, |m, p| m.max(p.0)) * 1.15 + 0.1;
         let y_max = points().fold(1.0f64, |m, p| m.max(p.1)) * 1.12;
@@ -177,14 +189,7 @@ impl Scatter {
         let mut frontier: Vec<(f64, f64)> = points().filter(|p| p.2).map(|p| (p.0, p.1)).collect();
         frontier.sort_by(|a, b| a.0.total_cmp(&b.0));
         chart.draw_series(LineSeries::new(frontier, BLACK.stroke_width(1))).map_err(err)?;
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 13))
-            .draw()
-            .map_err(err)?;
+        legend(&mut chart)?;
         root.present().map_err(err)
     }
 }
