@@ -11,7 +11,7 @@
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
@@ -256,7 +256,7 @@ fn ends_in_dots(path: &Path) -> bool {
     let text = path.as_os_str().as_encoded_bytes();
     let trimmed = text.strip_suffix(b"/").unwrap_or(text);
     let last = trimmed.rsplit(|&b| b == b'/').next().unwrap_or(trimmed);
-    last == b"." || last == b".." || matches!(path.components().next_back(), Some(Component::ParentDir))
+    last == b"." || last == b".."
 }
 
 /// Whether an output folder is absent, or there and holding only this tool's outputs.

@@ -140,23 +140,37 @@ fn gpu_equals_cpu_reference() {
         (Design::S2ta, 65, 17, 33, "K0(1:8)", "K0(1:8)"),
     ];
     for (seed, (design, m, k, n, a, b)) in cases.into_iter().enumerate() {
-        let w = Workload {
-            m,
-            k,
-            n,
-            a: Pattern::parse(a).unwrap(),
-            b: Pattern::parse(b).unwrap(),
-            seed: seed as u64,
-        };
-        let ops = w.operands().unwrap();
-        let prepared = Prepared::new(design, design.arch(), &w, &ops).unwrap();
-        let (cpu_z, cpu_counters) = prepared.run_cpu(&ops);
-        let gpu_run = prepared.emulate_gpu(&backend).unwrap();
-        let case = format!("{design:?} {m} x {k} x {n}, A {a}, B {b}");
-        assert_eq!(gpu_run.z, dense_product(&ops.a, &ops.b), "{case}: Z");
-        assert_eq!(gpu_run.z, cpu_z, "{case}: Z");
-        assert_eq!(gpu_run.counters, cpu_counters, "{case}: counters");
+        if let Err(e) = gpu_equals_cpu(&backend, design, (m, k, n), (a, b), seed as u64) {
+            panic!("{e}");
+        }
     }
+}
+
+/// Runs one workload on the GPU and the CPU reference: Z must be the dense product on both, and
+/// every counter equal; the error names the case and what differs.
+fn gpu_equals_cpu(
+    backend: &GpuBackend,
+    design: Design,
+    (m, k, n): (usize, usize, usize),
+    (a, b): (&str, &str),
+    seed: u64,
+) -> Result<(), String> {
+    let w = Workload { m, k, n, a: Pattern::parse(a).unwrap(), b: Pattern::parse(b).unwrap(), seed };
+    let ops = w.operands().unwrap();
+    let prepared = Prepared::new(design, design.arch(), &w, &ops).unwrap();
+    let (cpu_z, cpu_counters) = prepared.run_cpu(&ops);
+    let gpu_run = prepared.emulate_gpu(backend).unwrap();
+    let case = format!("{design:?} {m} x {k} x {n}, A {a}, B {b}");
+    if gpu_run.z != dense_product(&ops.a, &ops.b) || gpu_run.z != cpu_z {
+        return Err(format!("{case}: Z differs"));
+    }
+    if gpu_run.counters != cpu_counters {
+        return Err(format!(
+            "{case}: counters {:?} on the GPU, {cpu_counters:?} on the CPU",
+            gpu_run.counters
+        ));
+    }
+    Ok(())
 }
 
 /// Rows split into several dispatches when a buffer would exceed the binding limit: the result
@@ -343,31 +357,7 @@ fn gpu_equals_cpu_over_random_shapes_and_patterns() {
             |(m, k, n, (design, a), b, seed)| {
                 // S2TA takes B dense or K0(G:8); the others any B.
                 let b = if design == Design::S2ta { "dense".to_string() } else { b };
-                let w = Workload {
-                    m,
-                    k,
-                    n,
-                    a: Pattern::parse(&a).unwrap(),
-                    b: Pattern::parse(&b).unwrap(),
-                    seed,
-                };
-                let ops = w.operands().unwrap();
-                let prepared = Prepared::new(design, design.arch(), &w, &ops).unwrap();
-                let (cpu_z, cpu_counters) = prepared.run_cpu(&ops);
-                let gpu_run = prepared.emulate_gpu(&backend).unwrap();
-                prop_assert_eq!(&gpu_run.z, &dense_product(&ops.a, &ops.b));
-                prop_assert_eq!(&gpu_run.z, &cpu_z);
-                prop_assert_eq!(
-                    gpu_run.counters,
-                    cpu_counters,
-                    "{:?} {} x {} x {}, A {}, B {}",
-                    design,
-                    m,
-                    k,
-                    n,
-                    a,
-                    b
-                );
+                gpu_equals_cpu(&backend, design, (m, k, n), (&a, &b), seed).map_err(TestCaseError::fail)?;
                 Ok(())
             },
         )

@@ -63,6 +63,18 @@ fn node(
     }
 }
 
+/// Writes `graph` as an ONNX model (opset 13) at `path`.
+fn save(graph: pb::GraphProto, path: &Path) -> std::path::PathBuf {
+    let model = pb::ModelProto {
+        ir_version: 7,
+        opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }],
+        graph: Some(graph),
+        ..Default::default()
+    };
+    std::fs::write(path, model.encode_to_vec()).unwrap();
+    path.to_path_buf()
+}
+
 /// Weights with zeros in them, deterministic.
 fn weights(count: usize, salt: usize) -> Vec<f32> {
     (0..count)
@@ -112,15 +124,7 @@ fn small_model(dir: &Path) -> std::path::PathBuf {
         output: vec![value("out", &[1, 1])],
         ..Default::default()
     };
-    let model = pb::ModelProto {
-        ir_version: 7,
-        opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }],
-        graph: Some(graph),
-        ..Default::default()
-    };
-    let path = dir.join("small.onnx");
-    std::fs::write(&path, model.encode_to_vec()).unwrap();
-    path
+    save(graph, &dir.join("small.onnx"))
 }
 
 /// The input, with zeros: x[c, h, w] = 0 where (c + h + w) % 3 == 0.
@@ -367,14 +371,7 @@ fn an_image_is_resized_and_normalised() {
         output: vec![value("y", &[1, 2, 4, 4])],
         ..Default::default()
     };
-    let model = pb::ModelProto {
-        ir_version: 7,
-        opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }],
-        graph: Some(graph),
-        ..Default::default()
-    };
-    let path = dir.path().join("rgb.onnx");
-    std::fs::write(&path, model.encode_to_vec()).unwrap();
+    let path = save(graph, &dir.path().join("rgb.onnx"));
     // An 8 x 8 image of one colour: any resize keeps it.
     let png = dir.path().join("img.png");
     image::RgbImage::from_pixel(8, 8, image::Rgb([255, 0, 51])).save(&png).unwrap();

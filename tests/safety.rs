@@ -280,24 +280,7 @@ fn files_are_written_through_exclusive_temporaries() {
     std::fs::write(&victim, "untouched").unwrap();
     // A symlink planted at the old fixed temporary name, and one at the target itself.
     std::os::unix::fs::symlink(&victim, dir.path().join(".a.npy.partial")).unwrap();
-    let generate = |out: &str, seed: &str| {
-        let args = [
-            "gen",
-            "--operand",
-            "a",
-            "--rows",
-            "256",
-            "--cols",
-            "256",
-            "--pattern",
-            "K0(2:4)",
-            "--seed",
-            seed,
-            "--out",
-            out,
-        ];
-        run_in(dir.path(), &args)
-    };
+    let generate = |out: &str, seed: &str| run_in(dir.path(), &gen_args(out, seed));
     ok(&generate("a.npy", "1"), "gen beside a planted link");
     std::os::unix::fs::symlink(&victim, dir.path().join("link.npy")).unwrap();
     assert!(refused(&generate("link.npy", "1"), "symlink target").contains("symbolic link"));
@@ -316,21 +299,7 @@ fn files_are_written_through_exclusive_temporaries() {
     );
     for round in 0..4 {
         let spawn = |seed: &str| {
-            let args = [
-                "gen",
-                "--operand",
-                "a",
-                "--rows",
-                "256",
-                "--cols",
-                "256",
-                "--pattern",
-                "K0(2:4)",
-                "--seed",
-                seed,
-                "--out",
-                "race.npy",
-            ];
+            let args = gen_args("race.npy", seed);
             Process::cargo_bin("highlight-emu")
                 .unwrap()
                 .current_dir(dir.path())
@@ -362,6 +331,25 @@ fn files_are_written_through_exclusive_temporaries() {
         .filter(|f| f.ends_with(".partial") && f != ".a.npy.partial")
         .collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// `gen` of a 256 x 256 2:4 operand A with `seed` into `out`.
+fn gen_args<'a>(out: &'a str, seed: &'a str) -> [&'a str; 13] {
+    [
+        "gen",
+        "--operand",
+        "a",
+        "--rows",
+        "256",
+        "--cols",
+        "256",
+        "--pattern",
+        "K0(2:4)",
+        "--seed",
+        seed,
+        "--out",
+        out,
+    ]
 }
 
 /// A `.npy` file with the given header fields and data bytes.

@@ -9,7 +9,6 @@
 
 use tract_onnx::pb;
 
-use super::matrix;
 use crate::matrix::Matrix;
 
 /// One GEMM of a captured node, in float, before pruning and quantisation.
@@ -138,7 +137,7 @@ fn conv(node: &pb::NodeProto, (xs, x): Tensor, (ws, w): Tensor, held: u64) -> Re
                 }
             }
         }
-        gemms.push(Gemm { a: matrix(mg, k, a), b: matrix(k, cols, b) });
+        gemms.push(Gemm { a: Matrix::from_vec(mg, k, a), b: Matrix::from_vec(k, cols, b) });
     }
     Ok(gemms)
 }
@@ -148,7 +147,7 @@ fn two_d((shape, data): Tensor, trans: bool, what: &str) -> Result<Matrix<f32>, 
     let [rows, cols] = shape[..] else {
         return Err(format!("{what} has shape {shape:?}; a 2-D tensor was expected"));
     };
-    let m = matrix(rows, cols, data);
+    let m = Matrix::from_vec(rows, cols, data);
     Ok(if trans { m.transpose() } else { m })
 }
 
@@ -169,5 +168,5 @@ fn matmul((xs, x): Tensor, weight: Tensor) -> Result<Vec<Gemm>, String> {
         return Err(format!("MatMul's K disagrees: {k} and {}", w.rows));
     }
     let rows = x.len() / k.max(1);
-    Ok(vec![Gemm { a: w.transpose(), b: matrix(rows, k, x).transpose() }])
+    Ok(vec![Gemm { a: w.transpose(), b: Matrix::from_vec(rows, k, x).transpose() }])
 }

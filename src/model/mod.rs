@@ -13,8 +13,6 @@ use thiserror::Error;
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
 
-use crate::matrix::Matrix;
-
 pub use lower::Gemm;
 
 #[derive(Debug, Error)]
@@ -270,9 +268,4 @@ fn input_tensor(info: &pb::ValueInfoProto, input: Input, path: &str) -> Result<T
                 .map_err(|e| ModelError::Unsupported { path: path.into(), message: e.to_string() })
         }
     }
-}
-
-/// A `rows x cols` matrix from a row-major slice.
-pub(crate) fn matrix(rows: usize, cols: usize, data: Vec<f32>) -> Matrix<f32> {
-    Matrix::from_vec(rows, cols, data)
 }
