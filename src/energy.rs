@@ -147,11 +147,12 @@ pub struct Evaluation {
     pub edp: f64,
 }
 
-/// Charges every counter and every count of the hierarchy to its ERT action and times the cycles
-/// at the design's clock.
+/// Charges every counter and every count of the hierarchy to its ERT action and times `cycles`
+/// (the arrays', or a memory level's where it takes longer) at the design's clock.
 pub fn evaluate(
     counters: &Counters,
     hierarchy: &Hierarchy,
+    cycles: u64,
     arch: &Arch,
     ert: &Ert,
 ) -> Result<Evaluation, EnergyError> {
@@ -168,7 +169,7 @@ pub fn evaluate(
             pj: energy_pj,
         });
     }
-    let latency_s = counters.cycles as f64 / arch.clock_hz;
+    let latency_s = cycles as f64 / arch.clock_hz;
     Ok(Evaluation { energy_pj, breakdown_pj: breakdown, latency_s, edp: energy_pj * 1e-12 * latency_s })
 }
 

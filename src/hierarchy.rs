@@ -175,6 +175,27 @@ impl Hierarchy {
         })
     }
 
+    /// Bytes each side of the DRAM and the GLB moves (metadata bits rounded up to bytes): DRAM
+    /// reads, DRAM writes, GLB reads, GLB writes (fills and outputs).
+    pub fn traffic(&self) -> [u64; 4] {
+        let bytes = |data: u64, meta_bits: u64| data + meta_bits.div_ceil(8);
+        [
+            bytes(
+                self.dram_read_a + self.dram_read_b + self.dram_read_z,
+                self.dram_read_a_meta_bits + self.dram_read_b_meta_bits,
+            ),
+            self.dram_write_z,
+            bytes(
+                self.glb_read_a + self.glb_read_b + self.glb_read_z,
+                self.glb_read_a_meta_bits + self.glb_read_b_meta_bits,
+            ),
+            bytes(
+                self.glb_fill_a + self.glb_fill_b + self.glb_write_z,
+                self.glb_fill_a_meta_bits + self.glb_fill_b_meta_bits,
+            ),
+        ]
+    }
+
     /// The traffic of `mapping` for operands stored as `a` and `b`, outputs of `z_bytes` each.
     pub fn from_mapping(mapping: &Mapping, a: Stored, b: Stored, z_bytes: u64) -> Hierarchy {
         let acc = Accesses::of(mapping);

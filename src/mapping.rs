@@ -267,12 +267,13 @@ impl Mapping {
 
     /// The product of every loop over `dim`: the extent the mapping covers.
     pub fn extent(&self, dim: Dim) -> u64 {
-        self.levels
-            .iter()
-            .flat_map(|l| l.temporal.iter().chain(&l.spatial))
-            .filter(|l| l.dim == dim)
-            .map(|l| l.bound)
-            .product()
+        Level::ALL.iter().map(|&level| self.level_extent(level, dim)).product()
+    }
+
+    /// The product of `dim`'s loops, temporal and spatial, at one level.
+    pub fn level_extent(&self, level: Level, dim: Dim) -> u64 {
+        let l = &self.levels[level as usize];
+        l.temporal.iter().chain(&l.spatial).filter(|l| l.dim == dim).map(|l| l.bound).product()
     }
 
     /// Checks that the mapping covers the workload `(m, k, n)`: every extent at least the

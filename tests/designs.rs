@@ -139,9 +139,10 @@ fn dstc_cycles_come_from_the_data() {
         let ops = Operands::new(a.clone(), b.clone());
         best(Design::Dstc, &w, &ops, false).unwrap().cycles
     };
-    // Crowded: 32 x 32 = 1024 products per k in the top arrays, 4 cycles each; spread: 16 x 32.
-    assert_eq!(cycles(&crowded), 64 * 4);
-    assert_eq!(cycles(&spread), 64 * 2);
+    // Per k, the top array's 32 x 64 sub-tile against B's 64 nonzeros (4 vectors of 16): crowded,
+    // 32 A nonzeros (2 vectors) in it, 8 cycles; spread, 16 in each array (1 vector), 4.
+    assert_eq!(cycles(&crowded), 64 * 8);
+    assert_eq!(cycles(&spread), 64 * 4);
 }
 
 #[test]

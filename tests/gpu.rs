@@ -146,6 +146,34 @@ fn gpu_equals_cpu_reference() {
     }
 }
 
+/// DSTC's kernel for every sub-tile a mapping can give it (32 or 64 rows and columns; the
+/// artifact's maps use 32 x 64 and 64 x 32), on ragged shapes: Z and every counter as the CPU's.
+#[test]
+fn dstc_sub_tiles_on_gpu_equal_cpu() {
+    let Some(gpu) = gpu_or_skip("dstc_sub_tiles_on_gpu_equal_cpu") else {
+        return;
+    };
+    let backend = GpuBackend::new(gpu);
+    for (m, k, n) in [(130, 40, 200), (65, 17, 129)] {
+        for sub in [(32, 32), (32, 64), (64, 32), (64, 64)] {
+            let (a, b) =
+                (Pattern::parse("unstructured(0.3)").unwrap(), Pattern::parse("unstructured(0.6)").unwrap());
+            let w = Workload { m, k, n, a, b, seed: 9 };
+            let ops = w.operands().unwrap();
+            let mut prepared = Prepared::new(Design::Dstc, Design::Dstc.arch(), &w, &ops).unwrap();
+            let Compressed::Dstc { dstc, .. } = &mut prepared.compressed else { unreachable!() };
+            (dstc.sub_rows, dstc.sub_cols) = sub;
+            let (cpu_z, cpu_counters) = prepared.run_cpu(&ops);
+            let gpu_run = prepared.emulate_gpu(&backend).unwrap();
+            assert!(
+                gpu_run.z == cpu_z && cpu_z == dense_product(&ops.a, &ops.b),
+                "{m} x {k} x {n}, {sub:?}: Z"
+            );
+            assert_eq!(gpu_run.counters, cpu_counters, "{m} x {k} x {n}, {sub:?}");
+        }
+    }
+}
+
 /// Runs one workload on the GPU and the CPU reference: Z must be the dense product on both, and
 /// every counter equal; the error names the case and what differs.
 fn gpu_equals_cpu(

@@ -8,8 +8,10 @@ use assert_cmd::Command;
 use highlight_emu::design::Design;
 use highlight_emu::energy::Ert;
 use highlight_emu::mapping::{Dim, Level, Mapping};
+use highlight_emu::matrix::Matrix;
 use highlight_emu::pattern::Pattern;
 use highlight_emu::run::{RunResult, Workload, run};
+use highlight_emu::validate::position_space_cycles;
 use proptest::prelude::*;
 
 fn validation() -> std::path::PathBuf {
@@ -143,9 +145,10 @@ fn mapping_errors_name_the_problem() {
     assert!(run(&["--mapping", &repeat]).contains("a dimension repeats"));
 }
 
-/// `validate` on the shipped points: TC and STC cycles exactly Sparseloop's, every total within
-/// 10 % and every large component within 20 %, DRAM and GLB counts within 5 %, DSTC's cycles
-/// reported beside Sparseloop's statistical ones.
+/// `validate` on the shipped points: TC and STC cycles exactly Sparseloop's, DSTC's (by
+/// Sparseloop's formula on the emulated occupancies) within 10 % with the emulator's own count
+/// beside them, every total within 10 % and every large component within 20 %, DRAM and GLB
+/// counts within 5 %: every point passes, exit 0.
 #[test]
 fn validate_against_the_artifacts_points() {
     let out =
@@ -153,21 +156,51 @@ fn validate_against_the_artifacts_points() {
     let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let reports = reports.as_array().unwrap();
     assert_eq!(reports.len(), 24);
-    let mut out_of_tolerance = 0;
     for r in reports {
         let point = r["point"].as_str().unwrap();
-        let design = r["design"].as_str().unwrap();
-        if design != "dstc" {
-            assert_eq!(r["cycles"]["ratio"], 1.0, "{point}");
+        let ratio = r["cycles"]["ratio"].as_f64().unwrap();
+        if r["design"] == "dstc" {
+            assert!((ratio - 1.0).abs() <= 0.10, "{point}: {ratio}");
+            let per_step = &r["per_step_cycles"];
+            assert_eq!(per_step["checked"], false, "{point}");
+            assert!(per_step["ratio"].as_f64().unwrap() >= ratio, "{point}: the per-step sum is the larger");
+        } else {
+            assert_eq!(ratio, 1.0, "{point}");
+            assert!(r.get("per_step_cycles").is_none());
         }
         for f in r["energy"].as_array().unwrap().iter().chain(r["counts"].as_array().unwrap()) {
             assert!(f["ok"].as_bool().unwrap(), "{point}: {f}");
         }
-        out_of_tolerance += usize::from(!r["ok"].as_bool().unwrap());
+        assert_eq!(r["ok"], true, "{point}");
     }
-    // The exit code says whether every point is inside its tolerances.
-    assert_eq!(out.status.code(), Some(if out_of_tolerance == 0 { 0 } else { 1 }));
+    assert_eq!(out.status.code(), Some(0));
     let table = emu().args(["validate", "--backend", "cpu", "--dir"]).arg(validation()).output().unwrap();
     let text = String::from_utf8(table.stdout).unwrap();
-    assert!(text.contains("| M128-K1152-N1024-IAD0.44-WD0.5/TC | 1.000 | 1.000 |"), "{text}");
+    assert!(text.contains("| M128-K1152-N1024-IAD0.44-WD0.5/TC | 1.000 | - | 1.000 |"), "{text}");
+}
+
+/// Sparseloop's position-space DSTC cycles, worked by hand: A's 32 rows hold 20 and 8 nonzeros
+/// at k = 0 and 1 (lane utilisations 20/32 and 8/16, mean 0.5625), B's 64 columns 40 and 0
+/// (40/48; the empty fiber does not count): 800 products at 1024 x 0.5625 x 0.8333 = 480 per
+/// cycle take 2 cycles.
+#[test]
+fn position_space_cycles_by_hand() {
+    let a = Matrix::from_vec(
+        32,
+        2,
+        (0..64).map(|i| i8::from((i % 2 == 0 && i / 2 < 20) || (i % 2 == 1 && i / 2 < 8))).collect(),
+    );
+    let b = Matrix::from_vec(2, 64, (0..128).map(|i| i8::from(i < 40)).collect());
+    let products: u64 = (0..2)
+        .map(|k| {
+            let a_k = (0..32).filter(|&r| a.get(r, k) != 0).count() as u64;
+            let b_k = b.row(k).iter().filter(|&&v| v != 0).count() as u64;
+            a_k * b_k
+        })
+        .sum();
+    assert_eq!(products, 800);
+    assert_eq!(position_space_cycles(&a, &b, (32, 64), 16, 4, products), 2);
+    // Full lanes: 32 and 64 nonzeros in every fiber use every lane; 2 x 4 vector pairs per k.
+    let (a, b) = (Matrix::from_vec(32, 3, vec![1i8; 96]), Matrix::from_vec(3, 64, vec![1i8; 192]));
+    assert_eq!(position_space_cycles(&a, &b, (32, 64), 16, 1, 3 * 32 * 64), 3 * 8);
 }

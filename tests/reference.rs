@@ -3,11 +3,11 @@
 
 use approx::assert_relative_eq;
 use highlight_emu::counters::Counters;
-use highlight_emu::design::Design;
+use highlight_emu::design::{Bandwidth, Design};
 use highlight_emu::energy::{Ert, evaluate};
 use highlight_emu::matrix::{Matrix, dense_product};
 use highlight_emu::pattern::Pattern;
-use highlight_emu::run::{Compressed, Operands, Prepared, RunResult, Workload, run};
+use highlight_emu::run::{Bound, Compressed, Operands, Prepared, RunResult, Workload, run};
 use proptest::prelude::*;
 
 /// Runs and evaluates a workload on the CPU reference with the shipped architecture and ERT.
@@ -61,7 +61,7 @@ proptest! {
     }
 }
 
-/// For every supported (H1, H0) with evenly dividing shapes: HighLight's cycles follow
+/// For every supported (H1, H0) with evenly dividing shapes: HighLight's array cycles follow
 /// docs/DESIGN.md 6 and equal TC's cycles x density(A) = TC x 4 / (H1 H0).
 #[test]
 fn cycles_follow_the_formula() {
@@ -74,9 +74,11 @@ fn cycles_follow_the_formula() {
             let ops = w.operands().unwrap();
             let (hl, _) = reference_run(Design::Highlight, &w, &ops);
             let (tc, _) = reference_run(Design::Tc, &w, &ops);
-            assert_eq!(hl.cycles, (m / 64 * n * (k / window)) as u64, "H1 {h1} H0 {h0}");
-            assert_eq!(tc.cycles, (m / 64 * n * (k / 16)) as u64);
-            assert_eq!(hl.cycles * (h1 * h0) as u64, tc.cycles * 4, "H1 {h1} H0 {h0}");
+            // The arrays' cycles (a shape this small is bound by DRAM, which `cycles` includes).
+            let (hl_cycles, tc_cycles) = (hl.counters.cycles, tc.counters.cycles);
+            assert_eq!(hl_cycles, (m / 64 * n * (k / window)) as u64, "H1 {h1} H0 {h0}");
+            assert_eq!(tc_cycles, (m / 64 * n * (k / 16)) as u64);
+            assert_eq!(hl_cycles * (h1 * h0) as u64, tc_cycles * 4, "H1 {h1} H0 {h0}");
             assert!(hl.z_equals_dense && tc.z_equals_dense);
         }
     }
@@ -148,9 +150,70 @@ fn energy_breakdown_sums_to_the_total() {
         assert_relative_eq!(sum, r.energy_pj, max_relative = 1e-12);
         assert_relative_eq!(r.latency_s, r.cycles as f64 / 1e9, max_relative = 1e-12);
         assert_relative_eq!(r.edp, r.energy_pj * 1e-12 * r.latency_s, max_relative = 1e-12);
-        let e = evaluate(&r.counters, &r.hierarchy, &design.arch(), &Ert::default_45nm()).unwrap();
+        let e = evaluate(&r.counters, &r.hierarchy, r.cycles, &design.arch(), &Ert::default_45nm()).unwrap();
         let mac = e.breakdown_pj.iter().find(|(name, _)| *name == "mac").unwrap().1;
         assert_relative_eq!(mac, r.counters.mac as f64 * 0.5608, max_relative = 1e-12);
+    }
+}
+
+/// A run takes the arrays' cycles, or the DRAM's or GLB's where moving the traffic at the
+/// architecture's bandwidth takes longer: checked against the counts by hand, on a run the arrays
+/// bound, one (very sparse DSTC) a memory bounds, and one without bandwidths.
+#[test]
+fn cycles_are_bounded_by_the_memories_bandwidth() {
+    let bw = Bandwidth { dram_read: 32.0, dram_write: 16.0, glb_read: 42.0, glb_write: 42.0 };
+    let cases = [
+        (Design::Tc, workload(128, 256, 256, "dense", "dense", 3), Some(bw), false),
+        (
+            Design::Dstc,
+            workload(256, 512, 256, "unstructured(0.02)", "unstructured(0.02)", 4),
+            Some(bw),
+            true,
+        ),
+        (Design::Dstc, workload(256, 512, 256, "unstructured(0.02)", "unstructured(0.02)", 4), None, false),
+    ];
+    for (design, w, bandwidth, memory_bound) in cases {
+        let ops = w.operands().unwrap();
+        let mut arch = design.arch();
+        arch.bandwidth = bandwidth;
+        let (r, _) = run(design, arch, &Ert::default_45nm(), &w, &ops, None, false, None).unwrap();
+        let h = &r.hierarchy;
+        let bytes = |data: u64, bits: u64| data + bits.div_ceil(8);
+        let sides = [
+            (
+                bytes(
+                    h.dram_read_a + h.dram_read_b + h.dram_read_z,
+                    h.dram_read_a_meta_bits + h.dram_read_b_meta_bits,
+                ),
+                bw.dram_read,
+            ),
+            (h.dram_write_z, bw.dram_write),
+            (
+                bytes(
+                    h.glb_read_a + h.glb_read_b + h.glb_read_z,
+                    h.glb_read_a_meta_bits + h.glb_read_b_meta_bits,
+                ),
+                bw.glb_read,
+            ),
+            (
+                bytes(
+                    h.glb_fill_a + h.glb_fill_b + h.glb_write_z,
+                    h.glb_fill_a_meta_bits + h.glb_fill_b_meta_bits,
+                ),
+                bw.glb_write,
+            ),
+        ];
+        let memory = sides.iter().map(|&(b, per)| (b as f64 / per).ceil() as u64).max().unwrap();
+        let expected = if bandwidth.is_some() { r.counters.cycles.max(memory) } else { r.counters.cycles };
+        assert_eq!(r.cycles, expected, "{design:?}");
+        assert_eq!(
+            r.bound != Bound::Compute,
+            memory_bound,
+            "{design:?}: {:?}, arrays {} memory {memory}",
+            r.bound,
+            r.counters.cycles
+        );
+        assert_relative_eq!(r.latency_s, r.cycles as f64 / 1e9, max_relative = 1e-12);
     }
 }
 

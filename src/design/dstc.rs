@@ -1,6 +1,8 @@
 //! DSTC, the dual-side sparse tensor core (docs/DESIGN.md 7): it runs every operand pattern,
 //! treating each as unstructured. Its arrays, arranged in a square over a Z tile, each own a
-//! sub-tile and compute the compressed outer product of A's column and B's row for each k.
+//! sub-tile and compute the compressed outer product of A's column and B's row for each k: the
+//! nonzeros of each go through a `lanes x lanes` MAC array as vectors of `lanes` values, A's
+//! feeding its rows and B's its columns.
 
 use super::Arch;
 
@@ -13,8 +15,8 @@ pub struct Dstc {
     pub sub_rows: usize,
     /// Columns of the sub-tile each array owns.
     pub sub_cols: usize,
-    /// Products one array computes per cycle.
-    pub products_per_cycle: usize,
+    /// A values (and B values) one array takes per cycle: its MAC array is `lanes x lanes`.
+    pub lanes: usize,
 }
 
 impl Dstc {
@@ -23,8 +25,14 @@ impl Dstc {
             arrays_per_side: arch.arrays.isqrt().max(1),
             sub_rows: arch.rows_per_array,
             sub_cols: arch.tile_n,
-            products_per_cycle: arch.rows_per_array * arch.pes_per_row * arch.macs_per_pe,
+            lanes: (arch.rows_per_array * arch.pes_per_row * arch.macs_per_pe).isqrt(),
         }
+    }
+
+    /// Cycles of one k-step with `a` nonzeros of A's column and `b` of B's row in the sub-tile:
+    /// one per pair of an A vector and a B vector.
+    pub fn step_cycles(&self, a: usize, b: usize) -> usize {
+        a.div_ceil(self.lanes) * b.div_ceil(self.lanes)
     }
 
     /// Rows of the Z tile the arrays sync on.

@@ -118,6 +118,18 @@ pub struct SafRank {
     pub h_max: u32,
 }
 
+/// Bandwidths in bytes per cycle (metadata bits count an eighth of a byte each), as the
+/// Sparseloop artifact's `read_bandwidth` and `write_bandwidth` of its 8-bit-word DRAM and SMEM:
+/// a run takes at least the cycles each level needs to move its traffic.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Bandwidth {
+    pub dram_read: f64,
+    pub dram_write: f64,
+    pub glb_read: f64,
+    pub glb_write: f64,
+}
+
 /// Storage sizes: the GLB's partitions bound the mapper's tiles.
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -152,6 +164,9 @@ pub struct Arch {
     /// Where outputs go and at what precision (docs/DESIGN.md 11).
     #[serde(default)]
     pub output: OutputPath,
+    /// The DRAM's and GLB's bandwidths; without them, traffic never stalls the arrays.
+    #[serde(default)]
+    pub bandwidth: Option<Bandwidth>,
 }
 
 /// The outputs' path: requantised to `bits` and written from the RF to DRAM, or (`via_glb`)
@@ -227,6 +242,11 @@ impl Arch {
                 "pes_per_row = {} and macs_per_pe = {} must be at most 255 (8-bit coordinates)",
                 arch.pes_per_row, arch.macs_per_pe
             )));
+        }
+        if let Some(b) = arch.bandwidth
+            && ![b.dram_read, b.dram_write, b.glb_read, b.glb_write].iter().all(|v| v.is_finite() && *v > 0.0)
+        {
+            return Err(bad("[bandwidth] dram_read, dram_write, glb_read and glb_write must be positive numbers (bytes per cycle)".into()));
         }
         if !(arch.clock_hz.is_finite() && arch.clock_hz > 0.0) {
             return Err(bad(format!("clock_hz = {} must be a positive number", arch.clock_hz)));

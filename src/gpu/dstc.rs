@@ -11,8 +11,9 @@ use crate::format::Bitmask;
 use crate::matrix::Matrix;
 
 const SHADER: &str = include_str!("../../shaders/dstc.wgsl");
-/// The shader's sub-tile side: rows and columns per array, bits per mask word.
-const SUB: usize = 32;
+/// The sub-tile sides (rows and columns per array) the shader emulates: whole 32-bit mask words,
+/// at most 64.
+const SUBS: [usize; 2] = [32, 64];
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -22,7 +23,7 @@ struct Params {
     n: u32,
     a_words: u32,
     b_words: u32,
-    products_per_cycle: u32,
+    lanes: u32,
     arrays_per_side: u32,
     _pad: u32,
 }
@@ -45,14 +46,16 @@ fn mask_words(bm: &Bitmask) -> (usize, Vec<u8>, Vec<u8>) {
     (words, pack_u32(mask.into_iter()), pack_u32(start.into_iter()))
 }
 
-/// The DSTC kernel, built once per device.
+/// The DSTC kernel: one pipeline per sub-tile shape, built on first use and kept for the
+/// device's life.
+#[derive(Default)]
 pub struct DstcKernel {
-    pipeline: wgpu::ComputePipeline,
+    pipelines: std::sync::Mutex<std::collections::HashMap<(usize, usize), wgpu::ComputePipeline>>,
 }
 
 impl DstcKernel {
-    pub fn new(gpu: &Gpu) -> Self {
-        DstcKernel { pipeline: gpu.pipeline("dstc", SHADER) }
+    pub fn new(_gpu: &Gpu) -> Self {
+        DstcKernel::default()
     }
 
     /// Emulates `Z = A x B` from A's columns and B's rows as bitmasks.
@@ -63,14 +66,14 @@ impl DstcKernel {
         a_columns: &Bitmask,
         b_rows: &Bitmask,
     ) -> Result<GpuRun, GpuError> {
-        if d.sub_rows != SUB || d.sub_cols != SUB {
+        if !SUBS.contains(&d.sub_rows) || !SUBS.contains(&d.sub_cols) {
             return Err(GpuError::Unsupported(format!(
-                "the GPU DSTC kernel emulates {SUB} x {SUB} sub-tiles (the architecture has {} x {})",
+                "the GPU DSTC kernel emulates sub-tiles of 32 or 64 rows and columns (the architecture has {} x {})",
                 d.sub_rows, d.sub_cols
             )));
         }
         let (m, k, n) = (a_columns.shape, a_columns.fibers, b_rows.shape);
-        let (row_blocks, col_blocks) = (m.div_ceil(SUB), n.div_ceil(SUB));
+        let (row_blocks, col_blocks) = (m.div_ceil(d.sub_rows), n.div_ceil(d.sub_cols));
         let limits = gpu.device.limits();
         let max_groups = limits.max_compute_workgroups_per_dimension as usize;
         if row_blocks > max_groups || col_blocks > max_groups {
@@ -78,8 +81,10 @@ impl DstcKernel {
                 "Z of {m} x {n} needs {row_blocks} x {col_blocks} arrays; the device dispatches at most {max_groups} per dimension"
             )));
         }
-        // Per k, one step and the 4 outputs each invocation owns; then the outputs and the row.
-        gpu.check_loop_trips("dstc", 5 * k as u64 + 4 + Counters::NAMES.len() as u64)?;
+        // Per k, one step, the outputs each invocation owns and the mask words it counts; then
+        // the outputs and the row.
+        let outputs = (d.sub_rows * d.sub_cols / 256) as u64;
+        gpu.check_loop_trips("dstc", (outputs + 5) * k as u64 + outputs + Counters::NAMES.len() as u64)?;
         let expected = Expected::dstc(a_columns, b_rows);
         let (a_words, a_mask, a_start) = mask_words(a_columns);
         let (b_words, b_mask, b_start) = mask_words(b_rows);
@@ -97,7 +102,7 @@ impl DstcKernel {
             n: n as u32,
             a_words: a_words as u32,
             b_words: b_words as u32,
-            products_per_cycle: d.products_per_cycle as u32,
+            lanes: d.lanes as u32,
             arrays_per_side: d.arrays_per_side as u32,
             _pad: 0,
         };
@@ -109,8 +114,18 @@ impl DstcKernel {
         let mut buffers = vec![&params_buf];
         buffers.extend(input_bufs.iter());
         buffers.extend([&z_buf, &counter_buf]);
+        let pipeline = self
+            .pipelines
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((d.sub_rows, d.sub_cols))
+            .or_insert_with(|| {
+                let constants = [("SUB_ROWS", d.sub_rows as f64), ("SUB_COLS", d.sub_cols as f64)];
+                gpu.pipeline_with_constants("dstc", SHADER, &constants)
+            })
+            .clone();
         let (outputs, ns) = gpu.dispatch(
-            &self.pipeline,
+            &pipeline,
             &buffers,
             (col_blocks as u32, row_blocks as u32),
             &[&z_buf, &counter_buf],

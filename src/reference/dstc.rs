@@ -4,7 +4,8 @@
 //! for Z tile (tile_rows x tile_cols, the arrays in a square over it):
 //!   for array: for k:
 //!     a = A's nonzeros in column k of the array's rows, b = B's in row k of its columns
-//!     the a x b products: ceil(a b / products_per_cycle) cycles, each product a MAC and a
+//!     the a x b products: ceil(a / lanes) x ceil(b / lanes) cycles (vectors of A's and B's
+//!     nonzeros through the lanes x lanes MAC array), each product a MAC and a
 //!     read-modify-write of the accumulation buffer (the RF): DSTC's sparsity tax
 //!   the arrays sync per tile: the tile takes its slowest array's cycles
 //! ```
@@ -74,10 +75,12 @@ fn tile(
                 let a: Vec<(usize, i8)> = a_columns.nonzeros(kk, sub_rows.clone()).collect();
                 let b: Vec<(usize, i8)> = b_rows.nonzeros(kk, sub_cols.clone()).collect();
                 let products = (a.len() * b.len()) as u64;
-                cycles += products.div_ceil(d.products_per_cycle as u64);
+                cycles += d.step_cycles(a.len(), b.len()) as u64;
                 c.pe_reg_write += (a.len() + b.len()) as u64;
-                // Each register value is read once and fanned out to its row or column of MACs.
-                c.pe_reg_read += (a.len() + b.len()) as u64;
+                // Each cycle reads one A vector and one B vector, fanned out to the MAC array's
+                // rows and columns: A's values once per B vector, B's once per A vector.
+                c.pe_reg_read +=
+                    (a.len() * b.len().div_ceil(d.lanes) + b.len() * a.len().div_ceil(d.lanes)) as u64;
                 for &(r, a_value) in &a {
                     let z_row = &mut z_strip[(r - rows.start) * n..(r - rows.start + 1) * n];
                     for &(col, b_value) in &b {

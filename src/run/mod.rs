@@ -22,7 +22,8 @@ mod result;
 
 pub use prepared::{Compressed, Emulation, Prepared};
 pub use result::{
-    Backend, Check, InputFile, Inputs, Order, RunResult, WorkloadReport, first_difference, first_mismatch,
+    Backend, Bound, Check, InputFile, Inputs, Order, RunResult, WorkloadReport, first_difference,
+    first_mismatch,
 };
 
 /// A matrix product to emulate, with the patterns and seed its operands are made from.
@@ -213,7 +214,10 @@ pub fn run(
     check: bool,
     mapping: Option<&Mapping>,
 ) -> Result<(RunResult, Matrix<i32>), RunError> {
-    let prepared = Prepared::new(design, arch, workload, operands)?;
+    let mut prepared = Prepared::new(design, arch, workload, operands)?;
+    if let Some(m) = mapping {
+        prepared.take_sub_tile(m);
+    }
     let (emulation, gpu, cpu_fallback) = match gpu {
         Some(g) => match prepared.emulate_gpu(g) {
             Ok(e) => (e, Some(g), None),
@@ -234,8 +238,9 @@ pub fn run(
     });
     let Emulation { z, counters, wall_ms, gpu_time_ms } = emulation;
     let (mapping, hierarchy) = prepared.hierarchy(workload, &counters, mapping, ert)?;
+    let (cycles, bound) = Bound::cycles(counters.cycles, hierarchy.traffic(), prepared.arch.bandwidth);
     let Evaluation { energy_pj, breakdown_pj, latency_s, edp } =
-        evaluate(&counters, &hierarchy, &prepared.arch, ert)?;
+        evaluate(&counters, &hierarchy, cycles, &prepared.arch, ert)?;
     let tc_cycles =
         crate::design::tc::dataflow(&Design::Tc.arch()).cycles(workload.m, workload.k, workload.n);
     let result = RunResult {
@@ -251,9 +256,10 @@ pub fn run(
         wall_ms,
         gpu_time_ms,
         check,
-        cycles: counters.cycles,
+        cycles,
+        bound,
         tc_cycles,
-        speedup_over_tc: tc_cycles as f64 / counters.cycles as f64,
+        speedup_over_tc: tc_cycles as f64 / cycles as f64,
         counters,
         mapping: mapping.to_yaml(),
         hierarchy,

@@ -13,7 +13,7 @@ use crate::format::{BFormat, Bitmask, BlockedCsr, HierarchicalCp, TwoRankHss, co
 use crate::gpu::GpuError;
 use crate::hierarchy::{Hierarchy, Stored};
 use crate::mapper::{self, Nest};
-use crate::mapping::Mapping;
+use crate::mapping::{Dim, Level, Mapping};
 use crate::matrix::Matrix;
 use crate::pattern::Pattern;
 use crate::reference;
@@ -136,6 +136,16 @@ impl Prepared {
 }
 
 impl Prepared {
+    /// Takes DSTC's sub-tile from the mapping's PE-register (LRF) loops: the rows and columns of
+    /// Z each array covers per k-step. The other machines' inner loops are fixed by their
+    /// architectures.
+    pub fn take_sub_tile(&mut self, mapping: &Mapping) {
+        if let Compressed::Dstc { dstc, .. } = &mut self.compressed {
+            dstc.sub_rows = mapping.level_extent(Level::Pe, Dim::M) as usize;
+            dstc.sub_cols = mapping.level_extent(Level::Pe, Dim::N) as usize;
+        }
+    }
+
     /// The machine the design runs.
     fn machine(&self) -> Machine {
         match &self.compressed {
@@ -196,7 +206,9 @@ impl Prepared {
                 };
                 counters.pe_reg_read * coord_bits(s.h0 as usize) + k1
             }
-            // Each array reads its rows' bits of A's column and its columns' bits of B's row per k.
+            // Each cycle of a k-step reads an A vector and a B vector with their bitmask bits:
+            // every array reads its rows' bits of A's column once per vector of its columns, and
+            // its columns' bits of B's row once per vector of its rows (the artifact's LRF).
             Compressed::Dstc { dstc: d, a_columns, b_rows } => {
                 let (m, k, n) = (a_columns.shape, a_columns.fibers, b_rows.shape);
                 let spans = |len: usize, tile: usize, sub: usize| -> Vec<usize> {
@@ -206,14 +218,13 @@ impl Prepared {
                                 .map(move |i| (t * tile + i * sub, t * tile + (i + 1) * sub))
                         })
                         .map(|(lo, hi)| hi.min(len).saturating_sub(lo.min(len)))
+                        .filter(|&span| span > 0)
                         .collect()
                 };
                 let (rows, cols) = (spans(m, d.tile_rows(), d.sub_rows), spans(n, d.tile_cols(), d.sub_cols));
-                let row_sum: usize = rows.iter().sum();
-                let col_sum: usize = cols.iter().sum();
-                let (busy_rows, busy_cols) =
-                    (rows.iter().filter(|&&r| r > 0).count(), cols.iter().filter(|&&c| c > 0).count());
-                (k * (row_sum * busy_cols + col_sum * busy_rows)) as u64
+                let vectors = |spans: &[usize]| spans.iter().map(|s| s.div_ceil(d.lanes)).sum::<usize>();
+                let (row_sum, col_sum) = (rows.iter().sum::<usize>(), cols.iter().sum::<usize>());
+                (k * (row_sum * vectors(&cols) + col_sum * vectors(&rows))) as u64
             }
             // Each MAC slot takes A's value with its coordinate in the G:8 block.
             Compressed::S2ta { s2ta, .. } => {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Emulation, Operands, Workload};
 use crate::counters::Counters;
-use crate::design::Design;
+use crate::design::{Bandwidth, Design};
 use crate::hierarchy::Hierarchy;
 use crate::matrix::Matrix;
 
@@ -50,6 +50,39 @@ pub fn first_difference(gpu: &Emulation, cpu: &Emulation) -> Option<String> {
     first_mismatch(&gpu.z, &cpu.z).map(|(m, n, g, c)| format!("Z[{m}, {n}]: GPU {g}, CPU {c}"))
 }
 
+/// What limits a run's cycles: the arrays, or one side of the DRAM or the GLB moving its traffic
+/// at the architecture's bandwidth.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Bound {
+    Compute,
+    DramRead,
+    DramWrite,
+    GlbRead,
+    GlbWrite,
+}
+
+impl Bound {
+    /// The run's cycles: the arrays' (`compute`), or more where a level's `traffic` (bytes, in
+    /// [`Hierarchy::traffic`]'s order) takes longer at its bandwidth.
+    pub fn cycles(compute: u64, traffic: [u64; 4], bandwidth: Option<Bandwidth>) -> (u64, Bound) {
+        let Some(bw) = bandwidth else { return (compute, Bound::Compute) };
+        let sides = [
+            (Bound::DramRead, bw.dram_read),
+            (Bound::DramWrite, bw.dram_write),
+            (Bound::GlbRead, bw.glb_read),
+            (Bound::GlbWrite, bw.glb_write),
+        ];
+        sides.into_iter().zip(traffic).fold(
+            (compute, Bound::Compute),
+            |(best, bound), ((side, per_cycle), bytes)| {
+                let cycles = (bytes as f64 / per_cycle).ceil() as u64;
+                if cycles > best { (cycles, side) } else { (best, bound) }
+            },
+        )
+    }
+}
+
 /// Everything `run` reports.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunResult {
@@ -80,7 +113,10 @@ pub struct RunResult {
     pub mapping: String,
     /// DRAM and GLB traffic from the mapping, and the PE registers' metadata reads.
     pub hierarchy: Hierarchy,
+    /// Cycles: the arrays' (`counters.cycles`), or a memory level's where it takes longer
+    /// (`bound`).
     pub cycles: u64,
+    pub bound: Bound,
     /// TC's cycles on the same workload, and this design's speedup over it.
     pub tc_cycles: u64,
     pub speedup_over_tc: f64,
