@@ -359,7 +359,7 @@ pub fn summary_md(results: &Results) -> String {
     }
     let _ = writeln!(
         out,
-        "Energy table `{}`; backend {}{}. First-order model: pipeline fill and bandwidth stalls are not modelled; S2TA is the least certain model. Geomeans are over the degree points each design ran.\n",
+        "Energy table `{}`; backend {}{}. First-order model: pipeline fill is not modelled, and bandwidth stalls only where the architecture sets `[bandwidth]` (the shipped ones do not); S2TA is the least certain model. Geomeans are over the degree points each design ran.\n",
         results.ert,
         results.backend,
         if results.checked { ", every point cross-checked against the CPU reference" } else { "" }

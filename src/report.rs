@@ -96,7 +96,10 @@ pub fn run_text(r: &RunResult) -> String {
     if let Some(why) = &r.cpu_fallback {
         let _ = writeln!(out, "note: ran on the CPU reference: {why}");
     }
-    let _ = writeln!(out, "(first-order model: pipeline fill and bandwidth stalls are not modelled)");
+    let _ = writeln!(
+        out,
+        "(first-order model: pipeline fill is not modelled, bandwidth stalls only where the architecture sets [bandwidth])"
+    );
     out
 }
 
@@ -155,7 +158,7 @@ pub fn compare_text(p: &Point, outcomes: &[Outcome]) -> String {
     );
     let _ = writeln!(
         out,
-        "(first-order model: pipeline fill and bandwidth stalls are not modelled; S2TA is the least certain)"
+        "(first-order model: pipeline fill is not modelled, bandwidth stalls only where the architecture sets [bandwidth]; S2TA is the least certain)"
     );
     out
 }

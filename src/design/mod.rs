@@ -329,8 +329,9 @@ impl Dataflow {
         self.fibers(k).div_ceil(self.fibers_per_step)
     }
 
-    /// Cycles = ceil(M / rows per group) x N x k-steps (docs/DESIGN.md 6); pipeline fill and
-    /// bandwidth stalls are not modelled.
+    /// The arrays' cycles = ceil(M / rows per group) x N x k-steps (docs/DESIGN.md 6); pipeline
+    /// fill is not modelled, bandwidth stalls are added by the run where the architecture sets
+    /// them.
     pub fn cycles(&self, m: usize, k: usize, n: usize) -> u64 {
         (m.div_ceil(self.rows_per_group()) * n * self.k_steps(k)) as u64
     }
