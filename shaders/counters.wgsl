@@ -22,6 +22,11 @@ const C_RF_WRITE = 16u;
 const C_CYCLES = 17u;
 const NUM_COUNTERS = 18u;
 
+// 0x80 in each nonzero byte of a word of four int8 values, 0 in the others.
+fn nonzero_bytes(word: u32) -> u32 {
+    return (((word & 0x7f7f7f7fu) + 0x7f7f7f7fu) | word) & 0x80808080u;
+}
+
 // Byte `i % 4` of a little-endian word of four int8 values, sign-extended.
 fn byte_of(word: u32, i: u32) -> i32 {
     return extractBits(bitcast<i32>(word), (i & 3u) * 8u, 8u);

@@ -67,10 +67,19 @@ const MAX_WINDOW_WORDS = 32u;   // B window of one k-step: up to 128 int8 values
 @group(0) @binding(7) var<storage, read_write> z: array<i32>;
 @group(0) @binding(8) var<storage, read_write> counters: array<u32>;
 
-// PE registers of the array: the stationary A slots of the current k-step.
+const MAX_WORDS = 16u;           // MAX_SLOTS / 4: A slots of a row per k-step, four to a word
+// A slots a row's PEs hold per k-step, in words of four.
+override WORDS_PER_ROW: u32 = (FIBERS_PER_STEP * A_G1 * G0 + 3u) / 4u;
+
+// PE registers of the array: the stationary A slots of the current k-step. Where A's own K1
+// coordinates drive the rank1 muxes, four slots to a word: their int8 values, and the offsets in
+// the k-step's B window their rank1 and rank0 muxes select (K1 and K0 coordinates resolved at
+// load), so a row's four MACs are one dot product of gathered bytes.
+var<workgroup> reg_a4: array<u32, 256>;      // MAX_ROWS * MAX_WORDS
+var<workgroup> reg_offset4: array<u32, 256>;
+// In dual-side mode (B's K1 coordinates pick A's blocks per cycle), each slot alone.
 var<workgroup> reg_value: array<i32, 1024>;  // MAX_ROWS * MAX_SLOTS
 var<workgroup> reg_k0: array<u32, 1024>;
-var<workgroup> reg_k1: array<u32, 512>;      // MAX_ROWS * MAX_BLOCKS
 
 @compute @workgroup_size(128)
 fn main(
@@ -99,35 +108,46 @@ fn main(
         let pes = fibers_here * G1;
         let slots = pes * G0;
 
-        // 1. Load A into the PE registers, all invocations together.
+        // 1. Load A into the PE registers, all invocations together: a word of four slots each.
         workgroupBarrier();
-        for (var i = lid; i < rows_active * stored_per_step; i += TILE_N) {
-            let r = i / stored_per_step;
-            let s = i % stored_per_step;
-            let block = s / G0;
-            let fiber = first_fiber + block / A_G1;
-            if fiber < p.fibers {
-                let block_slot = ((first_row + r) * p.fibers + fiber) * A_G1 + block % A_G1;
-                let word = a_slot[block_slot * G0 + s % G0];
-                let k1 = a_k1[block_slot];
-                let k0 = word >> 8u;
-                reg_value[r * MAX_SLOTS + s] = byte_of(word, 0u);
-                reg_k0[r * MAX_SLOTS + s] = k0;
-                count[C_PE_REG_WRITE] += 1u;
-                if RANK0_SAF == 1u {
-                    count[C_GLB_READ_A] += 1u;
-                    count[C_GLB_READ_A_META_BITS] += H0_BITS;
-                    if RANK1_SAF == 1u && B_DRIVES == 0u && s % G0 == 0u {
-                        count[C_GLB_READ_A_META_BITS] += H1_BITS;
+        for (var i = lid; i < rows_active * WORDS_PER_ROW; i += TILE_N) {
+            let r = i / WORDS_PER_ROW;
+            let q = i % WORDS_PER_ROW;
+            var a4 = 0u;
+            var offset4 = 0u;
+            for (var t = 0u; t < 4u; t++) {
+                let s = q * 4u + t;
+                let block = s / G0;
+                let fiber = first_fiber + block / A_G1;
+                // Slots beyond the k-step's fibers, or beyond K's, hold zeros.
+                if s < stored_per_step && fiber < p.fibers {
+                    let block_slot = ((first_row + r) * p.fibers + fiber) * A_G1 + block % A_G1;
+                    let word = a_slot[block_slot * G0 + s % G0];
+                    let k1 = a_k1[block_slot];
+                    let k0 = word >> 8u;
+                    a4 |= (word & 0xffu) << (8u * t);
+                    offset4 |= (((block / A_G1) * H1 + k1) * H0 + k0) << (8u * t);
+                    if B_DRIVES == 1u {
+                        reg_value[r * MAX_SLOTS + s] = byte_of(word, 0u);
+                        reg_k0[r * MAX_SLOTS + s] = k0;
                     }
-                } else if fiber * span + k1 * H0 + k0 < p.k {
-                    // Stored densely: only k < K is read.
-                    count[C_GLB_READ_A] += 1u;
-                }
-                if s % G0 == 0u {
-                    reg_k1[r * MAX_BLOCKS + block] = k1;
+                    count[C_PE_REG_WRITE] += 1u;
+                    if RANK0_SAF == 1u {
+                        count[C_GLB_READ_A] += 1u;
+                        count[C_GLB_READ_A_META_BITS] += H0_BITS;
+                        if RANK1_SAF == 1u && B_DRIVES == 0u && s % G0 == 0u {
+                            count[C_GLB_READ_A_META_BITS] += H1_BITS;
+                        }
+                    } else if fiber * span + k1 * H0 + k0 < p.k {
+                        // Stored densely: only k < K is read.
+                        count[C_GLB_READ_A] += 1u;
+                    }
+                } else if B_DRIVES == 1u && s < stored_per_step {
+                    reg_value[r * MAX_SLOTS + s] = 0i;
                 }
             }
+            reg_a4[r * MAX_WORDS + q] = a4;
+            reg_offset4[r * MAX_WORDS + q] = offset4;
         }
         workgroupBarrier();
 
@@ -195,31 +215,49 @@ fn main(
 
             // 3. and 4. Every row of the array in this cycle. A slot's product is added whether or
             // not it is effectual (a gated slot's operand is zero, and B is zero beyond K), so the
-            // only per-slot decision is the count, taken without a branch.
+            // only per-slot decision is the count, taken from the operands' nonzero bytes.
             var macs = 0u;
-            for (var r = 0u; r < rows_active; r++) {
-                var sum = 0i;
-                for (var pe = 0u; pe < pes; pe++) {
-                    let fiber_local = pe / G1;
-                    // Rank1 mux: the PE's K1 block, by A's coordinate or (dual-side) by B's.
-                    var k1 = reg_k1[r * MAX_BLOCKS + pe];
-                    var a_first = pe * G0;
-                    if B_DRIVES == 1u {
-                        k1 = b_index[(n * p.fibers + first_fiber + fiber_local) * G1 + pe % G1];
-                        a_first = (fiber_local * A_G1 + k1) * G0;
+            if B_DRIVES == 0u {
+                // The muxes' choices were resolved at load: gather each word's four B bytes from
+                // the window and take one dot product. Rows beyond the array's hold zeros.
+                for (var r = 0u; r < ROWS_PER_ARRAY; r++) {
+                    var sum = 0i;
+                    for (var q = 0u; q < WORDS_PER_ROW; q++) {
+                        let a4 = reg_a4[r * MAX_WORDS + q];
+                        let offset4 = reg_offset4[r * MAX_WORDS + q];
+                        var b4 = 0u;
+                        for (var t = 0u; t < 4u; t++) {
+                            let kl = (offset4 >> (8u * t)) & 0xffu;
+                            b4 |= ((window[kl >> 2u] >> ((kl & 3u) * 8u)) & 0xffu) << (8u * t);
+                        }
+                        sum += dot4I8Packed(a4, b4);
+                        macs += countOneBits(nonzero_bytes(a4) & nonzero_bytes(b4));
                     }
-                    let block = fiber_local * H1 + k1;
-                    for (var j = 0u; j < G0; j++) {
-                        let a = reg_value[r * MAX_SLOTS + a_first + j];
-                        // Rank0 mux: the MAC's B value within the block, by A's K0 coordinate.
-                        let kl = block * H0 + reg_k0[r * MAX_SLOTS + a_first + j];
-                        let b = byte_of(window[kl >> 2u], kl);
-                        sum += a * b;
-                        let effectual = GATING == 0u || (a != 0i && b != 0i && lo + kl < p.k);
-                        macs += select(0u, 1u, effectual);
-                    }
+                    acc[r] += sum;
                 }
-                acc[r] += sum;
+            } else {
+                for (var r = 0u; r < rows_active; r++) {
+                    var sum = 0i;
+                    for (var pe = 0u; pe < pes; pe++) {
+                        let fiber_local = pe / G1;
+                        // Rank1 mux: B's K1 coordinate picks the PE's block of A and of the window.
+                        let k1 = b_index[(n * p.fibers + first_fiber + fiber_local) * G1 + pe % G1];
+                        let a_first = (fiber_local * A_G1 + k1) * G0;
+                        let block = fiber_local * H1 + k1;
+                        for (var j = 0u; j < G0; j++) {
+                            let a = reg_value[r * MAX_SLOTS + a_first + j];
+                            // Rank0 mux: the MAC's B value within the block, by A's K0 coordinate.
+                            let kl = block * H0 + reg_k0[r * MAX_SLOTS + a_first + j];
+                            let b = byte_of(window[kl >> 2u], kl);
+                            sum += a * b;
+                            macs += select(0u, 1u, a != 0i && b != 0i);
+                        }
+                    }
+                    acc[r] += sum;
+                }
+            }
+            if GATING == 0u {
+                macs = rows_active * slots;
             }
             let rows_slots = rows_active * slots;
             count[C_MAC] += macs;
