@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use crate::compare::{Outcome, Point};
-use crate::run::RunResult;
+use crate::run::{Bound, RunResult};
 
 /// Engineering notation with an SI prefix, e.g. `1.234 µJ`.
 pub fn si(value: f64, unit: &str) -> String {
@@ -66,6 +66,12 @@ pub fn run_text(r: &RunResult) -> String {
         "cycles      {:>16}   speedup over TC {:.3}x (TC: {} cycles)",
         r.cycles, r.speedup_over_tc, r.tc_cycles
     );
+    if r.bound != Bound::Compute {
+        let side =
+            serde_json::to_value(r.bound).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+        let _ =
+            writeln!(out, "            bound by {side} bandwidth (the arrays: {} cycles)", r.counters.cycles);
+    }
     let _ = writeln!(out, "latency     {:>16}", si(r.latency_s, "s"));
     let _ = writeln!(out, "energy      {:>16}   (energy table {})", si(r.energy_pj * 1e-12, "J"), r.ert);
     let _ = writeln!(out, "EDP         {:>16}", si(r.edp, "J·s"));
@@ -73,7 +79,9 @@ pub fn run_text(r: &RunResult) -> String {
     for (name, pj) in &r.energy_breakdown_pj {
         let pj = pj.as_f64().unwrap_or(0.0);
         if pj > 0.0 {
-            let count = r.counters.iter().find(|(c, _)| c == name).map_or(0, |(_, v)| v);
+            // The emulators' counters, then the hierarchy's counts (DRAM and GLB traffic).
+            let count =
+                r.counters.iter().chain(r.hierarchy.iter()).find(|(c, _)| c == name).map_or(0, |(_, v)| v);
             let share = 100.0 * pj / r.energy_pj;
             let _ = writeln!(out, "  {name:<22} {count:>16}  {:>14}  {share:5.1} %", si(pj * 1e-12, "J"));
         }

@@ -618,3 +618,37 @@ fn bench_check_compares_gpu_with_cpu() {
     .unwrap();
     assert!(unchecked[0].get("check").is_none());
 }
+
+/// An architecture with `[bandwidth]`: a very sparse DSTC run is bound by the GLB's reads, the
+/// report says so beside the arrays' cycles, and the breakdown shows the hierarchy's counts.
+#[test]
+fn run_reports_a_bandwidth_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let arch = dir.path().join("dstc.toml");
+    let shipped = std::fs::read_to_string("assets/arch/dstc.toml").unwrap();
+    std::fs::write(
+        &arch,
+        format!("{shipped}\n[bandwidth]\ndram_read = 32\ndram_write = 32\nglb_read = 42\nglb_write = 42\n"),
+    )
+    .unwrap();
+    let args = ["run", "--design", "dstc", "--m", "256", "--k", "512", "--n", "256"];
+    let sparse = ["--a", "unstructured(0.02)", "--b", "unstructured(0.02)", "--arch", arch.to_str().unwrap()];
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout_of(&[&args[..], &sparse[..], &["--json"]].concat())).unwrap();
+    assert_eq!(json["bound"], "glb-read");
+    let arrays = json["counters"]["cycles"].as_u64().unwrap();
+    assert!(json["cycles"].as_u64().unwrap() > arrays);
+    let text = stdout_of(&[&args[..], &sparse[..]].concat());
+    assert!(text.contains(&format!("bound by glb-read bandwidth (the arrays: {arrays} cycles)")), "{text}");
+    let dram_a = json["hierarchy"]["dram_read_a"].as_u64().unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.trim_start().starts_with("dram_read_a ") && l.contains(&format!(" {dram_a} "))),
+        "{text}"
+    );
+    // Without bandwidths the arrays' cycles are the run's.
+    let shipped: serde_json::Value =
+        serde_json::from_str(&stdout_of(&[&args[..], &sparse[..4], &["--json"]].concat())).unwrap();
+    assert_eq!(shipped["bound"], "compute");
+    assert_eq!(shipped["cycles"], shipped["counters"]["cycles"]);
+}
