@@ -23,7 +23,7 @@ struct Params {
     k: u32,                 // K before padding
     n: u32,                 // columns of B and Z
     fibers: u32,            // K1 fibers per row
-    b_blocks: u32,          // CSR blocks per column
+    b_blocks: u32,          // CSR blocks per column, or (B dense) words per column
     addr_bits: u32,         // CSR address bits
 }
 
@@ -60,7 +60,7 @@ const MAX_WINDOW_WORDS = 32u;   // B window of one k-step: up to 128 int8 values
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a_k1: array<u32>;        // K1 coordinate per block slot
 @group(0) @binding(2) var<storage, read> a_slot: array<u32>;      // value (8 bits) | K0 coordinate << 8
-@group(0) @binding(3) var<storage, read> b_dense: array<u32>;     // B row-major, 4 int8 per word
+@group(0) @binding(3) var<storage, read> b_dense: array<u32>;     // B column by column, 4 int8 per word
 @group(0) @binding(4) var<storage, read> b_index: array<u32>;     // CSR block start, or B's K1 coordinates
 @group(0) @binding(5) var<storage, read> b_block_end: array<u32>; // CSR block end
 @group(0) @binding(6) var<storage, read> b_value: array<u32>;     // value (8 bits) | offset or K0 << 8
@@ -70,6 +70,8 @@ const MAX_WINDOW_WORDS = 32u;   // B window of one k-step: up to 128 int8 values
 const MAX_WORDS = 16u;           // MAX_SLOTS / 4: A slots of a row per k-step, four to a word
 // A slots a row's PEs hold per k-step, in words of four.
 override WORDS_PER_ROW: u32 = (FIBERS_PER_STEP * A_G1 * G0 + 3u) / 4u;
+// Words of a k-step's B window.
+override WINDOW_WORDS: u32 = (FIBERS_PER_STEP * H1 * H0 + 3u) / 4u;
 
 // PE registers of the array: the stationary A slots of the current k-step. Where A's own K1
 // coordinates drive the rank1 muxes, four slots to a word: their int8 values, and the offsets in
@@ -80,6 +82,11 @@ var<workgroup> reg_offset4: array<u32, 256>;
 // In dual-side mode (B's K1 coordinates pick A's blocks per cycle), each slot alone.
 var<workgroup> reg_value: array<i32, 1024>;  // MAX_ROWS * MAX_SLOTS
 var<workgroup> reg_k0: array<u32, 1024>;
+
+// The B window's value at offset `kl`, as an unsigned byte.
+fn window_byte(window: ptr<function, array<u32, MAX_WINDOW_WORDS>>, kl: u32) -> u32 {
+    return ((*window)[kl >> 2u] >> ((kl & 3u) * 8u)) & 0xffu;
+}
 
 @compute @workgroup_size(128)
 fn main(
@@ -156,15 +163,22 @@ fn main(
             let lo = first_fiber * span;
             var width = fibers_here * span;
             let hi = min(p.k, lo + width);
-            for (var w = 0u; w < MAX_WINDOW_WORDS; w++) {
-                window[w] = 0u;
+            if B_MODE != 0u {
+                for (var w = 0u; w < MAX_WINDOW_WORDS; w++) {
+                    window[w] = 0u;
+                }
             }
             if B_MODE == 0u {
-                for (var kk = lo; kk < hi; kk++) {
-                    let idx = kk * p.n + n;
-                    let v = bitcast<u32>(byte_of(b_dense[idx >> 2u], idx)) & 0xffu;
-                    let kl = kk - lo;
-                    window[kl >> 2u] |= v << ((kl & 3u) * 8u);
+                // The window's words of column n, shifted into place where the window does not
+                // start on a word (its bytes past K are the column's zero padding).
+                let first = n * p.b_blocks + (lo >> 2u);
+                let shift = (lo & 3u) * 8u;
+                for (var w = 0u; w < WINDOW_WORDS; w++) {
+                    var word = b_dense[first + w];
+                    if shift != 0u {
+                        word = (word >> shift) | (b_dense[first + w + 1u] << (32u - shift));
+                    }
+                    window[w] = word;
                 }
                 if fetch_counter {
                     count[C_GLB_READ_B] += hi - lo;
@@ -225,10 +239,15 @@ fn main(
                     for (var q = 0u; q < WORDS_PER_ROW; q++) {
                         let a4 = reg_a4[r * MAX_WORDS + q];
                         let offset4 = reg_offset4[r * MAX_WORDS + q];
-                        var b4 = 0u;
-                        for (var t = 0u; t < 4u; t++) {
-                            let kl = (offset4 >> (8u * t)) & 0xffu;
-                            b4 |= ((window[kl >> 2u] >> ((kl & 3u) * 8u)) & 0xffu) << (8u * t);
+                        var b4: u32;
+                        if RANK1_SAF == 0u && RANK0_SAF == 0u {
+                            // Dense A in order: slot s selects window value s.
+                            b4 = window[q];
+                        } else {
+                            b4 = window_byte(&window, offset4 & 0xffu)
+                                | (window_byte(&window, (offset4 >> 8u) & 0xffu) << 8u)
+                                | (window_byte(&window, (offset4 >> 16u) & 0xffu) << 16u)
+                                | (window_byte(&window, offset4 >> 24u) << 24u);
                         }
                         sum += dot4I8Packed(a4, b4);
                         macs += countOneBits(nonzero_bytes(a4) & nonzero_bytes(b4));

@@ -121,16 +121,23 @@ impl HighlightKernel {
         let s = df.shape;
         let (fibers, rows) = (df.fibers_per_step as u64, rows as u64);
         let (g1, h1, g0, h0) = (u64::from(s.g1), u64::from(s.h1), u64::from(s.g0), u64::from(s.h0));
-        let load = (rows * fibers * u64::from(df.a_shape().g1) * g0).div_ceil(TILE_N as u64);
-        let fetch = match b {
-            BFormat::Dense(_) => fibers * h1 * h0,
-            // Up to H1 blocks per fiber, each of up to H0 nonzeros.
-            BFormat::BlockedCsr(_) => fibers * h1 * (1 + h0),
-            BFormat::Columns(_) => fibers * (1 + g1 * (1 + h0)),
-        };
-        let macs = rows * (1 + fibers * g1 * (1 + g0));
+        let words_per_row = (fibers * u64::from(df.a_shape().g1) * g0).div_ceil(4);
+        // Words of A, each of four slots.
+        let load = (rows * words_per_row).div_ceil(TILE_N as u64) * 5;
         let clear_window = (MAX_WINDOW / 4) as u64;
-        let per_step = load + clear_window + fetch + macs;
+        let fetch = match b {
+            BFormat::Dense(_) => (fibers * h1 * h0).div_ceil(4),
+            // Up to H1 blocks per fiber, each of up to H0 nonzeros.
+            BFormat::BlockedCsr(_) => clear_window + fibers * h1 * (1 + h0),
+            BFormat::Columns(_) => clear_window + fibers * (1 + g1 * (1 + h0)),
+        };
+        // Every row of the array in words of four slots; in dual-side mode, slot by slot.
+        let macs = if df.b_drives_rank1 {
+            rows * (1 + fibers * g1 * (1 + g0))
+        } else {
+            df.rows_per_array as u64 * (1 + words_per_row)
+        };
+        let per_step = load + fetch + macs;
         df.k_steps(k) as u64 * per_step + rows + Counters::NAMES.len() as u64
     }
 
@@ -161,7 +168,18 @@ impl HighlightKernel {
         let empty = [0u8; 4];
         let (b_mode, b_blocks, offset_bits, b_buffers) = match b {
             BFormat::Dense(b) => {
-                (0, 0, 0, [pack_i8(&b.data), empty.to_vec(), empty.to_vec(), empty.to_vec()])
+                // Column by column, four k to a word, so a k-step's window is a run of words;
+                // zero-padded past the last k-step's window and one word more for the shifted
+                // reads of an unaligned window.
+                let window = df.fibers_per_step * df.shape.fiber_span();
+                let words = (df.k_steps(k) * window).div_ceil(4) + 1;
+                let mut columns = vec![0i8; n * words * 4];
+                for (kk, row) in b.data.chunks_exact(n).enumerate() {
+                    for (j, &v) in row.iter().enumerate() {
+                        columns[j * words * 4 + kk] = v;
+                    }
+                }
+                (0, words as u32, 0, [pack_i8(&columns), empty.to_vec(), empty.to_vec(), empty.to_vec()])
             }
             BFormat::Columns(cp) => {
                 let values =
