@@ -2,10 +2,10 @@
 //
 // One workgroup emulates one array on its SUB_ROWS x SUB_COLS sub-tile of Z (each 32 or 64); each
 // of its 256 invocations owns SUB_ROWS x SUB_COLS / 256 outputs (the accumulation buffer). For
-// each k, the array's segment of A's column k and of B's row k are expanded from their bitmasks
-// into workgroup memory, and every output accumulates its product when both operands are nonzero:
-// the compressed outer product of a x b nonzeros, which takes ceil(a / lanes) x ceil(b / lanes)
-// cycles. The host takes each Z tile's slowest array (the arrays sync per tile) and sums the rest
+// each chunk of KCHUNK k's, the array's segments of A's columns and of B's rows are expanded from
+// their bitmasks into workgroup memory, and every output accumulates its products (a zero operand
+// adds nothing and is not counted): per k, the compressed outer product of a x b nonzeros, which
+// takes ceil(a / lanes) x ceil(b / lanes) cycles. The host takes each Z tile's slowest array (the arrays sync per tile) and sums the rest
 // of the counts in u64.
 
 struct Params {
@@ -40,8 +40,37 @@ const MAX_OUTPUTS = 16u;      // MAX_SUB * MAX_SUB / INVOCATIONS
 @group(0) @binding(7) var<storage, read_write> z: array<i32>;
 @group(0) @binding(8) var<storage, read_write> counters: array<u32>;
 
-var<workgroup> a_seg: array<i32, MAX_SUB>;
-var<workgroup> b_seg: array<i32, MAX_SUB>;
+// KCHUNK k's of the array's segments of A's columns and B's rows, staged per barrier pair, four
+// k's of a row (or column) to a word: one dot product per output and four k's.
+const KCHUNK = 16u;
+const KWORDS = 4u;                           // KCHUNK / 4
+var<workgroup> a_seg: array<u32, 256>;       // KWORDS * MAX_SUB
+var<workgroup> b_seg: array<u32, 256>;
+
+// The int8 value (as a byte) at `bit` of mask word `w` of A's columns (`of_a`) or B's rows, 0
+// where the bit is clear.
+fn expand(of_a: bool, w: u32, bit: u32) -> u32 {
+    var mask: u32;
+    var index: u32;
+    if of_a {
+        mask = a_mask[w];
+        index = a_word_start[w];
+    } else {
+        mask = b_mask[w];
+        index = b_word_start[w];
+    }
+    if ((mask >> bit) & 1u) == 0u {
+        return 0u;
+    }
+    index += countOneBits(mask & ((1u << bit) - 1u));
+    var word: u32;
+    if of_a {
+        word = a_values[index >> 2u];
+    } else {
+        word = b_values[index >> 2u];
+    }
+    return (word >> ((index & 3u) * 8u)) & 0xffu;
+}
 
 @compute @workgroup_size(256)
 fn main(
@@ -61,49 +90,60 @@ fn main(
     let reads_b = (wg.y % p.arrays_per_side) == 0u;
     let a_first_word = wg.y * (SUB_ROWS / WORD);
     let b_first_word = wg.x * (SUB_COLS / WORD);
+    // Products of nonzero operands: each a MAC and a read-modify-write of the accumulation buffer.
+    var effectual = 0u;
 
     start_workgroup(lid);
     var steps = 0u;
-    for (var kk = 0u; kk < p.k; kk++) {
+    for (var first_k = 0u; first_k < p.k; first_k += KCHUNK) {
+        let here = min(KCHUNK, p.k - first_k);
         workgroupBarrier();
-        if lid < SUB_ROWS {
-            let w = kk * p.a_words + a_first_word + lid / WORD;
-            let bit = lid % WORD;
-            let word = a_mask[w];
-            var v = 0i;
-            if ((word >> bit) & 1u) == 1u {
-                let index = a_word_start[w] + countOneBits(word & ((1u << bit) - 1u));
-                v = byte_of(a_values[index >> 2u], index);
+        // Expand the chunk's segments from their bitmasks (zeros past K and past the matrix).
+        for (var i = lid; i < KWORDS * (SUB_ROWS + SUB_COLS); i += INVOCATIONS) {
+            let kq = i / (SUB_ROWS + SUB_COLS);
+            let e = i % (SUB_ROWS + SUB_COLS);
+            var word = 0u;
+            for (var t = 0u; t < 4u; t++) {
+                let kl = kq * 4u + t;
+                if kl < here {
+                    let kk = first_k + kl;
+                    var v: u32;
+                    if e < SUB_ROWS {
+                        let w = kk * p.a_words + a_first_word + e / WORD;
+                        v = expand(true, w, e % WORD);
+                    } else {
+                        let w = kk * p.b_words + b_first_word + (e - SUB_ROWS) / WORD;
+                        v = expand(false, w, (e - SUB_ROWS) % WORD);
+                    }
+                    word |= v << (8u * t);
+                }
             }
-            a_seg[lid] = v;
-        } else if lid < SUB_ROWS + SUB_COLS {
-            let c = lid - SUB_ROWS;
-            let w = kk * p.b_words + b_first_word + c / WORD;
-            let bit = c % WORD;
-            let word = b_mask[w];
-            var v = 0i;
-            if ((word >> bit) & 1u) == 1u {
-                let index = b_word_start[w] + countOneBits(word & ((1u << bit) - 1u));
-                v = byte_of(b_values[index >> 2u], index);
+            if e < SUB_ROWS {
+                a_seg[kq * MAX_SUB + e] = word;
+            } else {
+                b_seg[kq * MAX_SUB + e - SUB_ROWS] = word;
             }
-            b_seg[c] = v;
         }
         workgroupBarrier();
+        // Every output accumulates the chunk's products, four k's per dot product; a zero operand
+        // adds nothing and is not counted.
         for (var i = 0u; i < outputs; i++) {
             let o = lid + i * INVOCATIONS;
-            let a = a_seg[o / SUB_COLS];
-            let b = b_seg[o % SUB_COLS];
-            if a != 0i && b != 0i {
-                acc[i] += a * b;
-                // A MAC, and a read-modify-write of the accumulation buffer.
-                count[C_MAC] += 1u;
-                count[C_ADDER] += 1u;
-                count[C_RF_READ] += 1u;
-                count[C_RF_WRITE] += 1u;
+            let r = o / SUB_COLS;
+            let c = o % SUB_COLS;
+            var sum = 0i;
+            for (var kq = 0u; kq < KWORDS; kq++) {
+                let a4 = a_seg[kq * MAX_SUB + r];
+                let b4 = b_seg[kq * MAX_SUB + c];
+                sum += dot4I8Packed(a4, b4);
+                effectual += countOneBits(nonzero_bytes(a4) & nonzero_bytes(b4));
             }
+            acc[i] += sum;
         }
-        if lid == 0u {
-            // Rows beyond M and columns beyond N have no bits set.
+        // The chunk's k-steps, one per invocation: the nonzeros, the vector pairs they take, and
+        // the register and GLB traffic. Rows beyond M and columns beyond N have no bits set.
+        if lid < here {
+            let kk = first_k + lid;
             var a_nonzeros = 0u;
             for (var w = 0u; w < SUB_ROWS / WORD; w++) {
                 a_nonzeros += countOneBits(a_mask[kk * p.a_words + a_first_word + w]);
@@ -128,8 +168,12 @@ fn main(
                 count[C_GLB_READ_B_META_BITS] += cols;
             }
         }
-        steps += 1u;
+        steps += here;
     }
+    count[C_MAC] += effectual;
+    count[C_ADDER] += effectual;
+    count[C_RF_READ] += effectual;
+    count[C_RF_WRITE] += effectual;
     for (var i = 0u; i < outputs; i++) {
         let o = lid + i * INVOCATIONS;
         let r = o / SUB_COLS;

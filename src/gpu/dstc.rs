@@ -14,6 +14,8 @@ const SHADER: &str = include_str!("../../shaders/dstc.wgsl");
 /// The sub-tile sides (rows and columns per array) the shader emulates: whole 32-bit mask words,
 /// at most 64.
 const SUBS: [usize; 2] = [32, 64];
+/// k's the shader stages per pair of barriers.
+const KCHUNK: usize = 16;
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -81,10 +83,12 @@ impl DstcKernel {
                 "Z of {m} x {n} needs {row_blocks} x {col_blocks} arrays; the device dispatches at most {max_groups} per dimension"
             )));
         }
-        // Per k, one step, the outputs each invocation owns and the mask words it counts; then
-        // the outputs and the row.
+        // Per chunk of KCHUNK k's: the chunk, its staging, the outputs each invocation owns over
+        // the chunk, and the mask words of one k; then the outputs and the row.
         let outputs = (d.sub_rows * d.sub_cols / 256) as u64;
-        gpu.check_loop_trips("dstc", (outputs + 5) * k as u64 + outputs + Counters::NAMES.len() as u64)?;
+        let staging = (KCHUNK / 4 * (d.sub_rows + d.sub_cols)).div_ceil(256) as u64 * 5;
+        let per_chunk = 1 + staging + outputs * (1 + KCHUNK as u64 / 4) + 4;
+        gpu.check_loop_trips("dstc", k.div_ceil(KCHUNK) as u64 * per_chunk + outputs + Counters::NAMES.len() as u64)?;
         let expected = Expected::dstc(a_columns, b_rows);
         let (a_words, a_mask, a_start) = mask_words(a_columns);
         let (b_words, b_mask, b_start) = mask_words(b_rows);
