@@ -17,6 +17,8 @@ const TILE_COLS: usize = 16;
 const BLOCK: u32 = 8;
 const INVOCATIONS: usize = 256;
 const OUTPUTS: u64 = 4;
+/// 8-blocks of K the shader stages per pair of barriers.
+const STAGE: usize = 4;
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -49,13 +51,13 @@ impl S2taKernel {
     /// An upper bound on the loop iterations one invocation runs: every loop of the shader, nested
     /// ones multiplied.
     fn loop_trips(s: &S2ta, blocks: usize) -> u64 {
-        let loads = |values: usize| values.div_ceil(INVOCATIONS) as u64;
-        let per_block = 1
-            + loads(TILE_ROWS * BLOCK as usize)
-            + loads(TILE_ROWS * s.g_a as usize)
-            + loads(TILE_COLS * s.g_b as usize)
-            + u64::from(s.g_b) * (1 + OUTPUTS);
-        blocks as u64 * per_block + OUTPUTS + Counters::NAMES.len() as u64
+        // Per stage of STAGE blocks: the weight table's slots, B's slots, and per block the MAC
+        // slots of the invocation's outputs.
+        let per_stage = 1
+            + u64::from(s.g_a)
+            + (STAGE * BLOCK as usize * TILE_COLS).div_ceil(INVOCATIONS) as u64
+            + STAGE as u64 * (1 + u64::from(s.g_b) * (1 + OUTPUTS));
+        blocks.div_ceil(STAGE) as u64 * per_stage + OUTPUTS + Counters::NAMES.len() as u64
     }
 
     /// Emulates `Z = A x B` from A's rows and B's columns in G:8 blocks.
