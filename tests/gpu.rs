@@ -391,3 +391,27 @@ fn gpu_equals_cpu_over_random_shapes_and_patterns() {
         )
         .unwrap();
 }
+
+/// DSTC's and S2TA's kernels refuse a K whose per-workgroup u32 counts could wrap (the run falls
+/// back to the CPU reference), before any dispatch.
+#[test]
+fn dstc_and_s2ta_refuse_a_k_whose_counts_could_wrap() {
+    let Some(gpu) = gpu_or_skip("dstc_and_s2ta_refuse_a_k_whose_counts_could_wrap") else {
+        return;
+    };
+    let backend = GpuBackend::new(gpu);
+    let k = (1 << 19) + 8;
+    for (design, a, b) in [(Design::Dstc, "unstructured(0.5)", "dense"), (Design::S2ta, "K0(2:8)", "dense")] {
+        let w =
+            Workload { m: 1, k, n: 1, a: Pattern::parse(a).unwrap(), b: Pattern::parse(b).unwrap(), seed: 1 };
+        let ops = w.operands().unwrap();
+        let prepared = Prepared::new(design, design.arch(), &w, &ops).unwrap();
+        match prepared.emulate_gpu(&backend) {
+            Err(GpuError::Unsupported(why)) => {
+                assert!(why.contains("counts cannot wrap"), "{design:?}: {why}")
+            }
+            Err(e) => panic!("{design:?}: {e}"),
+            Ok(_) => panic!("{design:?}: K = {k} ran"),
+        }
+    }
+}

@@ -14,6 +14,9 @@ const SHADER: &str = include_str!("../../shaders/dstc.wgsl");
 /// The sub-tile sides (rows and columns per array) the shader emulates: whole 32-bit mask words,
 /// at most 64.
 const SUBS: [usize; 2] = [32, 64];
+/// Largest K whose per-workgroup u32 counts cannot wrap: the largest, the MACs, is at most
+/// 64 x 64 per k, 2^31 at 2^19.
+const MAX_K: usize = 1 << 19;
 /// k's the shader stages per pair of barriers.
 const KCHUNK: usize = 16;
 
@@ -75,6 +78,11 @@ impl DstcKernel {
             )));
         }
         let (m, k, n) = (a_columns.shape, a_columns.fibers, b_rows.shape);
+        if k > MAX_K {
+            return Err(GpuError::Unsupported(format!(
+                "the GPU DSTC kernel emulates K up to {MAX_K}, so that per-workgroup counts cannot wrap (got K = {k})"
+            )));
+        }
         let (row_blocks, col_blocks) = (m.div_ceil(d.sub_rows), n.div_ceil(d.sub_cols));
         let limits = gpu.device.limits();
         let max_groups = limits.max_compute_workgroups_per_dimension as usize;
@@ -88,7 +96,10 @@ impl DstcKernel {
         let outputs = (d.sub_rows * d.sub_cols / 256) as u64;
         let staging = (KCHUNK / 4 * (d.sub_rows + d.sub_cols)).div_ceil(256) as u64 * 5;
         let per_chunk = 1 + staging + outputs * (1 + KCHUNK as u64 / 4) + 4;
-        gpu.check_loop_trips("dstc", k.div_ceil(KCHUNK) as u64 * per_chunk + outputs + Counters::NAMES.len() as u64)?;
+        gpu.check_loop_trips(
+            "dstc",
+            k.div_ceil(KCHUNK) as u64 * per_chunk + outputs + Counters::NAMES.len() as u64,
+        )?;
         let expected = Expected::dstc(a_columns, b_rows);
         let (a_words, a_mask, a_start) = mask_words(a_columns);
         let (b_words, b_mask, b_start) = mask_words(b_rows);

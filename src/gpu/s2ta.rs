@@ -17,6 +17,9 @@ const TILE_COLS: usize = 16;
 const BLOCK: u32 = 8;
 const INVOCATIONS: usize = 256;
 const OUTPUTS: u64 = 4;
+/// Largest K whose per-workgroup u32 counts cannot wrap: the largest, the register bytes, is
+/// 6 x 64 x 16 x 8 per 8-block, under 2^32 for 2^16 blocks.
+const MAX_K: usize = 1 << 19;
 /// 8-blocks of K the shader stages per pair of barriers.
 const STAGE: usize = 4;
 
@@ -71,6 +74,12 @@ impl S2taKernel {
         if (s.tile_rows, s.tile_cols, s.block) != (TILE_ROWS, TILE_COLS, BLOCK) {
             return Err(GpuError::Unsupported(format!(
                 "the GPU S2TA kernel emulates {TILE_ROWS} x {TILE_COLS} tiles and {BLOCK}-blocks"
+            )));
+        }
+        if a.k > MAX_K {
+            return Err(GpuError::Unsupported(format!(
+                "the GPU S2TA kernel emulates K up to {MAX_K}, so that per-workgroup counts cannot wrap (got K = {})",
+                a.k
             )));
         }
         let (m, n) = (a.rows, b_columns.rows);
