@@ -47,6 +47,8 @@ override H0_BITS: u32;           // K0 coordinate bits
 override OFFSET_BITS: u32;       // CSR offset bits
 override ROWS_PER_ARRAY: u32;
 override ARRAYS_PER_GROUP: u32;
+override WINDOW_SHARED: u32;     // 1: the muxes gather from a window in workgroup memory (hardware
+                                 // GPUs); 0: from a private array (software adapters, faster there)
 
 // Counter indices (C_*, NUM_COUNTERS), the workgroup's row (ROW_WORDS, start_workgroup,
 // add_to_workgroup, row_word) and byte_of come from shaders/counters.wgsl.
@@ -80,12 +82,21 @@ override WINDOW_WORDS: u32 = (FIBERS_PER_STEP * H1 * H0 + 3u) / 4u;
 var<workgroup> reg_a4: array<u32, 256>;      // MAX_ROWS * MAX_WORDS
 var<workgroup> reg_offset4: array<u32, 256>;
 // In dual-side mode (B's K1 coordinates pick A's blocks per cycle), each slot alone.
-var<workgroup> reg_value: array<i32, 1024>;  // MAX_ROWS * MAX_SLOTS
-var<workgroup> reg_k0: array<u32, 1024>;
+var<workgroup> reg_slot: array<u32, 1024>;  // MAX_ROWS * MAX_SLOTS: value (8 bits) | K0 << 8
 
-// The B window's value at offset `kl`, as an unsigned byte.
-fn window_byte(window: ptr<function, array<u32, MAX_WINDOW_WORDS>>, kl: u32) -> u32 {
+// Where the muxes gather from the window by data, each cycle's (invocation's) window in
+// workgroup memory, word w of invocation i at w * TILE_N + i: consecutive invocations read
+// consecutive words, and no private array is indexed by data.
+var<workgroup> window_ws: array<u32, 4096>;  // MAX_WINDOW_WORDS * TILE_N
+
+// Byte `kl` of the private window, unsigned.
+fn private_byte(window: ptr<function, array<u32, MAX_WINDOW_WORDS>>, kl: u32) -> u32 {
     return ((*window)[kl >> 2u] >> ((kl & 3u) * 8u)) & 0xffu;
+}
+
+// Byte `kl` of invocation `lid`'s window in workgroup memory, unsigned.
+fn window_byte(lid: u32, kl: u32) -> u32 {
+    return (window_ws[(kl >> 2u) * TILE_N + lid] >> ((kl & 3u) * 8u)) & 0xffu;
 }
 
 @compute @workgroup_size(128)
@@ -135,8 +146,7 @@ fn main(
                     a4 |= (word & 0xffu) << (8u * t);
                     offset4 |= (((block / A_G1) * H1 + k1) * H0 + k0) << (8u * t);
                     if B_DRIVES == 1u {
-                        reg_value[r * MAX_SLOTS + s] = byte_of(word, 0u);
-                        reg_k0[r * MAX_SLOTS + s] = k0;
+                        reg_slot[r * MAX_SLOTS + s] = word;
                     }
                     count[C_PE_REG_WRITE] += 1u;
                     if RANK0_SAF == 1u {
@@ -150,7 +160,7 @@ fn main(
                         count[C_GLB_READ_A] += 1u;
                     }
                 } else if B_DRIVES == 1u && s < stored_per_step {
-                    reg_value[r * MAX_SLOTS + s] = 0i;
+                    reg_slot[r * MAX_SLOTS + s] = 0u;
                 }
             }
             reg_a4[r * MAX_WORDS + q] = a4;
@@ -231,6 +241,12 @@ fn main(
             // not it is effectual (a gated slot's operand is zero, and B is zero beyond K), so the
             // only per-slot decision is the count, taken from the operands' nonzero bytes.
             var macs = 0u;
+            let gathers = B_DRIVES == 0u && (RANK1_SAF == 1u || RANK0_SAF == 1u) && WINDOW_SHARED == 1u;
+            if gathers {
+                for (var w = 0u; w < WINDOW_WORDS; w++) {
+                    window_ws[w * TILE_N + lid] = window[w];
+                }
+            }
             if B_DRIVES == 0u {
                 // The muxes' choices were resolved at load: gather each word's four B bytes from
                 // the window and take one dot product. Rows beyond the array's hold zeros.
@@ -243,11 +259,16 @@ fn main(
                         if RANK1_SAF == 0u && RANK0_SAF == 0u {
                             // Dense A in order: slot s selects window value s.
                             b4 = window[q];
+                        } else if WINDOW_SHARED == 1u {
+                            b4 = window_byte(lid, offset4 & 0xffu)
+                                | (window_byte(lid, (offset4 >> 8u) & 0xffu) << 8u)
+                                | (window_byte(lid, (offset4 >> 16u) & 0xffu) << 16u)
+                                | (window_byte(lid, offset4 >> 24u) << 24u);
                         } else {
-                            b4 = window_byte(&window, offset4 & 0xffu)
-                                | (window_byte(&window, (offset4 >> 8u) & 0xffu) << 8u)
-                                | (window_byte(&window, (offset4 >> 16u) & 0xffu) << 16u)
-                                | (window_byte(&window, offset4 >> 24u) << 24u);
+                            b4 = private_byte(&window, offset4 & 0xffu)
+                                | (private_byte(&window, (offset4 >> 8u) & 0xffu) << 8u)
+                                | (private_byte(&window, (offset4 >> 16u) & 0xffu) << 16u)
+                                | (private_byte(&window, offset4 >> 24u) << 24u);
                         }
                         sum += dot4I8Packed(a4, b4);
                         macs += countOneBits(nonzero_bytes(a4) & nonzero_bytes(b4));
@@ -264,9 +285,10 @@ fn main(
                         let a_first = (fiber_local * A_G1 + k1) * G0;
                         let block = fiber_local * H1 + k1;
                         for (var j = 0u; j < G0; j++) {
-                            let a = reg_value[r * MAX_SLOTS + a_first + j];
+                            let slot = reg_slot[r * MAX_SLOTS + a_first + j];
+                            let a = byte_of(slot, 0u);
                             // Rank0 mux: the MAC's B value within the block, by A's K0 coordinate.
-                            let kl = block * H0 + reg_k0[r * MAX_SLOTS + a_first + j];
+                            let kl = block * H0 + (slot >> 8u);
                             let b = byte_of(window[kl >> 2u], kl);
                             sum += a * b;
                             macs += select(0u, 1u, a != 0i && b != 0i);

@@ -415,3 +415,41 @@ fn dstc_and_s2ta_refuse_a_k_whose_counts_could_wrap() {
         }
     }
 }
+
+/// The tensor-core kernel's two ways of gathering B's window (workgroup memory, which hardware
+/// GPUs take, and a private array, which software adapters take) give the CPU's Z and counters on
+/// the same adapter, over patterns that gather (HighLight, STC, DSSO) and one that does not (TC).
+#[test]
+fn both_window_gathers_equal_cpu() {
+    let Some(gpu) = gpu_or_skip("both_window_gathers_equal_cpu") else {
+        return;
+    };
+    let cases = [
+        (Design::Highlight, 130, 100, 200, "K1(2:4)->K0(2:4)", "dense"),
+        (Design::Highlight, 77, 45, 131, "K1(2:8)->K0(2:4)", "unstructured(0.3)"),
+        (Design::Highlight, 33, 200, 129, "K1(1:5)->K0(2:3)", "dense"),
+        (Design::Stc, 70, 33, 129, "K0(2:4)", "dense"),
+        (Design::HighlightDsso, 65, 70, 66, "K1(4:4)->K0(2:4)", "K1(2:4)->K0(4:4)"),
+        (Design::Tc, 65, 17, 129, "unstructured(0.4)", "unstructured(0.6)"),
+    ];
+    for shared in [true, false] {
+        let kernel = HighlightKernel::new(&gpu).with_window_shared(shared);
+        for (seed, (design, m, k, n, a, b)) in cases.into_iter().enumerate() {
+            let w = Workload {
+                m,
+                k,
+                n,
+                a: Pattern::parse(a).unwrap(),
+                b: Pattern::parse(b).unwrap(),
+                seed: seed as u64,
+            };
+            let ops = w.operands().unwrap();
+            let prepared = Prepared::new(design, design.arch(), &w, &ops).unwrap();
+            let (cpu_z, cpu_counters) = prepared.run_cpu(&ops);
+            let run = run_tensor_core(&kernel, &gpu, &prepared).unwrap();
+            let case = format!("{design:?} A {a} B {b}, window shared {shared}");
+            assert!(run.z == cpu_z && cpu_z == dense_product(&ops.a, &ops.b), "{case}: Z");
+            assert_eq!(run.counters, cpu_counters, "{case}");
+        }
+    }
+}

@@ -20,6 +20,10 @@ const MAX_ROWS: usize = 16;
 const MAX_BLOCKS: usize = 32;
 const MAX_SLOTS: usize = 64;
 const MAX_WINDOW: usize = 128;
+/// Workgroup memory the shader declares: A's words and offsets, the dual-side slots, the windows
+/// and the counter row.
+const WORKGROUP_BYTES: u64 =
+    4 * (2 * (MAX_ROWS * MAX_SLOTS / 4) + MAX_ROWS * MAX_SLOTS + MAX_WINDOW / 4 * TILE_N + ROW_WORDS) as u64;
 /// Largest K whose per-workgroup u32 counts cannot wrap (a workgroup does at most
 /// 16 rows x 128 columns x Kpad MAC slots).
 const MAX_K: usize = 1 << 20;
@@ -36,9 +40,9 @@ struct Params {
     addr_bits: u32,
 }
 
-/// The shader's override constants, in its order: the machine's configuration, one pipeline
-/// each.
-const OVERRIDES: [&str; 18] = [
+/// The shader's override constants, in its order: the machine's configuration, then where the
+/// muxes gather from; one pipeline each.
+const OVERRIDES: [&str; 19] = [
     "G1",
     "H1",
     "G0",
@@ -57,6 +61,7 @@ const OVERRIDES: [&str; 18] = [
     "OFFSET_BITS",
     "ROWS_PER_ARRAY",
     "ARRAYS_PER_GROUP",
+    "WINDOW_SHARED",
 ];
 
 /// What one GPU emulation returns.
@@ -70,15 +75,27 @@ pub struct GpuRun {
 /// The tensor-core kernel (HighLight and TC): one pipeline per configuration, built on first use
 /// and kept for the device's life.
 pub struct HighlightKernel {
-    pipelines: std::sync::Mutex<std::collections::HashMap<[u32; 18], wgpu::ComputePipeline>>,
+    pipelines: std::sync::Mutex<std::collections::HashMap<[u32; 19], wgpu::ComputePipeline>>,
+    /// Whether the muxes gather from B's window in workgroup memory (hardware GPUs, where a
+    /// private array indexed by data lives in slow local memory) or from a private array
+    /// (software adapters, where that is faster).
+    window_shared: bool,
     /// Largest buffer a dispatch binds, below the device's own limit when set.
     binding_limit: Option<u64>,
 }
 
 impl HighlightKernel {
     /// The kernel for a device; its pipelines are built per configuration on first use.
-    pub fn new(_gpu: &Gpu) -> Self {
-        HighlightKernel { pipelines: Default::default(), binding_limit: None }
+    pub fn new(gpu: &Gpu) -> Self {
+        let window_shared = gpu.info.device_type != wgpu::DeviceType::Cpu;
+        HighlightKernel { pipelines: Default::default(), binding_limit: None, window_shared }
+    }
+
+    /// Gathers from the window in workgroup memory (`true`) or a private array, whatever the
+    /// adapter: to test both on one.
+    pub fn with_window_shared(mut self, shared: bool) -> Self {
+        self.window_shared = shared;
+        self
     }
 
     /// Binds at most `bytes` per buffer, splitting rows into more dispatches: to share a device,
@@ -147,6 +164,12 @@ impl HighlightKernel {
         let (m, k) = (a.rows, a.k);
         self.check(df, k)?;
         let limits = gpu.device.limits();
+        if u64::from(limits.max_compute_workgroup_storage_size) < WORKGROUP_BYTES {
+            return Err(GpuError::Unsupported(format!(
+                "the tensor-core kernel needs {WORKGROUP_BYTES} bytes of workgroup memory; the device has {}",
+                limits.max_compute_workgroup_storage_size
+            )));
+        }
         let max_binding = limits
             .max_storage_buffer_binding_size
             .min(limits.max_buffer_size)
@@ -223,7 +246,7 @@ impl HighlightKernel {
             )));
         }
         let rows_per_dispatch = groups_per_dispatch * group;
-        let config: [u32; 18] = [
+        let config: [u32; 19] = [
             df.shape.g1,
             df.shape.h1,
             df.shape.g0,
@@ -242,6 +265,7 @@ impl HighlightKernel {
             offset_bits,
             df.rows_per_array as u32,
             df.arrays as u32,
+            u32::from(self.window_shared),
         ];
         let pipeline = {
             let mut cache = self.pipelines.lock().unwrap_or_else(|p| p.into_inner());
