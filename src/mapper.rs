@@ -6,7 +6,7 @@
 
 use crate::design::{Arch, Machine};
 use crate::hierarchy::{Hierarchy, Stored};
-use crate::mapping::{Dim, Level, LevelMap, Loop, Mapping, Space};
+use crate::mapping::{Dim, Level, LevelMap, Loop, Mapping, MappingError, Space};
 
 /// The machine's own loops and what is left for the mapper to tile.
 #[derive(Clone, Debug)]
@@ -121,7 +121,13 @@ impl Nest {
     /// Picks the GLB and DRAM tiling with the least `cost` whose GLB tiles of A and B, stored as
     /// `a` and `b`, fit the architecture's GLB data and metadata partitions. The smallest tiling
     /// always fits a GLB that holds one k-step of a row group and a column tile.
-    pub fn choose(&self, arch: &Arch, a: Stored, b: Stored, cost: impl Fn(&Mapping) -> f64) -> Mapping {
+    pub fn choose(
+        &self,
+        arch: &Arch,
+        a: Stored,
+        b: Stored,
+        cost: impl Fn(&Mapping) -> f64,
+    ) -> Result<Mapping, MappingError> {
         let mut best: Option<(f64, Mapping)> = None;
         for k_inner in divisors(self.k_steps) {
             for mg in divisors(self.m_out) {
@@ -139,13 +145,22 @@ impl Nest {
                 }
             }
         }
-        best.map_or_else(|| self.mapping(1, (1, 1), true, true), |(_, m)| m)
+        match best {
+            Some((_, m)) => Ok(m),
+            // The smallest tiles do not fit either: say what they need.
+            None => Err(MappingError::Bad {
+                origin: "the mapper".into(),
+                message: format!(
+                    "no tiling fits the GLB: the smallest tiles of the compressed operands {}",
+                    footprint(&self.mapping(1, (1, 1), true, true), arch, a, b)
+                ),
+            }),
+        }
     }
 }
 
-/// Whether the GLB's tiles of A and B (and Z, when the GLB keeps it) fit its data and metadata
-/// partitions.
-fn fits(mapping: &Mapping, arch: &Arch, a: Stored, b: Stored) -> bool {
+/// Bytes of data and of metadata the GLB's tiles of A and B (and Z, when the GLB keeps it) take.
+fn glb_footprint(mapping: &Mapping, arch: &Arch, a: Stored, b: Stored) -> (f64, f64) {
     let glb = Level::Glb as usize;
     let tile = |space: Space| -> f64 {
         mapping.levels[..=glb]
@@ -161,7 +176,41 @@ fn fits(mapping: &Mapping, arch: &Arch, a: Stored, b: Stored) -> bool {
         if mapping.levels[glb].keeps(Space::Z) { tile(Space::Z) * arch.output.bytes() as f64 } else { 0.0 };
     let data = ta * a.bytes_per_element + tb * b.bytes_per_element + tz;
     let meta = (ta * a.meta_bits_per_element + tb * b.meta_bits_per_element) / 8.0;
+    (data, meta)
+}
+
+/// Whether the GLB's tiles fit its data and metadata partitions.
+fn fits(mapping: &Mapping, arch: &Arch, a: Stored, b: Stored) -> bool {
+    let (data, meta) = glb_footprint(mapping, arch, a, b);
     data <= arch.storage.glb_data_bytes as f64 && meta <= arch.storage.glb_meta_bytes as f64
+}
+
+/// What the mapping's GLB tiles take beside what the GLB holds.
+fn footprint(mapping: &Mapping, arch: &Arch, a: Stored, b: Stored) -> String {
+    let (data, meta) = glb_footprint(mapping, arch, a, b);
+    format!(
+        "take {} bytes of data and {} of metadata; the architecture's GLB holds {} and {} ([storage] glb_data_bytes, glb_meta_bytes)",
+        data.ceil(),
+        meta.ceil(),
+        arch.storage.glb_data_bytes,
+        arch.storage.glb_meta_bytes
+    )
+}
+
+/// An error where the mapping's GLB tiles do not fit, naming what they take and what the GLB
+/// holds; `origin` names the mapping.
+pub fn check_fits(
+    mapping: &Mapping,
+    arch: &Arch,
+    a: Stored,
+    b: Stored,
+    origin: &str,
+) -> Result<(), MappingError> {
+    if fits(mapping, arch, a, b) {
+        return Ok(());
+    }
+    let message = format!("its GLB tiles of the compressed operands {}", footprint(mapping, arch, a, b));
+    Err(MappingError::Bad { origin: origin.to_string(), message })
 }
 
 /// Divisors of `n` (at least 1), ascending; a large prime `n` gives only 1 and itself.

@@ -143,6 +143,21 @@ fn mapping_errors_name_the_problem() {
     assert!(run(&["--mapping", &huge]).contains("a factor is between 1 and"));
     assert!(run(&["--mapping", &twice]).contains("M given twice"));
     assert!(run(&["--mapping", &repeat]).contains("a dimension repeats"));
+    // A GLB too small for any tiling: the mapper says so, and a given mapping is refused.
+    let tiny = write(
+        "tiny.toml",
+        &std::fs::read_to_string("assets/arch/tc.toml")
+            .unwrap()
+            .replace("glb_data_bytes = 262144", "glb_data_bytes = 64"),
+    );
+    let err = run(&["--arch", &tiny]);
+    assert!(
+        err.contains("the mapper: no tiling fits the GLB") && err.contains("holds 64 and 65536"),
+        "{err}"
+    );
+    let whole = write("whole.yaml", "mapping:\n- {target: SMEM, type: temporal, factors: M64 N16 K32}\n");
+    let err = run(&["--arch", &tiny, "--mapping", &whole]);
+    assert!(err.contains("--mapping: its GLB tiles of the compressed operands take"), "{err}");
 }
 
 /// `validate` on the shipped points: TC and STC cycles exactly Sparseloop's, DSTC's (by

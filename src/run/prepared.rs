@@ -248,6 +248,7 @@ impl Prepared {
         let mapping = match given {
             Some(m) => {
                 m.check_covers(shape, "--mapping")?;
+                mapper::check_fits(m, &self.arch, a, b, "--mapping")?;
                 m.clone()
             }
             None => {
@@ -256,7 +257,7 @@ impl Prepared {
                     hierarchy_energy(&mapper::hierarchy(m, shape, a, b, z_bytes), &self.arch, ert)
                         .unwrap_or(f64::INFINITY)
                 };
-                nest.choose(&self.arch, a, b, cost)
+                nest.choose(&self.arch, a, b, cost)?
             }
         };
         let mut h = mapper::hierarchy(&mapping, shape, a, b, z_bytes);
