@@ -39,12 +39,18 @@ pub enum NpyError {
     DType { path: PathBuf, dtype: String },
 }
 
-/// Reads a 2-D int8 or float32 array (C or Fortran order) as a row-major matrix.
-pub fn read_matrix(path: &Path) -> Result<NpyMatrix, NpyError> {
+/// Opens a `.npy` file whose header has been checked against its length.
+fn open(path: &Path) -> Result<NpyFile<BufReader<File>>, NpyError> {
     let read_err = |source| NpyError::Read { path: path.to_path_buf(), source };
     let mut file = File::open(path).map_err(read_err)?;
     check_header(path, &mut file)?;
-    let npy = NpyFile::new(BufReader::new(file)).map_err(read_err)?;
+    NpyFile::new(BufReader::new(file)).map_err(read_err)
+}
+
+/// Reads a 2-D int8 or float32 array (C or Fortran order) as a row-major matrix.
+pub fn read_matrix(path: &Path) -> Result<NpyMatrix, NpyError> {
+    let read_err = |source| NpyError::Read { path: path.to_path_buf(), source };
+    let npy = open(path)?;
     let shape = npy.shape().to_vec();
     let [rows, cols] = shape[..] else {
         return Err(NpyError::Shape { path: path.to_path_buf(), shape });
@@ -75,9 +81,7 @@ pub fn read_matrix(path: &Path) -> Result<NpyMatrix, NpyError> {
 /// Reads a float32 array of any rank (a model's input tensor), C order: its shape and values.
 pub fn read_tensor(path: &Path) -> Result<(Vec<usize>, Vec<f32>), NpyError> {
     let read_err = |source| NpyError::Read { path: path.to_path_buf(), source };
-    let mut file = File::open(path).map_err(read_err)?;
-    check_header(path, &mut file)?;
-    let npy = NpyFile::new(BufReader::new(file)).map_err(read_err)?;
+    let npy = open(path)?;
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
     if npy.order() == Order::Fortran {
         return Err(NpyError::DType { path: path.to_path_buf(), dtype: "Fortran order".into() });
