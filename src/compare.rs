@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
 use crate::inputs::{self, Operand};
+use crate::matrix::Matrix;
 use crate::run::{GpuBackend, Operands, RunError, RunResult, Workload, run_best_order};
 
 /// A point every design runs: shapes, seed, and what operands the designs get.
@@ -149,6 +150,9 @@ pub fn compare(
     let mut outcomes = Vec::new();
     // Designs given the same patterns (TC gets HighLight's A) share operands and dense product.
     let mut operands = HashMap::new();
+    // B's columns as fibers along K, to match against each design's patterns.
+    let b_fibers = given.map(|g| g.b.transpose());
+    let given = given.zip(b_fibers.as_ref());
     for design in Design::ALL {
         progress(design);
         outcomes.push(best_run(design, point, table, ert, gpu, check, given, &mut operands)?);
@@ -178,17 +182,17 @@ fn best_run(
     ert: &Ert,
     gpu: Option<&GpuBackend>,
     check: bool,
-    given: Option<&Operands>,
+    given: Option<(&Operands, &Matrix<i8>)>,
     operands: &mut HashMap<(String, String), Operands>,
 ) -> Result<Outcome, RunError> {
     let unsupported =
         |reason: String| Outcome { design, unsupported: Some(reason), result: None, normalised_to_tc: None };
     let arch = design.arch();
     let (a_candidates, b) = match (given, point.patterns(design, table)) {
-        (Some(g), _) => {
+        (Some((g, b_fibers)), _) => {
             // The sparsest of the design's patterns each operand's data has.
             let a = inputs::satisfied(design, &arch, &g.a, Operand::A).into_iter().next();
-            let b = inputs::satisfied(design, &arch, &g.b.transpose(), Operand::B).into_iter().next();
+            let b = inputs::satisfied(design, &arch, b_fibers, Operand::B).into_iter().next();
             match (a, b) {
                 (Some(a), Some(b)) => (vec![a], b),
                 (None, _) => return Ok(unsupported(format!("A has none of {}'s patterns", arch.name))),
@@ -205,7 +209,7 @@ fn best_run(
         let workload = Workload { m: point.m, k: point.k, n: point.n, a, b: b.clone(), seed: point.seed };
         let key = (workload.a.to_string(), workload.b.to_string());
         let operands = match (given, operands.entry(key)) {
-            (Some(g), _) => g,
+            (Some((g, _)), _) => g,
             (None, Entry::Occupied(e)) => &*e.into_mut(),
             (None, Entry::Vacant(e)) => &*e.insert(workload.operands()?),
         };
