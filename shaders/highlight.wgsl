@@ -25,6 +25,8 @@ struct Params {
     fibers: u32,            // K1 fibers per row
     b_blocks: u32,          // CSR blocks per column, or (B dense) words per column
     addr_bits: u32,         // CSR address bits
+    split_fibers: u32,      // K1 fibers per split of K: workgroup z takes fibers
+                            // [z * split_fibers, (z + 1) * split_fibers)
 }
 
 // The machine's configuration, baked into each pipeline (src/gpu/highlight.rs keeps one per
@@ -66,7 +68,8 @@ const MAX_WINDOW_WORDS = 32u;   // B window of one k-step: up to 128 int8 values
 @group(0) @binding(4) var<storage, read> b_index: array<u32>;     // CSR block start, or B's K1 coordinates
 @group(0) @binding(5) var<storage, read> b_block_end: array<u32>; // CSR block end
 @group(0) @binding(6) var<storage, read> b_value: array<u32>;     // value (8 bits) | offset or K0 << 8
-@group(0) @binding(7) var<storage, read_write> z: array<i32>;
+// Z, zeroed by the host: each split of K adds its partial sums.
+@group(0) @binding(7) var<storage, read_write> z: array<atomic<i32>>;
 @group(0) @binding(8) var<storage, read_write> counters: array<u32>;
 
 const MAX_WORDS = 16u;           // MAX_SLOTS / 4: A slots of a row per k-step, four to a word
@@ -121,8 +124,10 @@ fn main(
     start_workgroup(lid);
     var steps = 0u;
 
-    for (var first_fiber = 0u; first_fiber < p.fibers; first_fiber += FIBERS_PER_STEP) {
-        let fibers_here = min(FIBERS_PER_STEP, p.fibers - first_fiber);
+    let split_start = wg.z * p.split_fibers;
+    let split_end = min(p.fibers, split_start + p.split_fibers);
+    for (var first_fiber = split_start; first_fiber < split_end; first_fiber += FIBERS_PER_STEP) {
+        let fibers_here = min(FIBERS_PER_STEP, split_end - first_fiber);
         let pes = fibers_here * G1;
         let slots = pes * G0;
 
@@ -138,7 +143,7 @@ fn main(
                 let block = s / G0;
                 let fiber = first_fiber + block / A_G1;
                 // Slots beyond the k-step's fibers, or beyond K's, hold zeros.
-                if s < stored_per_step && fiber < p.fibers {
+                if s < stored_per_step && fiber < split_end {
                     let block_slot = ((first_row + r) * p.fibers + fiber) * A_G1 + block % A_G1;
                     let word = a_slot[block_slot * G0 + s % G0];
                     let k1 = a_k1[block_slot];
@@ -322,15 +327,18 @@ fn main(
 
     if cycle_active {
         for (var r = 0u; r < rows_active; r++) {
-            z[(first_row + r) * p.n + n] = acc[r];
+            atomicAdd(&z[(first_row + r) * p.n + n], acc[r]);
         }
-        count[C_GLB_WRITE_Z] += 4u * rows_active;
+        // Each output is written once, whatever the splits.
+        if wg.z == 0u {
+            count[C_GLB_WRITE_Z] += 4u * rows_active;
+        }
     }
 
     workgroupBarrier();
     add_to_workgroup(&count, steps);
     workgroupBarrier();
     if lid < ROW_WORDS {
-        counters[(wg.y * groups.x + wg.x) * ROW_WORDS + lid] = row_word(lid);
+        counters[((wg.z * groups.y + wg.y) * groups.x + wg.x) * ROW_WORDS + lid] = row_word(lid);
     }
 }

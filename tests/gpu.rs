@@ -292,7 +292,7 @@ fn selfcheck_matches_the_cpu_reference_and_catches_tampered_counters() {
 /// a short count (one cut short) are caught, naming the workgroup; the step word is not summed.
 #[test]
 fn selfcheck_catches_a_missing_or_short_workgroup_row() {
-    let expected = Expected { steps: 5, step: "k-steps", cycles: None, mac_slots: 0 };
+    let expected = Expected { steps: 5, split: None, step: "k-steps", cycles: None, mac_slots: 0 };
     let mut words = vec![0u32; 4 * ROW_WORDS];
     for row in words.chunks_mut(ROW_WORDS) {
         row[0] = 7;
@@ -448,6 +448,42 @@ fn both_window_gathers_equal_cpu() {
             let (cpu_z, cpu_counters) = prepared.run_cpu(&ops);
             let run = run_tensor_core(&kernel, &gpu, &prepared).unwrap();
             let case = format!("{design:?} A {a} B {b}, window shared {shared}");
+            assert!(run.z == cpu_z && cpu_z == dense_product(&ops.a, &ops.b), "{case}: Z");
+            assert_eq!(run.counters, cpu_counters, "{case}");
+        }
+    }
+}
+
+/// K split between workgroups (as hardware GPUs do for small M x N, forced here on lavapipe):
+/// Z and every counter as the CPU's, each split's workgroups reporting their own k-steps, for
+/// splits that divide the k-steps and splits that leave a short last one.
+#[test]
+fn k_splits_equal_cpu() {
+    let Some(gpu) = gpu_or_skip("k_splits_equal_cpu") else {
+        return;
+    };
+    let cases = [
+        (Design::Highlight, 130, 300, 200, "K1(2:4)->K0(2:4)", "unstructured(0.5)"),
+        (Design::Tc, 65, 170, 129, "dense", "dense"),
+        (Design::Stc, 70, 100, 129, "K0(2:4)", "dense"),
+        (Design::HighlightDsso, 65, 140, 66, "K1(4:4)->K0(2:4)", "K1(2:4)->K0(4:4)"),
+    ];
+    for splits in [2, 3, 7, 1000] {
+        let kernel = HighlightKernel::new(&gpu).with_k_splits(splits);
+        for (seed, (design, m, k, n, a, b)) in cases.into_iter().enumerate() {
+            let w = Workload {
+                m,
+                k,
+                n,
+                a: Pattern::parse(a).unwrap(),
+                b: Pattern::parse(b).unwrap(),
+                seed: seed as u64,
+            };
+            let ops = w.operands().unwrap();
+            let prepared = Prepared::new(design, design.arch(), &w, &ops).unwrap();
+            let (cpu_z, cpu_counters) = prepared.run_cpu(&ops);
+            let run = run_tensor_core(&kernel, &gpu, &prepared).unwrap();
+            let case = format!("{design:?} {m} x {k} x {n}, {splits} splits");
             assert!(run.z == cpu_z && cpu_z == dense_product(&ops.a, &ops.b), "{case}: Z");
             assert_eq!(run.counters, cpu_counters, "{case}");
         }

@@ -65,7 +65,7 @@ impl DenseProduct {
         let (outputs, ns) = gpu.dispatch(
             &self.pipeline,
             &[&dims, &a_buf, &b_buf, &z_buf],
-            (groups.0 as u32, groups.1 as u32),
+            (groups.0 as u32, groups.1 as u32, 1),
             &[&z_buf],
         )?;
         let z: Vec<i32> = bytemuck::pod_collect_to_vec(&outputs[0]);

@@ -142,7 +142,7 @@ impl DstcKernel {
         let (outputs, ns) = gpu.dispatch(
             &pipeline,
             &buffers,
-            (col_blocks as u32, row_blocks as u32),
+            (col_blocks as u32, row_blocks as u32, 1),
             &[&z_buf, &counter_buf],
         )?;
         let z = Matrix::from_vec(m, n, bytemuck::pod_collect_to_vec(&outputs[0]));

@@ -24,6 +24,9 @@ const MAX_WINDOW: usize = 128;
 /// and the counter row.
 const WORKGROUP_BYTES: u64 =
     4 * (2 * (MAX_ROWS * MAX_SLOTS / 4) + MAX_ROWS * MAX_SLOTS + MAX_WINDOW / 4 * TILE_N + ROW_WORDS) as u64;
+/// Workgroups a dispatch should have for a large GPU to be full: an H200's 132 SMs hold 16
+/// workgroups of 128 invocations each. Fewer row groups and tiles than this split K.
+const TARGET_WORKGROUPS: usize = 2048;
 /// Largest K whose per-workgroup u32 counts cannot wrap (a workgroup does at most
 /// 16 rows x 128 columns x Kpad MAC slots).
 const MAX_K: usize = 1 << 20;
@@ -38,6 +41,7 @@ struct Params {
     fibers: u32,
     b_blocks: u32,
     addr_bits: u32,
+    split_fibers: u32,
 }
 
 /// The shader's override constants, in its order: the machine's configuration, then where the
@@ -76,6 +80,9 @@ pub struct GpuRun {
 /// and kept for the device's life.
 pub struct HighlightKernel {
     pipelines: std::sync::Mutex<std::collections::HashMap<[u32; 19], wgpu::ComputePipeline>>,
+    /// Splits of K between workgroups, where forced; else enough for [`TARGET_WORKGROUPS`] on
+    /// hardware GPUs and none on software adapters.
+    k_splits: Option<usize>,
     /// Whether the muxes gather from B's window in workgroup memory (hardware GPUs, where a
     /// private array indexed by data lives in slow local memory) or from a private array
     /// (software adapters, where that is faster).
@@ -88,7 +95,14 @@ impl HighlightKernel {
     /// The kernel for a device; its pipelines are built per configuration on first use.
     pub fn new(gpu: &Gpu) -> Self {
         let window_shared = gpu.info.device_type != wgpu::DeviceType::Cpu;
-        HighlightKernel { pipelines: Default::default(), binding_limit: None, window_shared }
+        HighlightKernel { pipelines: Default::default(), binding_limit: None, k_splits: None, window_shared }
+    }
+
+    /// Splits K between `splits` workgroups (at most one per k-step) that add their partial sums
+    /// into Z, whatever the shape and adapter: to test splitting on one.
+    pub fn with_k_splits(mut self, splits: usize) -> Self {
+        self.k_splits = Some(splits.max(1));
+        self
     }
 
     /// Gathers from the window in workgroup memory (`true`) or a private array, whatever the
@@ -231,10 +245,19 @@ impl HighlightKernel {
         let b_bufs: Vec<wgpu::Buffer> =
             b_buffers.iter().map(|bytes| gpu.storage_buffer("b", bytes)).collect();
 
+        // Splits of K: each takes steps_per_split k-steps and adds its partial sums into Z.
+        let k_steps = df.k_steps(k).max(1);
+        let software = gpu.info.device_type == wgpu::DeviceType::Cpu;
+        let wanted = self.k_splits.unwrap_or_else(|| {
+            if software { 1 } else { TARGET_WORKGROUPS.div_ceil(m.div_ceil(df.rows_per_array) * tiles) }
+        });
+        let steps_per_split = k_steps.div_ceil(wanted.clamp(1, k_steps.min(max_groups)));
+        let splits = k_steps.div_ceil(steps_per_split);
+
         // Rows per dispatch: whole row groups whose A, Z and counter buffers fit the limits.
         let group = df.rows_per_group();
         let row_bytes = (a.fibers * g1 * g0 * 4).max(n * 4) as u64;
-        let counter_bytes_per_group = (df.arrays * tiles * ROW_WORDS * 4) as u64;
+        let counter_bytes_per_group = (df.arrays * tiles * splits * ROW_WORDS * 4) as u64;
         let groups_by_binding = max_binding / row_bytes.max(1) / group as u64;
         let groups_by_counters = max_binding / counter_bytes_per_group;
         let groups_by_dispatch = (max_groups / df.arrays) as u64;
@@ -300,6 +323,7 @@ impl HighlightKernel {
                 fibers: a.fibers as u32,
                 b_blocks,
                 addr_bits: coord_bits(k + 1) as u32,
+                split_fibers: (steps_per_split * df.fibers_per_step) as u32,
             };
             let array_blocks = rows.div_ceil(df.rows_per_array);
             let workgroups = array_blocks * tiles;
@@ -307,7 +331,7 @@ impl HighlightKernel {
             let a_k1_buf = gpu.storage_buffer("a_k1", &a_k1);
             let a_slot_buf = gpu.storage_buffer("a_slot", &a_slot);
             let z_buf = gpu.output_buffer("z", (rows * n * 4) as u64);
-            let counter_buf = gpu.output_buffer("counters", (workgroups * ROW_WORDS * 4) as u64);
+            let counter_buf = gpu.output_buffer("counters", (workgroups * splits * ROW_WORDS * 4) as u64);
             let buffers = [
                 &params_buf,
                 &a_k1_buf,
@@ -322,13 +346,14 @@ impl HighlightKernel {
             let (outputs, ns) = gpu.dispatch(
                 &pipeline,
                 &buffers,
-                (tiles as u32, array_blocks as u32),
+                (tiles as u32, array_blocks as u32, splits as u32),
                 &[&z_buf, &counter_buf],
             )?;
             let z_words: Vec<i32> = bytemuck::pod_collect_to_vec(&outputs[0]);
             z.data[first_row * n..(first_row + rows) * n].copy_from_slice(&z_words);
             let rows_words: Vec<u32> = bytemuck::pod_collect_to_vec(&outputs[1]);
-            expected.check_rows(&rows_words)?;
+            Expected { split: Some((workgroups, steps_per_split as u32)), ..expected }
+                .check_rows(&rows_words)?;
             counters += sum_partials(&rows_words);
             gpu_ns = ns.map(|t| gpu_ns.unwrap_or(0.0) + t);
         }

@@ -241,7 +241,7 @@ impl Gpu {
         &self,
         pipeline: &wgpu::ComputePipeline,
         buffers: &[&wgpu::Buffer],
-        (x, y): (u32, u32),
+        (x, y, z): (u32, u32, u32),
         outputs: &[&wgpu::Buffer],
     ) -> Result<(Vec<Vec<u8>>, Option<f64>), GpuError> {
         let bind_group = self.bind_group(pipeline, buffers);
@@ -273,7 +273,7 @@ impl Gpu {
             });
             pass.set_pipeline(pipeline);
             pass.set_bind_group(0, &bind_group, &[]);
-            pass.dispatch_workgroups(x, y, 1);
+            pass.dispatch_workgroups(x, y, z);
         }
         if let (Some(query_set), Some(resolved)) = (&query, &resolved) {
             encoder.resolve_query_set(query_set, 0..2, resolved, 0);

@@ -122,7 +122,7 @@ impl S2taKernel {
         let (outputs, ns) = gpu.dispatch(
             &self.pipeline,
             &[&params_buf, &a_buf, &b_buf, &z_buf, &counter_buf],
-            (col_tiles as u32, row_tiles as u32),
+            (col_tiles as u32, row_tiles as u32, 1),
             &[&z_buf, &counter_buf],
         )?;
         let z = Matrix::from_vec(m, n, bytemuck::pod_collect_to_vec(&outputs[0]));

@@ -15,6 +15,9 @@ use crate::format::Bitmask;
 pub struct Expected {
     /// Outer-loop steps every workgroup completes (the last word of its row).
     pub steps: u32,
+    /// Where K is split between workgroups: (rows of workgroups per split, steps per split);
+    /// split s's workgroups complete what is left of the steps after s splits, at most that.
+    pub split: Option<(usize, u32)>,
     /// What one step is, for messages.
     pub step: &'static str,
     /// Cycles, where the design has a closed form.
@@ -31,6 +34,7 @@ impl Expected {
         let s = df.shape;
         Expected {
             steps: df.k_steps(k) as u32,
+            split: None,
             step: "k-steps",
             cycles: Some(df.cycles(m, k, n)),
             mac_slots: (m * n * df.fibers(k)) as u64 * u64::from(s.g1 * s.g0),
@@ -44,6 +48,7 @@ impl Expected {
         let tiles = (m.div_ceil(s.tile_rows) * n.div_ceil(s.tile_cols)) as u64;
         Expected {
             steps: blocks as u32,
+            split: None,
             step: "K blocks",
             cycles: Some(tiles * per_output),
             mac_slots: (m * n) as u64 * per_output,
@@ -57,6 +62,7 @@ impl Expected {
         let nonzeros = |bm: &Bitmask, f: usize| u64::from(bm.start[f + 1] - bm.start[f]);
         Expected {
             steps: a_columns.fibers as u32,
+            split: None,
             step: "k",
             cycles: None,
             mac_slots: (0..a_columns.fibers).map(|k| nonzeros(a_columns, k) * nonzeros(b_rows, k)).sum(),
@@ -67,12 +73,18 @@ impl Expected {
     pub fn check_rows(&self, words: &[u32]) -> Result<(), GpuError> {
         for (i, row) in words.chunks(ROW_WORDS).enumerate() {
             let done = row[ROW_WORDS - 1];
-            if done != self.steps {
+            let steps = match self.split {
+                Some((rows, per_split)) => {
+                    let before = (i / rows) as u32 * per_split;
+                    self.steps.saturating_sub(before).min(per_split)
+                }
+                None => self.steps,
+            };
+            if done != steps {
                 let never = if row.iter().all(|&w| w == 0) { " (a row of 0: it never reported)" } else { "" };
                 return Err(GpuError::SelfCheck(format!(
-                    "workgroup {i} of {} completed {done} of {} {}{never}",
+                    "workgroup {i} of {} completed {done} of {steps} {}{never}",
                     words.len() / ROW_WORDS,
-                    self.steps,
                     self.step
                 )));
             }
