@@ -92,10 +92,17 @@ impl Nest {
         }
     }
 
-    /// The mapping with GLB and DRAM loops: `k_inner` k-steps at the accumulating level, the
+    /// The mapping with GLB and DRAM loops: `k_inner` k-steps at the accumulating level, K's
+    /// `k_dram` chunks innermost at DRAM (partial sums go to DRAM and back between them), the
     /// rest of K innermost at the GLB, then M and N split between GLB and DRAM in the given
     /// orders (`true`: M inside N).
-    fn mapping(&self, k_inner: u64, (mg, ng): (u64, u64), glb_m_inner: bool, dram_m_inner: bool) -> Mapping {
+    fn mapping(
+        &self,
+        (k_inner, k_dram): (u64, u64),
+        (mg, ng): (u64, u64),
+        glb_m_inner: bool,
+        dram_m_inner: bool,
+    ) -> Mapping {
         let mut levels: [LevelMap; 4] = [
             self.levels[0].clone(),
             self.levels[1].clone(),
@@ -112,15 +119,23 @@ impl Nest {
             loops.into_iter().filter(|l| l.bound > 1)
         };
         let glb = &mut levels[Level::Glb as usize].temporal;
-        glb.extend([Loop { dim: Dim::K, bound: self.k_steps / k_inner }].into_iter().filter(|l| l.bound > 1));
+        glb.extend(
+            [Loop { dim: Dim::K, bound: self.k_steps / k_inner / k_dram }]
+                .into_iter()
+                .filter(|l| l.bound > 1),
+        );
         glb.extend(order(glb_m_inner, mg, ng));
-        levels[Level::Dram as usize].temporal.extend(order(dram_m_inner, self.m_out / mg, self.n_out / ng));
+        let dram = &mut levels[Level::Dram as usize].temporal;
+        dram.extend([Loop { dim: Dim::K, bound: k_dram }].into_iter().filter(|l| l.bound > 1));
+        dram.extend(order(dram_m_inner, self.m_out / mg, self.n_out / ng));
         Mapping { levels }
     }
 
     /// Picks the GLB and DRAM tiling with the least `cost` whose GLB tiles of A and B, stored as
-    /// `a` and `b`, fit the architecture's GLB data and metadata partitions. The smallest tiling
-    /// always fits a GLB that holds one k-step of a row group and a column tile.
+    /// `a` and `b`, fit the architecture's GLB data and metadata partitions, keeping all of K at
+    /// the GLB (partial sums never leave the RF); only where no such tiling fits, K is also split
+    /// at DRAM. The smallest tiling, one k-step of a row group and a column tile, fits any GLB
+    /// that holds those.
     pub fn choose(
         &self,
         arch: &Arch,
@@ -129,20 +144,30 @@ impl Nest {
         cost: impl Fn(&Mapping) -> f64,
     ) -> Result<Mapping, MappingError> {
         let mut best: Option<(f64, Mapping)> = None;
-        for k_inner in divisors(self.k_steps) {
-            for mg in divisors(self.m_out) {
-                for ng in divisors(self.n_out) {
-                    for (glb_m, dram_m) in [(true, true), (true, false), (false, true), (false, false)] {
-                        let mapping = self.mapping(k_inner, (mg, ng), glb_m, dram_m);
-                        if !fits(&mapping, arch, a, b) {
-                            continue;
-                        }
-                        let c = cost(&mapping);
-                        if best.as_ref().is_none_or(|(bc, _)| c < *bc) {
-                            best = Some((c, mapping));
+        for split_at_dram in [false, true] {
+            for k_inner in divisors(self.k_steps) {
+                let k_drams = if split_at_dram { divisors(self.k_steps / k_inner) } else { vec![1] };
+                for k_dram in k_drams.into_iter().filter(|&d| d > 1 || !split_at_dram) {
+                    for mg in divisors(self.m_out) {
+                        for ng in divisors(self.n_out) {
+                            for (glb_m, dram_m) in
+                                [(true, true), (true, false), (false, true), (false, false)]
+                            {
+                                let mapping = self.mapping((k_inner, k_dram), (mg, ng), glb_m, dram_m);
+                                if !fits(&mapping, arch, a, b) {
+                                    continue;
+                                }
+                                let c = cost(&mapping);
+                                if best.as_ref().is_none_or(|(bc, _)| c < *bc) {
+                                    best = Some((c, mapping));
+                                }
+                            }
                         }
                     }
                 }
+            }
+            if best.is_some() {
+                break;
             }
         }
         match best {
@@ -152,7 +177,7 @@ impl Nest {
                 origin: "the mapper".into(),
                 message: format!(
                     "no tiling fits the GLB: the smallest tiles of the compressed operands {}",
-                    footprint(&self.mapping(1, (1, 1), true, true), arch, a, b)
+                    footprint(&self.mapping((1, self.k_steps), (1, 1), true, true), arch, a, b)
                 ),
             }),
         }

@@ -24,6 +24,9 @@ const MAX_WINDOW: usize = 128;
 /// and the counter row.
 const WORKGROUP_BYTES: u64 =
     4 * (2 * (MAX_ROWS * MAX_SLOTS / 4) + MAX_ROWS * MAX_SLOTS + MAX_WINDOW / 4 * TILE_N + ROW_WORDS) as u64;
+/// MAC slots one dispatch emulates at most (7e10: under a tenth of a second at 1e12 slots per
+/// second), far below the seconds a display watchdog allows a dispatch; 8192^3 takes eight.
+const MAX_SLOTS_PER_DISPATCH: u64 = 1 << 36;
 /// Workgroups a dispatch should have for a large GPU to be full: an H200's 132 SMs hold 16
 /// workgroups of 128 invocations each. Fewer row groups and tiles than this split K.
 const TARGET_WORKGROUPS: usize = 2048;
@@ -261,7 +264,12 @@ impl HighlightKernel {
         let groups_by_binding = max_binding / row_bytes.max(1) / group as u64;
         let groups_by_counters = max_binding / counter_bytes_per_group;
         let groups_by_dispatch = (max_groups / df.arrays) as u64;
-        let groups_per_dispatch = groups_by_binding.min(groups_by_counters).min(groups_by_dispatch) as usize;
+        // A dispatch holds at most MAX_SLOTS_PER_DISPATCH MAC slots (at least one row group), so
+        // that no single dispatch runs long enough for a display watchdog to reset the device.
+        let slots_per_group = (group * n * df.fibers(k)) as u64 * u64::from(df.shape.g1 * df.shape.g0);
+        let groups_by_work = (MAX_SLOTS_PER_DISPATCH / slots_per_group.max(1)).max(1);
+        let groups_per_dispatch =
+            groups_by_binding.min(groups_by_counters).min(groups_by_dispatch).min(groups_by_work) as usize;
         if groups_per_dispatch == 0 {
             return Err(GpuError::TooLarge(format!(
                 "one row group of {group} rows needs {} byte buffers; the device binds at most {max_binding} bytes",
