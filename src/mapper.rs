@@ -131,6 +131,27 @@ impl Nest {
         Mapping { levels }
     }
 
+    /// The tilings the mapper tries: every split of K between the RF and the GLB (or, with
+    /// `split_at_dram`, also DRAM), of M and N between the GLB and DRAM, and their orders.
+    fn candidates(&self, split_at_dram: bool) -> impl Iterator<Item = Mapping> + '_ {
+        divisors(self.k_steps).into_iter().flat_map(move |k_inner| {
+            let k_drams: Vec<u64> = if split_at_dram {
+                divisors(self.k_steps / k_inner).into_iter().filter(|&d| d > 1).collect()
+            } else {
+                vec![1]
+            };
+            k_drams.into_iter().flat_map(move |k_dram| {
+                divisors(self.m_out).into_iter().flat_map(move |mg| {
+                    divisors(self.n_out).into_iter().flat_map(move |ng| {
+                        [(true, true), (true, false), (false, true), (false, false)].into_iter().map(
+                            move |(glb_m, dram_m)| self.mapping((k_inner, k_dram), (mg, ng), glb_m, dram_m),
+                        )
+                    })
+                })
+            })
+        })
+    }
+
     /// Picks the GLB and DRAM tiling with the least `cost` whose GLB tiles of A and B, stored as
     /// `a` and `b`, fit the architecture's GLB data and metadata partitions, keeping all of K at
     /// the GLB (partial sums never leave the RF); only where no such tiling fits, K is also split
@@ -145,27 +166,11 @@ impl Nest {
     ) -> Result<Mapping, MappingError> {
         let mut best: Option<(f64, Mapping)> = None;
         for split_at_dram in [false, true] {
-            for k_inner in divisors(self.k_steps) {
-                let k_drams = if split_at_dram { divisors(self.k_steps / k_inner) } else { vec![1] };
-                for k_dram in k_drams.into_iter().filter(|&d| d > 1 || !split_at_dram) {
-                    for mg in divisors(self.m_out) {
-                        for ng in divisors(self.n_out) {
-                            for (glb_m, dram_m) in
-                                [(true, true), (true, false), (false, true), (false, false)]
-                            {
-                                let mapping = self.mapping((k_inner, k_dram), (mg, ng), glb_m, dram_m);
-                                if !fits(&mapping, arch, a, b) {
-                                    continue;
-                                }
-                                let c = cost(&mapping);
-                                if best.as_ref().is_none_or(|(bc, _)| c < *bc) {
-                                    best = Some((c, mapping));
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+            best = self
+                .candidates(split_at_dram)
+                .filter(|m| fits(m, arch, a, b))
+                .map(|m| (cost(&m), m))
+                .min_by(|(x, _), (y, _)| x.total_cmp(y));
             if best.is_some() {
                 break;
             }
