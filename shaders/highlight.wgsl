@@ -2,21 +2,25 @@
 // TC, STC, HighLight and HighLight-DSSO are configurations of (rank1_saf, rank0_saf, vfmu,
 // gating, b_drives, skip_select).
 //
-// One workgroup emulates one PE array (up to 16 rows of M) on one RF tile of 128 output columns;
-// invocation `n` of the workgroup is cycle n of the tile, i.e. output column n. Per k-step:
+// One workgroup emulates one PE array (up to 16 rows of M) on one RF tile of 128 output columns
+// and one split of K (wg.z; all of K unless the host splits it); invocation `n` of the workgroup
+// is cycle n of the tile, i.e. output column n. Per k-step:
 //   1. load A: the array's PE registers receive each PE's block slot (G0 values with their K0
-//      coordinates, and the block's K1 coordinate) from the hierarchical CP buffers; in
-//      HighLight-DSSO's dual-side mode (b_drives = 1) every K1 block of each fiber;
-//   2. VFMU: each cycle fetches the k-step's window of B's column n (dense, blocked CSR, or B's
-//      nonempty K1 blocks in dual-side mode) once for all rows, expanded to dense;
+//      coordinates, and the block's K1 coordinate) from the hierarchical CP buffers, four slots
+//      to a word with the window offsets their muxes select resolved here; in HighLight-DSSO's
+//      dual-side mode (b_drives = 1) every K1 block of each fiber, slot by slot;
+//   2. VFMU: each cycle fetches the k-step's window of B's column n (dense as words, blocked CSR,
+//      or B's nonempty K1 blocks in dual-side mode) once for all rows, expanded to dense;
 //   3. rank1 mux: each PE picks its K1 block of the window (by A's K1 coordinate, or by B's in
-//      dual-side mode); rank0 mux: each MAC picks its B value by A's K0 coordinate; the MAC is
-//      gated when the A slot or the B value is zero;
-//   4. the row's products are summed and accumulated into the RF partial sum of Z[m, n].
-// Every invocation counts what it does; the workgroup's counts go to `counters`, one row of
-// ROW_WORDS words per workgroup (the counts, then the k-steps completed), summed and checked on
-// the host. Counting conventions are the CPU
-// reference's.
+//      dual-side mode); rank0 mux: each MAC picks its B value by A's K0 coordinate: four MACs'
+//      bytes gathered into a word and one dot4I8Packed; a MAC is gated when its A slot or B
+//      value is zero (counted from the nonzero bytes);
+//   4. the row's products are summed and accumulated into the RF partial sum of Z[m, n], added
+//      into Z at the end.
+// The structural counts (muxes, registers, adders, RF) are added per row and cycle from the
+// configuration; the workgroup's counts go to `counters`, one row of ROW_WORDS words per
+// workgroup (the counts, then the k-steps completed), summed and checked on the host. Counting
+// conventions are the CPU reference's.
 
 struct Params {
     rows: u32,              // rows of A and Z in this dispatch (whole row groups, or the rest)
@@ -57,7 +61,6 @@ override WINDOW_SHARED: u32;     // 1: the muxes gather from a window in workgro
 
 const TILE_N = 128u;            // RF tile columns = invocations per workgroup
 const MAX_ROWS = 16u;           // rows per PE array
-const MAX_BLOCKS = 32u;         // A block slots a row holds per k-step
 const MAX_SLOTS = 64u;          // A value slots a row holds per k-step
 const MAX_WINDOW_WORDS = 32u;   // B window of one k-step: up to 128 int8 values, 4 per word
 

@@ -13,11 +13,10 @@ use crate::format::{BFormat, HierarchicalCp, coord_bits};
 use crate::matrix::Matrix;
 
 const SHADER: &str = include_str!("../../shaders/highlight.wgsl");
-/// The shader's compile-time sizes: RF tile columns (= workgroup size), rows per array, A block
-/// and value slots a row holds per k-step, and int8 values of one B window.
+/// The shader's compile-time sizes: RF tile columns (= workgroup size), rows per array, A value
+/// slots a row holds per k-step, and int8 values of one B window.
 const TILE_N: usize = 128;
 const MAX_ROWS: usize = 16;
-const MAX_BLOCKS: usize = 32;
 const MAX_SLOTS: usize = 64;
 const MAX_WINDOW: usize = 128;
 /// Workgroup memory the shader declares: A's words and offsets, the dual-side slots, the windows
@@ -135,7 +134,6 @@ impl HighlightKernel {
                 df.rows_per_array > MAX_ROWS,
                 format!("at most {MAX_ROWS} rows per array (got {})", df.rows_per_array),
             ),
-            (blocks > MAX_BLOCKS, format!("at most {MAX_BLOCKS} A blocks per row and k-step (got {blocks})")),
             (blocks * s.g0 as usize > MAX_SLOTS, format!("at most {MAX_SLOTS} A values per row and k-step")),
             (
                 df.fibers_per_step * s.fiber_span() > MAX_WINDOW,
