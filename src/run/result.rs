@@ -52,9 +52,10 @@ pub fn first_difference(gpu: &Emulation, cpu: &Emulation) -> Option<String> {
 
 /// What limits a run's cycles: the arrays, or one side of the DRAM or the GLB moving its traffic
 /// at the architecture's bandwidth.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum Bound {
+    #[default]
     Compute,
     DramRead,
     DramWrite,
@@ -116,6 +117,8 @@ pub struct RunResult {
     /// Cycles: the arrays' (`counters.cycles`), or a memory level's where it takes longer
     /// (`bound`).
     pub cycles: u64,
+    /// Absent from results written before bandwidths were modelled: the arrays bound them.
+    #[serde(default)]
     pub bound: Bound,
     /// TC's cycles on the same workload, and this design's speedup over it.
     pub tc_cycles: u64,
