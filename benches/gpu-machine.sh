@@ -2,8 +2,9 @@
 # Everything the GPU machine measures, in one run (see shared/device/README.md): the GPU check of
 # every HighLight pattern (benches/gpu-check.sh), emulation throughput of every design at 1024^3
 # and 4096^3 on the GPU and the CPU reference, a PyTorch fp32 matmul of the same shapes with TF32
-# disabled (the cuBLAS limit for a plain SIMT product) and the ratios, and the fig13 sweep timed
-# end to end with and without --check. Logs and JSON go to $OUT.
+# disabled (the cuBLAS limit for a plain SIMT product) and the ratios, the tensor-core kernel's
+# alternatives (HIGHLIGHT_GATHER, HIGHLIGHT_K_SPLITS), and the fig13 sweep timed end to end with
+# and without --check. Logs and JSON go to $OUT.
 #
 # Prepare here: ../shared/device/prepare.sh; cargo build --release;
 #   mkdir -p .gl/bin && cp target/release/highlight-emu .gl/bin/
@@ -62,6 +63,17 @@ for r in bench:
     print(f"{r['design']:<15} {r['size']:>5} {int(100*r['a_sparsity']):>3}% {g:>9.3f} {res[r['size']]:>9.3f} {g / res[r['size']]:>7.2f} "
           f"{r['dense_equivalent_macs_per_s']:>15.3e} {(c['dense_equivalent_macs_per_s'] if c else float('nan')):>15.3e}")
 PY
+
+echo "== the tensor-core kernel's alternatives on this card (gather from workgroup memory or a"
+echo "   private window; K split for small shapes or not), HighLight and TC, GPU ms"
+for gather in workgroup private; do
+    for splits in "" 1; do
+        HIGHLIGHT_GATHER=$gather HIGHLIGHT_K_SPLITS=$splits "$bin" bench --sizes 1024,4096 --designs tc,highlight \
+            --backend gpu --repeats 5 --json > "$out/bench-$gather-splits${splits:-auto}.json" 2>/dev/null
+        python3 -c "import json,sys; print('$gather', 'splits ${splits:-auto}', [(r['design'], r['size'], r['a_sparsity'], r['gpu_ms']) for r in json.load(open(sys.argv[1]))])" \
+            "$out/bench-$gather-splits${splits:-auto}.json"
+    done
+done
 
 echo "== fig13 sweep, end to end"
 for check in "" "--check"; do

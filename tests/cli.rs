@@ -652,3 +652,32 @@ fn run_reports_a_bandwidth_bound() {
     assert_eq!(shipped["bound"], "compute");
     assert_eq!(shipped["cycles"], shipped["counters"]["cycles"]);
 }
+
+/// The tensor-core kernel's alternatives chosen by environment (to compare them on one GPU) still
+/// give the CPU reference's Z and counters: on lavapipe, the workgroup-memory gather and K split
+/// three ways, under `--check`.
+#[test]
+fn kernel_alternatives_by_environment_equal_cpu() {
+    let out = emu()
+        .args(["run", "--design", "highlight", "--m", "128", "--k", "256", "--n", "130"])
+        .args([
+            "--a",
+            "K1(2:4)->K0(2:4)",
+            "--b",
+            "unstructured(0.5)",
+            "--adapter",
+            "llvmpipe",
+            "--check",
+            "--json",
+        ])
+        .env("HIGHLIGHT_GATHER", "workgroup")
+        .env("HIGHLIGHT_K_SPLITS", "3")
+        .env("CI", "true")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["backend"], "gpu");
+    assert_eq!(v["check"]["cpu_gpu_equal"], true);
+    assert_eq!(v["z_equals_dense"], true);
+}

@@ -95,9 +95,19 @@ pub struct HighlightKernel {
 
 impl HighlightKernel {
     /// The kernel for a device; its pipelines are built per configuration on first use.
+    /// The kernel for a device: on hardware GPUs the window in workgroup memory and K split for
+    /// small shapes, on software adapters neither. `HIGHLIGHT_GATHER=private|workgroup` and
+    /// `HIGHLIGHT_K_SPLITS=N` override that, to measure the alternatives on one device.
     pub fn new(gpu: &Gpu) -> Self {
-        let window_shared = gpu.info.device_type != wgpu::DeviceType::Cpu;
-        HighlightKernel { pipelines: Default::default(), binding_limit: None, k_splits: None, window_shared }
+        let hardware = gpu.info.device_type != wgpu::DeviceType::Cpu;
+        let window_shared = match std::env::var("HIGHLIGHT_GATHER").as_deref() {
+            Ok("private") => false,
+            Ok("workgroup") => true,
+            _ => hardware,
+        };
+        let k_splits =
+            std::env::var("HIGHLIGHT_K_SPLITS").ok().and_then(|v| v.parse().ok()).filter(|&n: &usize| n >= 1);
+        HighlightKernel { pipelines: Default::default(), binding_limit: None, k_splits, window_shared }
     }
 
     /// Splits K between `splits` workgroups (at most one per k-step) that add their partial sums
