@@ -224,6 +224,12 @@ fn large_shapes_split_into_dispatches() {
     let run = run_tensor_core(&split, &gpu, &prepared).unwrap();
     assert_eq!(run.z, cpu_z);
     assert_eq!(run.counters, cpu_counters);
+    // Capped at one row group's MAC slots per dispatch (a display watchdog's split), with K split
+    // too: the same Z and counts.
+    let capped = HighlightKernel::new(&gpu).with_max_slots_per_dispatch(1).with_k_splits(2);
+    let run = run_tensor_core(&capped, &gpu, &prepared).unwrap();
+    assert_eq!(run.z, cpu_z);
+    assert_eq!(run.counters, cpu_counters);
     let tiny = HighlightKernel::new(&gpu).with_binding_limit(30_000);
     let err = run_tensor_core(&tiny, &gpu, &prepared).err().unwrap().to_string();
     assert!(err.contains("one row group of 64 rows needs 38400 byte buffers"), "{err}");

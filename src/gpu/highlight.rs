@@ -82,6 +82,8 @@ pub struct GpuRun {
 /// and kept for the device's life.
 pub struct HighlightKernel {
     pipelines: std::sync::Mutex<std::collections::HashMap<[u32; 19], wgpu::ComputePipeline>>,
+    /// MAC slots one dispatch emulates at most ([`MAX_SLOTS_PER_DISPATCH`]; less in tests).
+    max_slots_per_dispatch: u64,
     /// Splits of K between workgroups, where forced; else enough for [`TARGET_WORKGROUPS`] on
     /// hardware GPUs and none on software adapters.
     k_splits: Option<usize>,
@@ -107,7 +109,20 @@ impl HighlightKernel {
         };
         let k_splits =
             std::env::var("HIGHLIGHT_K_SPLITS").ok().and_then(|v| v.parse().ok()).filter(|&n: &usize| n >= 1);
-        HighlightKernel { pipelines: Default::default(), binding_limit: None, k_splits, window_shared }
+        HighlightKernel {
+            pipelines: Default::default(),
+            binding_limit: None,
+            max_slots_per_dispatch: MAX_SLOTS_PER_DISPATCH,
+            k_splits,
+            window_shared,
+        }
+    }
+
+    /// Emulates at most `slots` MAC slots per dispatch (at least one row group): to exercise the
+    /// watchdog's split on a small shape.
+    pub fn with_max_slots_per_dispatch(mut self, slots: u64) -> Self {
+        self.max_slots_per_dispatch = slots;
+        self
     }
 
     /// Splits K between `splits` workgroups (at most one per k-step) that add their partial sums
@@ -275,7 +290,7 @@ impl HighlightKernel {
         // A dispatch holds at most MAX_SLOTS_PER_DISPATCH MAC slots (at least one row group), so
         // that no single dispatch runs long enough for a display watchdog to reset the device.
         let slots_per_group = (group * n * df.fibers(k)) as u64 * u64::from(df.shape.g1 * df.shape.g0);
-        let groups_by_work = (MAX_SLOTS_PER_DISPATCH / slots_per_group.max(1)).max(1);
+        let groups_by_work = (self.max_slots_per_dispatch / slots_per_group.max(1)).max(1);
         let groups_per_dispatch =
             groups_by_binding.min(groups_by_counters).min(groups_by_dispatch).min(groups_by_work) as usize;
         if groups_per_dispatch == 0 {
