@@ -88,12 +88,14 @@ override WINDOW_WORDS: u32 = (FIBERS_PER_STEP * H1 * H0 + 3u) / 4u;
 var<workgroup> reg_a4: array<u32, 256>;      // MAX_ROWS * MAX_WORDS
 var<workgroup> reg_offset4: array<u32, 256>;
 // In dual-side mode (B's K1 coordinates pick A's blocks per cycle), each slot alone.
-var<workgroup> reg_slot: array<u32, 1024>;  // MAX_ROWS * MAX_SLOTS: value (8 bits) | K0 << 8
+// MAX_ROWS * MAX_SLOTS words (value (8 bits) | K0 << 8) in dual-side mode, else one.
+var<workgroup> reg_slot: array<u32, B_DRIVES * MAX_ROWS * MAX_SLOTS + 1u>;
 
 // Where the muxes gather from the window by data, each cycle's (invocation's) window in
 // workgroup memory, word w of invocation i at w * TILE_N + i: consecutive invocations read
 // consecutive words, and no private array is indexed by data.
-var<workgroup> window_ws: array<u32, 4096>;  // MAX_WINDOW_WORDS * TILE_N
+// Sized per configuration: one word where the window stays private.
+var<workgroup> window_ws: array<u32, WINDOW_SHARED * WINDOW_WORDS * TILE_N + 1u>;
 
 // Byte `kl` of the private window, unsigned.
 fn private_byte(window: ptr<function, array<u32, MAX_WINDOW_WORDS>>, kl: u32) -> u32 {

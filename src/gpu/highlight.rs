@@ -19,10 +19,6 @@ const TILE_N: usize = 128;
 const MAX_ROWS: usize = 16;
 const MAX_SLOTS: usize = 64;
 const MAX_WINDOW: usize = 128;
-/// Workgroup memory the shader declares: A's words and offsets, the dual-side slots, the windows
-/// and the counter row.
-const WORKGROUP_BYTES: u64 =
-    4 * (2 * (MAX_ROWS * MAX_SLOTS / 4) + MAX_ROWS * MAX_SLOTS + MAX_WINDOW / 4 * TILE_N + ROW_WORDS) as u64;
 /// MAC slots one dispatch emulates at most (7e10: under a tenth of a second at 1e12 slots per
 /// second), far below the seconds a display watchdog allows a dispatch; 8192^3 takes eight.
 const MAX_SLOTS_PER_DISPATCH: u64 = 1 << 36;
@@ -198,15 +194,26 @@ impl HighlightKernel {
         df.k_steps(k) as u64 * per_step + rows + Counters::NAMES.len() as u64
     }
 
+    /// Workgroup memory the shader declares for a configuration: A's words and offsets, the
+    /// dual-side slots (one word unless dual-side), the windows in workgroup memory (one word
+    /// unless gathered from there), and the counter row.
+    fn workgroup_bytes(&self, df: &Dataflow) -> u64 {
+        let window_words = (df.fibers_per_step * df.shape.fiber_span()).div_ceil(4);
+        let slots = if df.b_drives_rank1 { MAX_ROWS * MAX_SLOTS } else { 0 } + 1;
+        let windows = if self.window_shared { window_words * TILE_N } else { 0 } + 1;
+        4 * (2 * (MAX_ROWS * MAX_SLOTS / 4) + slots + windows + ROW_WORDS) as u64
+    }
+
     /// Emulates `Z = A x B` on the device. Rows of A are split into dispatches of whole row
     /// groups where the device's binding size or workgroup count limits require it.
     pub fn run(&self, gpu: &Gpu, df: &Dataflow, a: &HierarchicalCp, b: &BFormat) -> Result<GpuRun, GpuError> {
         let (m, k) = (a.rows, a.k);
         self.check(df, k)?;
         let limits = gpu.device.limits();
-        if u64::from(limits.max_compute_workgroup_storage_size) < WORKGROUP_BYTES {
+        let workgroup_bytes = self.workgroup_bytes(df);
+        if u64::from(limits.max_compute_workgroup_storage_size) < workgroup_bytes {
             return Err(GpuError::Unsupported(format!(
-                "the tensor-core kernel needs {WORKGROUP_BYTES} bytes of workgroup memory; the device has {}",
+                "the tensor-core kernel needs {workgroup_bytes} bytes of workgroup memory; the device has {}",
                 limits.max_compute_workgroup_storage_size
             )));
         }
