@@ -4,7 +4,7 @@ mod common;
 
 use common::{gpu_or_skip, noise};
 use highlight_emu::gpu::dense_product::DenseProduct;
-use highlight_emu::matrix::dense_product;
+use highlight_emu::matrix::{Matrix, dense_product};
 
 /// Ragged shapes that do not fill the 8 x 8 workgroups; extreme values included.
 #[test]
@@ -154,22 +154,17 @@ fn dstc_sub_tiles_on_gpu_equal_cpu() {
         return;
     };
     let backend = GpuBackend::new(gpu);
-    for (m, k, n) in [(130, 40, 200), (65, 17, 129)] {
+    for shape in [(130, 40, 200), (65, 17, 129)] {
         for sub in [(32, 32), (32, 64), (64, 32), (64, 64)] {
-            let (a, b) =
-                (Pattern::parse("unstructured(0.3)").unwrap(), Pattern::parse("unstructured(0.6)").unwrap());
-            let w = Workload { m, k, n, a, b, seed: 9 };
-            let ops = w.operands().unwrap();
-            let mut prepared = Prepared::new(Design::Dstc, Design::Dstc.arch(), &w, &ops).unwrap();
-            let Compressed::Dstc { dstc, .. } = &mut prepared.compressed else { unreachable!() };
-            (dstc.sub_rows, dstc.sub_cols) = sub;
-            let (cpu_z, cpu_counters) = prepared.run_cpu(&ops);
-            let gpu_run = prepared.emulate_gpu(&backend).unwrap();
-            assert!(
-                gpu_run.z == cpu_z && cpu_z == dense_product(&ops.a, &ops.b),
-                "{m} x {k} x {n}, {sub:?}: Z"
-            );
-            assert_eq!(gpu_run.counters, cpu_counters, "{m} x {k} x {n}, {sub:?}");
+            let adjust = |prepared: &mut Prepared| {
+                let Compressed::Dstc { dstc, .. } = &mut prepared.compressed else { unreachable!() };
+                (dstc.sub_rows, dstc.sub_cols) = sub;
+            };
+            let run = |prepared: &Prepared| prepared.emulate_gpu(&backend).map(|e| (e.z, e.counters));
+            let patterns = ("unstructured(0.3)", "unstructured(0.6)");
+            if let Err(e) = gpu_equals_cpu_by(Design::Dstc, shape, patterns, 9, adjust, run) {
+                panic!("sub-tile {sub:?}: {e}");
+            }
         }
     }
 }
@@ -179,26 +174,58 @@ fn dstc_sub_tiles_on_gpu_equal_cpu() {
 fn gpu_equals_cpu(
     backend: &GpuBackend,
     design: Design,
+    shape: (usize, usize, usize),
+    patterns: (&str, &str),
+    seed: u64,
+) -> Result<(), String> {
+    gpu_equals_cpu_by(
+        design,
+        shape,
+        patterns,
+        seed,
+        |_| {},
+        |prepared| prepared.emulate_gpu(backend).map(|e| (e.z, e.counters)),
+    )
+}
+
+/// [`gpu_equals_cpu`] with the prepared machine changed by `adjust` and run on the GPU by
+/// `run_gpu` (a kernel with settings of its own).
+fn gpu_equals_cpu_by(
+    design: Design,
     (m, k, n): (usize, usize, usize),
     (a, b): (&str, &str),
     seed: u64,
+    adjust: impl FnOnce(&mut Prepared),
+    run_gpu: impl FnOnce(&Prepared) -> Result<(Matrix<i32>, Counters), GpuError>,
 ) -> Result<(), String> {
     let w = Workload { m, k, n, a: Pattern::parse(a).unwrap(), b: Pattern::parse(b).unwrap(), seed };
     let ops = w.operands().unwrap();
-    let prepared = Prepared::new(design, design.arch(), &w, &ops).unwrap();
+    let mut prepared = Prepared::new(design, design.arch(), &w, &ops).unwrap();
+    adjust(&mut prepared);
     let (cpu_z, cpu_counters) = prepared.run_cpu(&ops);
-    let gpu_run = prepared.emulate_gpu(backend).unwrap();
     let case = format!("{design:?} {m} x {k} x {n}, A {a}, B {b}");
-    if gpu_run.z != dense_product(&ops.a, &ops.b) || gpu_run.z != cpu_z {
+    let (gpu_z, gpu_counters) = run_gpu(&prepared).map_err(|e| format!("{case}: {e}"))?;
+    if gpu_z != dense_product(&ops.a, &ops.b) || gpu_z != cpu_z {
         return Err(format!("{case}: Z differs"));
     }
-    if gpu_run.counters != cpu_counters {
-        return Err(format!(
-            "{case}: counters {:?} on the GPU, {cpu_counters:?} on the CPU",
-            gpu_run.counters
-        ));
+    if gpu_counters != cpu_counters {
+        return Err(format!("{case}: counters {gpu_counters:?} on the GPU, {cpu_counters:?} on the CPU"));
     }
     Ok(())
+}
+
+/// A tensor-core design on `kernel`, against the CPU reference; panics naming `what` and the case.
+fn kernel_equals_cpu(
+    kernel: &HighlightKernel,
+    gpu: &Gpu,
+    (design, m, k, n, a, b): (Design, usize, usize, usize, &str, &str),
+    seed: u64,
+    what: &str,
+) {
+    let run = |prepared: &Prepared| run_tensor_core(kernel, gpu, prepared).map(|r| (r.z, r.counters));
+    if let Err(e) = gpu_equals_cpu_by(design, (m, k, n), (a, b), seed, |_| {}, run) {
+        panic!("{what}: {e}");
+    }
 }
 
 /// Rows split into several dispatches when a buffer would exceed the binding limit: the result
@@ -440,22 +467,8 @@ fn both_window_gathers_equal_cpu() {
     ];
     for shared in [true, false] {
         let kernel = HighlightKernel::new(&gpu).with_window_shared(shared);
-        for (seed, (design, m, k, n, a, b)) in cases.into_iter().enumerate() {
-            let w = Workload {
-                m,
-                k,
-                n,
-                a: Pattern::parse(a).unwrap(),
-                b: Pattern::parse(b).unwrap(),
-                seed: seed as u64,
-            };
-            let ops = w.operands().unwrap();
-            let prepared = Prepared::new(design, design.arch(), &w, &ops).unwrap();
-            let (cpu_z, cpu_counters) = prepared.run_cpu(&ops);
-            let run = run_tensor_core(&kernel, &gpu, &prepared).unwrap();
-            let case = format!("{design:?} A {a} B {b}, window shared {shared}");
-            assert!(run.z == cpu_z && cpu_z == dense_product(&ops.a, &ops.b), "{case}: Z");
-            assert_eq!(run.counters, cpu_counters, "{case}");
+        for (seed, case) in cases.into_iter().enumerate() {
+            kernel_equals_cpu(&kernel, &gpu, case, seed as u64, &format!("window shared {shared}"));
         }
     }
 }
@@ -476,22 +489,8 @@ fn k_splits_equal_cpu() {
     ];
     for splits in [2, 3, 7, 1000] {
         let kernel = HighlightKernel::new(&gpu).with_k_splits(splits);
-        for (seed, (design, m, k, n, a, b)) in cases.into_iter().enumerate() {
-            let w = Workload {
-                m,
-                k,
-                n,
-                a: Pattern::parse(a).unwrap(),
-                b: Pattern::parse(b).unwrap(),
-                seed: seed as u64,
-            };
-            let ops = w.operands().unwrap();
-            let prepared = Prepared::new(design, design.arch(), &w, &ops).unwrap();
-            let (cpu_z, cpu_counters) = prepared.run_cpu(&ops);
-            let run = run_tensor_core(&kernel, &gpu, &prepared).unwrap();
-            let case = format!("{design:?} {m} x {k} x {n}, {splits} splits");
-            assert!(run.z == cpu_z && cpu_z == dense_product(&ops.a, &ops.b), "{case}: Z");
-            assert_eq!(run.counters, cpu_counters, "{case}");
+        for (seed, case) in cases.into_iter().enumerate() {
+            kernel_equals_cpu(&kernel, &gpu, case, seed as u64, &format!("{splits} splits"));
         }
     }
 }
