@@ -175,10 +175,14 @@ pub fn validate(
         };
         let upper = design.id().to_uppercase();
         let mut arch = design.arch();
-        arch.bandwidth = Some(*bandwidths.get(design.id()).ok_or_else(|| ValidateError::Bad {
-            path: bandwidth_path.display().to_string(),
-            message: format!("no [{}] table", design.id()),
-        })?);
+        let bandwidth = bandwidths.get(design.id()).ok_or_else(|| format!("no [{}] table", design.id()));
+        let bandwidth =
+            bandwidth.and_then(|b| b.check().map(|()| *b).map_err(|m| format!("[{}] {m}", design.id())));
+        arch.bandwidth =
+            Some(bandwidth.map_err(|message| ValidateError::Bad {
+                path: bandwidth_path.display().to_string(),
+                message,
+            })?);
         let mapping = Mapping::load(&dir.join("points").join(name).join("map.yaml"))?;
         let ert = Ert::load_any(
             &dir.join("ert").join(format!("{upper}-ERT.yaml")),

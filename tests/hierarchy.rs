@@ -219,3 +219,28 @@ fn position_space_cycles_by_hand() {
     let (a, b) = (Matrix::from_vec(32, 3, vec![1i8; 96]), Matrix::from_vec(3, 64, vec![1i8; 192]));
     assert_eq!(position_space_cycles(&a, &b, (32, 64), 16, 1, 3 * 32 * 64), 3 * 8);
 }
+
+/// A validation folder whose bandwidth table gives a non-positive bandwidth, or lacks a design's
+/// table, is refused (exit 2) naming it.
+#[test]
+fn validate_refuses_a_bad_bandwidth_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("sparseloop");
+    let status = std::process::Command::new("cp").arg("-r").arg(validation()).arg(&copy).status().unwrap();
+    assert!(status.success());
+    let table = copy.join("bandwidth.toml");
+    let text = std::fs::read_to_string(&table).unwrap();
+    for (bad, says) in [
+        (
+            text.replacen("glb_read = 42", "glb_read = -1", 1),
+            "[tc] dram_read, dram_write, glb_read and glb_write must be positive",
+        ),
+        (text.replace("[dstc]", "[other]"), "no [dstc] table"),
+    ] {
+        std::fs::write(&table, bad).unwrap();
+        let out = emu().args(["validate", "--backend", "cpu", "--dir"]).arg(&copy).output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains(says) && err.contains("bandwidth.toml"), "{err}");
+    }
+}

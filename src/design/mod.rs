@@ -130,6 +130,19 @@ pub struct Bandwidth {
     pub glb_write: f64,
 }
 
+impl Bandwidth {
+    /// Every bandwidth a positive number, or what is wrong.
+    pub fn check(&self) -> Result<(), String> {
+        let all = [self.dram_read, self.dram_write, self.glb_read, self.glb_write];
+        if all.iter().all(|v| v.is_finite() && *v > 0.0) {
+            Ok(())
+        } else {
+            Err("dram_read, dram_write, glb_read and glb_write must be positive numbers (bytes per cycle)"
+                .into())
+        }
+    }
+}
+
 /// Storage sizes: the GLB's partitions bound the mapper's tiles.
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -243,10 +256,8 @@ impl Arch {
                 arch.pes_per_row, arch.macs_per_pe
             )));
         }
-        if let Some(b) = arch.bandwidth
-            && ![b.dram_read, b.dram_write, b.glb_read, b.glb_write].iter().all(|v| v.is_finite() && *v > 0.0)
-        {
-            return Err(bad("[bandwidth] dram_read, dram_write, glb_read and glb_write must be positive numbers (bytes per cycle)".into()));
+        if let Some(b) = arch.bandwidth {
+            b.check().map_err(|m| bad(format!("[bandwidth] {m}")))?;
         }
         if !(arch.clock_hz.is_finite() && arch.clock_hz > 0.0) {
             return Err(bad(format!("clock_hz = {} must be a positive number", arch.clock_hz)));
