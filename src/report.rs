@@ -67,8 +67,7 @@ pub fn run_text(r: &RunResult) -> String {
         r.cycles, r.speedup_over_tc, r.tc_cycles
     );
     if r.bound != Bound::Compute {
-        let side =
-            serde_json::to_value(r.bound).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+        let side = r.bound.id();
         let _ =
             writeln!(out, "            bound by {side} bandwidth (the arrays: {} cycles)", r.counters.cycles);
     }

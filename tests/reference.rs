@@ -262,3 +262,11 @@ fn first_difference_names_counter_then_element() {
     assert_eq!(first_difference(&emulation(6, 1), &emulation(5, 2)).unwrap(), "counter mac: GPU 6, CPU 5");
     assert_eq!(first_difference(&emulation(5, 1), &emulation(5, 2)).unwrap(), "Z[0, 0]: GPU 1, CPU 2");
 }
+
+/// Each bound's name in results is its serialised form (the CSV and the report use the name).
+#[test]
+fn bound_names_are_their_serialised_form() {
+    for b in [Bound::Compute, Bound::DramRead, Bound::DramWrite, Bound::GlbRead, Bound::GlbWrite] {
+        assert_eq!(serde_json::to_value(b).unwrap(), b.id());
+    }
+}

@@ -64,6 +64,17 @@ pub enum Bound {
 }
 
 impl Bound {
+    /// The bound's name in results (as serialised).
+    pub fn id(self) -> &'static str {
+        match self {
+            Bound::Compute => "compute",
+            Bound::DramRead => "dram-read",
+            Bound::DramWrite => "dram-write",
+            Bound::GlbRead => "glb-read",
+            Bound::GlbWrite => "glb-write",
+        }
+    }
+
     /// The run's cycles: the arrays' (`compute`), or more where a level's `traffic` (bytes, in
     /// [`Hierarchy::traffic`]'s order) takes longer at its bandwidth.
     pub fn cycles(compute: u64, traffic: [u64; 4], bandwidth: Option<Bandwidth>) -> (u64, Bound) {

@@ -226,10 +226,9 @@ impl Results {
                     ]);
                     record.extend(r.counters.iter().map(|(_, v)| v.to_string()));
                     record.extend(r.hierarchy.iter().map(|(_, v)| v.to_string()));
-                    let bound = serde_json::to_value(r.bound).map(|v| v.as_str().unwrap_or("").to_string());
                     record.extend([
                         r.cycles.to_string(),
-                        bound.unwrap_or_default(),
+                        r.bound.id().to_string(),
                         r.energy_pj.to_string(),
                         r.latency_s.to_string(),
                         r.edp.to_string(),
