@@ -2,19 +2,24 @@
 // TC, STC, HighLight and HighLight-DSSO are configurations of (rank1_saf, rank0_saf, vfmu,
 // gating, b_drives, skip_select).
 //
-// One workgroup emulates one PE array (up to 16 rows of M) on one RF tile of 128 output columns
-// and one split of K (wg.z; all of K unless the host splits it); invocation `n` of the workgroup
-// is cycle n of the tile, i.e. output column n. Per k-step:
-//   1. load A: the array's PE registers receive each PE's block slot (G0 values with their K0
+// One workgroup emulates ARRAYS_PER_WORKGROUP PE arrays of a row group (up to 16 rows of M each)
+// on one RF tile of 128 output columns and one split of K (wg.z; all of K unless the host splits
+// it); each invocation is COLUMNS cycles of the tile, i.e. output columns lid, lid + 128 / COLUMNS,
+// and so on. Per k-step:
+//   1. load A: the arrays' PE registers receive each PE's block slot (G0 values with their K0
 //      coordinates, and the block's K1 coordinate) from the hierarchical CP buffers, four slots
 //      to a word with the window offsets their muxes select resolved here; in HighLight-DSSO's
-//      dual-side mode (b_drives = 1) every K1 block of each fiber, slot by slot;
+//      dual-side mode (b_drives = 1) every K1 block of each fiber, slot by slot. Double-buffered
+//      (DOUBLE_BUFFER), the next k-step's are loaded while this one's are read, so a k-step
+//      takes one barrier;
 //   2. VFMU: each cycle fetches the k-step's window of B's column n (dense as words, blocked CSR,
-//      or B's nonempty K1 blocks in dual-side mode) once for all rows, expanded to dense;
+//      or B's nonempty K1 blocks in dual-side mode) once for all rows of all the workgroup's
+//      arrays, expanded to dense;
 //   3. rank1 mux: each PE picks its K1 block of the window (by A's K1 coordinate, or by B's in
 //      dual-side mode); rank0 mux: each MAC picks its B value by A's K0 coordinate: four MACs'
-//      bytes gathered into a word and one dot4I8Packed; a MAC is gated when its A slot or B
-//      value is zero (counted from the nonzero bytes);
+//      bytes gathered into a word and one dot4I8Packed (each word of A read once for all the
+//      invocation's columns); a MAC is gated when its A slot or B value is zero (counted from
+//      the nonzero bytes);
 //   4. the row's products are summed and accumulated into the RF partial sum of Z[m, n], added
 //      into Z at the end.
 // The structural counts (muxes, registers, adders, RF) are added per row and cycle from the
@@ -53,16 +58,20 @@ override H0_BITS: u32;           // K0 coordinate bits
 override OFFSET_BITS: u32;       // CSR offset bits
 override ROWS_PER_ARRAY: u32;
 override ARRAYS_PER_GROUP: u32;
+override ARRAYS_PER_WORKGROUP: u32;  // arrays of a row group one workgroup emulates (divides the group)
+override COLUMNS: u32;               // RF tile columns (cycles) per invocation: 1 or 2
+override DOUBLE_BUFFER: u32;         // 1: the next k-step's A is loaded while this one's is read
 override WINDOW_SHARED: u32;     // 1: the muxes gather from a window in workgroup memory (hardware
                                  // GPUs); 0: from a private array (software adapters, faster there)
 
 // Counter indices (C_*, NUM_COUNTERS), the workgroup's row (ROW_WORDS, start_workgroup,
 // add_to_workgroup, row_word) and byte_of come from shaders/counters.wgsl.
 
-const TILE_N = 128u;            // RF tile columns = invocations per workgroup
-const MAX_ROWS = 16u;           // rows per PE array
+const TILE_N = 128u;            // RF tile columns
 const MAX_SLOTS = 64u;          // A value slots a row holds per k-step
 const MAX_WINDOW_WORDS = 32u;   // B window of one k-step: up to 128 int8 values, 4 per word
+const MAX_COLUMNS = 4u;          // output columns per invocation
+const MAX_ACC = 64u;              // RF partial sums an invocation holds: rows x columns
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a_k1: array<u32>;        // K1 coordinate per block slot
@@ -75,264 +84,314 @@ const MAX_WINDOW_WORDS = 32u;   // B window of one k-step: up to 128 int8 values
 @group(0) @binding(7) var<storage, read_write> z: array<atomic<i32>>;
 @group(0) @binding(8) var<storage, read_write> counters: array<u32>;
 
-const MAX_WORDS = 16u;           // MAX_SLOTS / 4: A slots of a row per k-step, four to a word
+// Invocations per workgroup: the tile's columns, COLUMNS to an invocation.
+override INVOCATIONS: u32 = TILE_N / COLUMNS;
+// Rows of M one workgroup emulates: its arrays' rows.
+override WG_ROWS: u32 = ROWS_PER_ARRAY * ARRAYS_PER_WORKGROUP;
 // A slots a row's PEs hold per k-step, in words of four.
 override WORDS_PER_ROW: u32 = (FIBERS_PER_STEP * A_G1 * G0 + 3u) / 4u;
 // Words of a k-step's B window.
 override WINDOW_WORDS: u32 = (FIBERS_PER_STEP * H1 * H0 + 3u) / 4u;
+// Words of one buffer of the PE registers (double-buffered: this k-step's and the next's).
+override REG_WORDS: u32 = WG_ROWS * WORDS_PER_ROW;
 
-// PE registers of the array: the stationary A slots of the current k-step. Where A's own K1
-// coordinates drive the rank1 muxes, four slots to a word: their int8 values, and the offsets in
-// the k-step's B window their rank1 and rank0 muxes select (K1 and K0 coordinates resolved at
-// load), so a row's four MACs are one dot product of gathered bytes.
-var<workgroup> reg_a4: array<u32, 256>;      // MAX_ROWS * MAX_WORDS
-var<workgroup> reg_offset4: array<u32, 256>;
-// In dual-side mode (B's K1 coordinates pick A's blocks per cycle), each slot alone.
-// MAX_ROWS * MAX_SLOTS words (value (8 bits) | K0 << 8) in dual-side mode, else one.
-var<workgroup> reg_slot: array<u32, B_DRIVES * MAX_ROWS * MAX_SLOTS + 1u>;
+// PE registers of the arrays: the stationary A slots of a k-step, in buffer (step % 2) when
+// double-buffered. Where
+// A's own K1 coordinates drive the rank1 muxes, four slots to a word: their int8 values, and
+// the offsets in the k-step's B window their rank1 and rank0 muxes select (K1 and K0
+// coordinates resolved at load), so a row's four MACs are one dot product of gathered bytes.
+var<workgroup> reg_a4: array<u32, (1u + DOUBLE_BUFFER) * REG_WORDS>;
+var<workgroup> reg_offset4: array<u32, (1u + DOUBLE_BUFFER) * REG_WORDS>;
+// In dual-side mode (B's K1 coordinates pick A's blocks per cycle), each slot alone: per buffer
+// WG_ROWS * MAX_SLOTS words (value (8 bits) | K0 << 8) in dual-side mode, else one word in all.
+var<workgroup> reg_slot: array<u32, B_DRIVES * (1u + DOUBLE_BUFFER) * WG_ROWS * MAX_SLOTS + 1u>;
 
-// Where the muxes gather from the window by data, each cycle's (invocation's) window in
-// workgroup memory, word w of invocation i at w * TILE_N + i: consecutive invocations read
-// consecutive words, and no private array is indexed by data.
-// Sized per configuration: one word where the window stays private.
+// Where the muxes gather from the window by data, each cycle's window in workgroup memory, word
+// w of the tile's column i at w * TILE_N + i: consecutive invocations read consecutive words,
+// and no private array is indexed by data. Sized per configuration: one word where the window
+// stays private.
 var<workgroup> window_ws: array<u32, WINDOW_SHARED * WINDOW_WORDS * TILE_N + 1u>;
 
-// Byte `kl` of the private window, unsigned.
-fn private_byte(window: ptr<function, array<u32, MAX_WINDOW_WORDS>>, kl: u32) -> u32 {
-    return ((*window)[kl >> 2u] >> ((kl & 3u) * 8u)) & 0xffu;
+// Byte `kl` of column j's private window, unsigned.
+fn private_byte(window: ptr<function, array<u32, MAX_COLUMNS * MAX_WINDOW_WORDS>>, j: u32, kl: u32) -> u32 {
+    return ((*window)[j * MAX_WINDOW_WORDS + (kl >> 2u)] >> ((kl & 3u) * 8u)) & 0xffu;
 }
 
-// Byte `kl` of invocation `lid`'s window in workgroup memory, unsigned.
-fn window_byte(lid: u32, kl: u32) -> u32 {
-    return (window_ws[(kl >> 2u) * TILE_N + lid] >> ((kl & 3u) * 8u)) & 0xffu;
+// Byte `kl` of the window in workgroup memory of the tile's column `i`, unsigned.
+fn window_byte(i: u32, kl: u32) -> u32 {
+    return (window_ws[(kl >> 2u) * TILE_N + i] >> ((kl & 3u) * 8u)) & 0xffu;
 }
 
-@compute @workgroup_size(128)
+// Loads the PE registers of the rows in [first_row, first_row + rows) for the k-step starting at
+// `first_fiber` into buffer `buf`, all invocations together: a word of four slots each. Slots
+// beyond the k-step's fibers, or beyond the split's, hold zeros.
+fn load_a(
+    lid: u32,
+    first_row: u32,
+    rows: u32,
+    first_fiber: u32,
+    split_end: u32,
+    buf: u32,
+    count: ptr<function, array<u32, NUM_COUNTERS>>,
+) {
+    let span = H1 * H0;
+    let stored_per_step = FIBERS_PER_STEP * A_G1 * G0;
+    for (var i = lid; i < rows * WORDS_PER_ROW; i += INVOCATIONS) {
+        let r = i / WORDS_PER_ROW;
+        let q = i % WORDS_PER_ROW;
+        var a4 = 0u;
+        var offset4 = 0u;
+        for (var t = 0u; t < 4u; t++) {
+            let s = q * 4u + t;
+            let block = s / G0;
+            let fiber = first_fiber + block / A_G1;
+            if s < stored_per_step && fiber < split_end {
+                let block_slot = ((first_row + r) * p.fibers + fiber) * A_G1 + block % A_G1;
+                let word = a_slot[block_slot * G0 + s % G0];
+                let k1 = a_k1[block_slot];
+                let k0 = word >> 8u;
+                a4 |= (word & 0xffu) << (8u * t);
+                offset4 |= (((block / A_G1) * H1 + k1) * H0 + k0) << (8u * t);
+                if B_DRIVES == 1u {
+                    reg_slot[(buf * WG_ROWS + r) * MAX_SLOTS + s] = word;
+                }
+                (*count)[C_PE_REG_WRITE] += 1u;
+                if RANK0_SAF == 1u {
+                    (*count)[C_GLB_READ_A] += 1u;
+                    (*count)[C_GLB_READ_A_META_BITS] += H0_BITS;
+                    if RANK1_SAF == 1u && B_DRIVES == 0u && s % G0 == 0u {
+                        (*count)[C_GLB_READ_A_META_BITS] += H1_BITS;
+                    }
+                } else if fiber * span + k1 * H0 + k0 < p.k {
+                    // Stored densely: only k < K is read.
+                    (*count)[C_GLB_READ_A] += 1u;
+                }
+            } else if B_DRIVES == 1u && s < stored_per_step {
+                reg_slot[(buf * WG_ROWS + r) * MAX_SLOTS + s] = 0u;
+            }
+        }
+        reg_a4[buf * REG_WORDS + r * WORDS_PER_ROW + q] = a4;
+        reg_offset4[buf * REG_WORDS + r * WORDS_PER_ROW + q] = offset4;
+    }
+}
+
+@compute @workgroup_size(INVOCATIONS)
 fn main(
     @builtin(workgroup_id) wg: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
     var count: array<u32, NUM_COUNTERS>;
-    var acc: array<i32, MAX_ROWS>;
-    var window: array<u32, MAX_WINDOW_WORDS>;
+    var acc: array<i32, MAX_ACC>;                  // acc[j * WG_ROWS + r]: column j, row r
+    var window: array<u32, MAX_COLUMNS * MAX_WINDOW_WORDS>;
 
-    let n = wg.x * TILE_N + lid;
-    let cycle_active = n < p.n;
-    let first_row = wg.y * ROWS_PER_ARRAY;
-    let rows_active = min(ROWS_PER_ARRAY, p.rows - min(p.rows, first_row));
-    // The B window is fetched once per cycle for every array of the group: array 0 counts it.
-    let fetch_counter = (wg.y % ARRAYS_PER_GROUP) == 0u;
+    let first_n = wg.x * TILE_N + lid;
+    // Columns past N emulate nothing: their windows stay zero, and nothing of theirs is counted.
+    let columns_active = min(COLUMNS, (p.n - min(p.n, first_n) + INVOCATIONS - 1u) / INVOCATIONS);
+    let first_row = wg.y * WG_ROWS;
+    let rows_active = min(WG_ROWS, p.rows - min(p.rows, first_row));
+    // The B window is fetched once per cycle for every array of the group: the workgroup with
+    // the group's first array counts it.
+    let fetch_counter = ((wg.y * ARRAYS_PER_WORKGROUP) % ARRAYS_PER_GROUP) == 0u;
     let span = H1 * H0;
-    let stored_per_step = FIBERS_PER_STEP * A_G1 * G0;
 
     start_workgroup(lid);
     var steps = 0u;
 
     let split_start = wg.z * p.split_fibers;
     let split_end = min(p.fibers, split_start + p.split_fibers);
+    if DOUBLE_BUFFER == 1u {
+        load_a(lid, first_row, rows_active, split_start, split_end, 0u, &count);
+    }
     for (var first_fiber = split_start; first_fiber < split_end; first_fiber += FIBERS_PER_STEP) {
         let fibers_here = min(FIBERS_PER_STEP, split_end - first_fiber);
         let pes = fibers_here * G1;
         let slots = pes * G0;
-
-        // 1. Load A into the PE registers, all invocations together: a word of four slots each.
+        // 1. Double-buffered, this k-step's registers were loaded before the barrier and the next
+        // k-step's go to the other buffer, which every invocation finished reading before it;
+        // else this k-step's are loaded between two barriers.
+        let buf = (steps % 2u) * DOUBLE_BUFFER;
         workgroupBarrier();
-        for (var i = lid; i < rows_active * WORDS_PER_ROW; i += TILE_N) {
-            let r = i / WORDS_PER_ROW;
-            let q = i % WORDS_PER_ROW;
-            var a4 = 0u;
-            var offset4 = 0u;
-            for (var t = 0u; t < 4u; t++) {
-                let s = q * 4u + t;
-                let block = s / G0;
-                let fiber = first_fiber + block / A_G1;
-                // Slots beyond the k-step's fibers, or beyond K's, hold zeros.
-                if s < stored_per_step && fiber < split_end {
-                    let block_slot = ((first_row + r) * p.fibers + fiber) * A_G1 + block % A_G1;
-                    let word = a_slot[block_slot * G0 + s % G0];
-                    let k1 = a_k1[block_slot];
-                    let k0 = word >> 8u;
-                    a4 |= (word & 0xffu) << (8u * t);
-                    offset4 |= (((block / A_G1) * H1 + k1) * H0 + k0) << (8u * t);
-                    if B_DRIVES == 1u {
-                        reg_slot[r * MAX_SLOTS + s] = word;
-                    }
-                    count[C_PE_REG_WRITE] += 1u;
-                    if RANK0_SAF == 1u {
-                        count[C_GLB_READ_A] += 1u;
-                        count[C_GLB_READ_A_META_BITS] += H0_BITS;
-                        if RANK1_SAF == 1u && B_DRIVES == 0u && s % G0 == 0u {
-                            count[C_GLB_READ_A_META_BITS] += H1_BITS;
-                        }
-                    } else if fiber * span + k1 * H0 + k0 < p.k {
-                        // Stored densely: only k < K is read.
-                        count[C_GLB_READ_A] += 1u;
-                    }
-                } else if B_DRIVES == 1u && s < stored_per_step {
-                    reg_slot[r * MAX_SLOTS + s] = 0u;
-                }
-            }
-            reg_a4[r * MAX_WORDS + q] = a4;
-            reg_offset4[r * MAX_WORDS + q] = offset4;
+        if DOUBLE_BUFFER == 0u {
+            load_a(lid, first_row, rows_active, first_fiber, split_end, 0u, &count);
+            workgroupBarrier();
+        } else if first_fiber + FIBERS_PER_STEP < split_end {
+            load_a(lid, first_row, rows_active, first_fiber + FIBERS_PER_STEP, split_end, 1u - buf, &count);
         }
-        workgroupBarrier();
 
-        if cycle_active {
-            // 2. VFMU: the k-step's window of column n, expanded to dense.
+        if columns_active > 0u {
+            // 2. VFMU: the k-step's window of each of the invocation's columns, expanded to dense.
             let lo = first_fiber * span;
             var width = fibers_here * span;
             let hi = min(p.k, lo + width);
-            if B_MODE != 0u {
-                for (var w = 0u; w < MAX_WINDOW_WORDS; w++) {
-                    window[w] = 0u;
-                }
-            }
-            if B_MODE == 0u {
-                // The window's words of column n, shifted into place where the window does not
-                // start on a word (its bytes past K are the column's zero padding).
-                let first = n * p.b_blocks + (lo >> 2u);
-                let shift = (lo & 3u) * 8u;
-                for (var w = 0u; w < WINDOW_WORDS; w++) {
-                    var word = b_dense[first + w];
-                    if shift != 0u {
-                        word = (word >> shift) | (b_dense[first + w + 1u] << (32u - shift));
-                    }
-                    window[w] = word;
-                }
-                if fetch_counter {
-                    count[C_GLB_READ_B] += hi - lo;
-                }
-            } else if B_MODE == 1u {
-                let first_block = lo / H0;
-                let end_block = (hi + H0 - 1u) / H0;
-                let base = n * p.b_blocks;
-                for (var blk = first_block; blk < end_block; blk++) {
-                    for (var e = b_index[base + blk]; e < b_block_end[base + blk]; e++) {
-                        let word = b_value[e];
-                        let kl = blk * H0 - lo + (word >> 8u);
-                        window[kl >> 2u] |= (word & 0xffu) << ((kl & 3u) * 8u);
+            // Over the constant COLUMNS, so that the window's indices are constants once unrolled.
+            for (var j = 0u; j < COLUMNS; j++) {
+              if j < columns_active {
+                let n = first_n + j * INVOCATIONS;
+                let wj = j * MAX_WINDOW_WORDS;
+                if B_MODE != 0u {
+                    for (var w = 0u; w < WINDOW_WORDS; w++) {
+                        window[wj + w] = 0u;
                     }
                 }
-                if fetch_counter {
-                    let nonzeros = b_block_end[base + end_block - 1u] - b_index[base + first_block];
-                    count[C_GLB_READ_B] += nonzeros;
-                    count[C_GLB_READ_B_META_BITS] += nonzeros * OFFSET_BITS
-                        + 2u * (end_block - first_block) * p.addr_bits;
-                }
-            } else {
-                // B's nonempty K1 blocks only: G1 block slots of H0 values per fiber.
-                for (var f = 0u; f < fibers_here; f++) {
-                    for (var s1 = 0u; s1 < G1; s1++) {
-                        let block_slot = (n * p.fibers + first_fiber + f) * G1 + s1;
-                        let k1 = b_index[block_slot];
-                        for (var j = 0u; j < H0; j++) {
-                            let word = b_value[block_slot * H0 + j];
-                            let kl = (f * H1 + k1) * H0 + (word >> 8u);
-                            window[kl >> 2u] |= (word & 0xffu) << ((kl & 3u) * 8u);
+                if B_MODE == 0u {
+                    // The window's words of column n, shifted into place where the window does
+                    // not start on a word (its bytes past K are the column's zero padding).
+                    let first = n * p.b_blocks + (lo >> 2u);
+                    let shift = (lo & 3u) * 8u;
+                    for (var w = 0u; w < WINDOW_WORDS; w++) {
+                        var word = b_dense[first + w];
+                        if shift != 0u {
+                            word = (word >> shift) | (b_dense[first + w + 1u] << (32u - shift));
+                        }
+                        window[wj + w] = word;
+                    }
+                    if fetch_counter {
+                        count[C_GLB_READ_B] += hi - lo;
+                    }
+                } else if B_MODE == 1u {
+                    let first_block = lo / H0;
+                    let end_block = (hi + H0 - 1u) / H0;
+                    let base = n * p.b_blocks;
+                    for (var blk = first_block; blk < end_block; blk++) {
+                        for (var e = b_index[base + blk]; e < b_block_end[base + blk]; e++) {
+                            let word = b_value[e];
+                            let kl = blk * H0 - lo + (word >> 8u);
+                            window[wj + (kl >> 2u)] |= (word & 0xffu) << ((kl & 3u) * 8u);
                         }
                     }
+                    if fetch_counter {
+                        let nonzeros = b_block_end[base + end_block - 1u] - b_index[base + first_block];
+                        count[C_GLB_READ_B] += nonzeros;
+                        count[C_GLB_READ_B_META_BITS] += nonzeros * OFFSET_BITS
+                            + 2u * (end_block - first_block) * p.addr_bits;
+                    }
+                } else {
+                    // B's nonempty K1 blocks only: G1 block slots of H0 values per fiber.
+                    for (var f = 0u; f < fibers_here; f++) {
+                        for (var s1 = 0u; s1 < G1; s1++) {
+                            let block_slot = (n * p.fibers + first_fiber + f) * G1 + s1;
+                            let k1 = b_index[block_slot];
+                            for (var e = 0u; e < H0; e++) {
+                                let word = b_value[block_slot * H0 + e];
+                                let kl = (f * H1 + k1) * H0 + (word >> 8u);
+                                window[wj + (kl >> 2u)] |= (word & 0xffu) << ((kl & 3u) * 8u);
+                            }
+                        }
+                    }
+                    width = pes * H0;
+                    if fetch_counter {
+                        count[C_GLB_READ_B] += width;
+                        count[C_GLB_READ_B_META_BITS] += pes * H1_BITS + width * H0_BITS;
+                    }
                 }
-                width = pes * H0;
-                if fetch_counter {
-                    count[C_GLB_READ_B] += width;
-                    count[C_GLB_READ_B_META_BITS] += pes * H1_BITS + width * H0_BITS;
+                if B_DRIVES == 0u && (RANK1_SAF == 1u || RANK0_SAF == 1u) && WINDOW_SHARED == 1u {
+                    for (var w = 0u; w < WINDOW_WORDS; w++) {
+                        window_ws[w * TILE_N + lid + j * INVOCATIONS] = window[wj + w];
+                    }
                 }
+              }
             }
             if fetch_counter {
                 if VFMU == 1u {
-                    count[C_VFMU_WRITE] += width;
-                    count[C_VFMU_READ] += width;
+                    count[C_VFMU_WRITE] += width * columns_active;
+                    count[C_VFMU_READ] += width * columns_active;
                 }
-                count[C_CYCLES] += 1u;
+                count[C_CYCLES] += columns_active;
             }
 
-            // 3. and 4. Every row of the array in this cycle. A slot's product is added whether or
-            // not it is effectual (a gated slot's operand is zero, and B is zero beyond K), so the
-            // only per-slot decision is the count, taken from the operands' nonzero bytes.
+            // 3. and 4. Every row of the arrays in these cycles. A slot's product is added whether
+            // or not it is effectual (a gated slot's operand is zero, and B is zero beyond K), so
+            // the only per-slot decision is the count, taken from the operands' nonzero bytes.
             var macs = 0u;
-            let gathers = B_DRIVES == 0u && (RANK1_SAF == 1u || RANK0_SAF == 1u) && WINDOW_SHARED == 1u;
-            if gathers {
-                for (var w = 0u; w < WINDOW_WORDS; w++) {
-                    window_ws[w * TILE_N + lid] = window[w];
-                }
-            }
             if B_DRIVES == 0u {
                 // The muxes' choices were resolved at load: gather each word's four B bytes from
-                // the window and take one dot product. Rows beyond the array's hold zeros.
-                for (var r = 0u; r < ROWS_PER_ARRAY; r++) {
-                    var sum = 0i;
+                // each column's window and take one dot product. Rows beyond the arrays' hold
+                // zeros, as do the windows of columns past N.
+                for (var r = 0u; r < WG_ROWS; r++) {
+                    var sums: array<i32, MAX_COLUMNS>;
                     for (var q = 0u; q < WORDS_PER_ROW; q++) {
-                        let a4 = reg_a4[r * MAX_WORDS + q];
-                        let offset4 = reg_offset4[r * MAX_WORDS + q];
-                        var b4: u32;
-                        if RANK1_SAF == 0u && RANK0_SAF == 0u {
-                            // Dense A in order: slot s selects window value s.
-                            b4 = window[q];
-                        } else if WINDOW_SHARED == 1u {
-                            b4 = window_byte(lid, offset4 & 0xffu)
-                                | (window_byte(lid, (offset4 >> 8u) & 0xffu) << 8u)
-                                | (window_byte(lid, (offset4 >> 16u) & 0xffu) << 16u)
-                                | (window_byte(lid, offset4 >> 24u) << 24u);
-                        } else {
-                            b4 = private_byte(&window, offset4 & 0xffu)
-                                | (private_byte(&window, (offset4 >> 8u) & 0xffu) << 8u)
-                                | (private_byte(&window, (offset4 >> 16u) & 0xffu) << 16u)
-                                | (private_byte(&window, offset4 >> 24u) << 24u);
+                        let a4 = reg_a4[buf * REG_WORDS + r * WORDS_PER_ROW + q];
+                        let offset4 = reg_offset4[buf * REG_WORDS + r * WORDS_PER_ROW + q];
+                        let a_nonzero = nonzero_bytes(a4);
+                        for (var j = 0u; j < COLUMNS; j++) {
+                            var b4: u32;
+                            if RANK1_SAF == 0u && RANK0_SAF == 0u {
+                                // Dense A in order: slot s selects window value s.
+                                b4 = window[j * MAX_WINDOW_WORDS + q];
+                            } else if WINDOW_SHARED == 1u {
+                                let i = lid + j * INVOCATIONS;
+                                b4 = window_byte(i, offset4 & 0xffu)
+                                    | (window_byte(i, (offset4 >> 8u) & 0xffu) << 8u)
+                                    | (window_byte(i, (offset4 >> 16u) & 0xffu) << 16u)
+                                    | (window_byte(i, offset4 >> 24u) << 24u);
+                            } else {
+                                b4 = private_byte(&window, j, offset4 & 0xffu)
+                                    | (private_byte(&window, j, (offset4 >> 8u) & 0xffu) << 8u)
+                                    | (private_byte(&window, j, (offset4 >> 16u) & 0xffu) << 16u)
+                                    | (private_byte(&window, j, offset4 >> 24u) << 24u);
+                            }
+                            sums[j] += dot4I8Packed(a4, b4);
+                            macs += countOneBits(a_nonzero & nonzero_bytes(b4));
                         }
-                        sum += dot4I8Packed(a4, b4);
-                        macs += countOneBits(nonzero_bytes(a4) & nonzero_bytes(b4));
                     }
-                    acc[r] += sum;
+                    for (var j = 0u; j < COLUMNS; j++) {
+                        acc[j * WG_ROWS + r] += sums[j];
+                    }
                 }
             } else {
-                for (var r = 0u; r < rows_active; r++) {
-                    var sum = 0i;
-                    for (var pe = 0u; pe < pes; pe++) {
-                        let fiber_local = pe / G1;
-                        // Rank1 mux: B's K1 coordinate picks the PE's block of A and of the window.
-                        let k1 = b_index[(n * p.fibers + first_fiber + fiber_local) * G1 + pe % G1];
-                        let a_first = (fiber_local * A_G1 + k1) * G0;
-                        let block = fiber_local * H1 + k1;
-                        for (var j = 0u; j < G0; j++) {
-                            let slot = reg_slot[r * MAX_SLOTS + a_first + j];
-                            let a = byte_of(slot, 0u);
-                            // Rank0 mux: the MAC's B value within the block, by A's K0 coordinate.
-                            let kl = block * H0 + (slot >> 8u);
-                            let b = byte_of(window[kl >> 2u], kl);
-                            sum += a * b;
-                            macs += select(0u, 1u, a != 0i && b != 0i);
+                for (var j = 0u; j < columns_active; j++) {
+                    let n = first_n + j * INVOCATIONS;
+                    for (var r = 0u; r < rows_active; r++) {
+                        var sum = 0i;
+                        for (var pe = 0u; pe < pes; pe++) {
+                            let fiber_local = pe / G1;
+                            // Rank1 mux: B's K1 coordinate picks the PE's block of A and of the window.
+                            let k1 = b_index[(n * p.fibers + first_fiber + fiber_local) * G1 + pe % G1];
+                            let a_first = (buf * WG_ROWS + r) * MAX_SLOTS + (fiber_local * A_G1 + k1) * G0;
+                            let block = fiber_local * H1 + k1;
+                            for (var e = 0u; e < G0; e++) {
+                                let slot = reg_slot[a_first + e];
+                                let a = byte_of(slot, 0u);
+                                // Rank0 mux: the MAC's B value within the block, by A's K0 coordinate.
+                                let kl = block * H0 + (slot >> 8u);
+                                let b = byte_of(window[j * MAX_WINDOW_WORDS + (kl >> 2u)], kl);
+                                sum += a * b;
+                                macs += select(0u, 1u, a != 0i && b != 0i);
+                            }
                         }
+                        acc[j * WG_ROWS + r] += sum;
                     }
-                    acc[r] += sum;
                 }
             }
+            let cycle_slots = rows_active * slots;
+            let rows_slots = cycle_slots * columns_active;
             if GATING == 0u {
-                macs = rows_active * slots;
+                macs = rows_slots;
             }
-            let rows_slots = rows_active * slots;
             count[C_MAC] += macs;
             count[C_MAC_GATED] += rows_slots - macs;
             if RANK1_SAF == 1u {
-                count[C_RANK1_MUX] += rows_active * pes;
+                count[C_RANK1_MUX] += rows_active * pes * columns_active;
             }
             if RANK0_SAF == 1u {
                 count[C_RANK0_MUX] += rows_slots;
             }
             if SKIP_SELECT == 1u {
-                count[C_SKIP_SELECT_MUX] += rows_active * pes;
+                count[C_SKIP_SELECT_MUX] += rows_active * pes * columns_active;
             }
             count[C_PE_REG_READ] += rows_slots;
             count[C_ADDER] += rows_slots;
-            count[C_RF_READ] += rows_active;
-            count[C_RF_WRITE] += rows_active;
+            count[C_RF_READ] += rows_active * columns_active;
+            count[C_RF_WRITE] += rows_active * columns_active;
         }
         steps += 1u;
     }
 
-    if cycle_active {
+    for (var j = 0u; j < columns_active; j++) {
+        let n = first_n + j * INVOCATIONS;
         for (var r = 0u; r < rows_active; r++) {
-            atomicAdd(&z[(first_row + r) * p.n + n], acc[r]);
+            atomicAdd(&z[(first_row + r) * p.n + n], acc[j * WG_ROWS + r]);
         }
         // Each output is written once, whatever the splits.
         if wg.z == 0u {

@@ -654,8 +654,9 @@ fn run_reports_a_bandwidth_bound() {
 }
 
 /// The tensor-core kernel's alternatives chosen by environment (to compare them on one GPU) still
-/// give the CPU reference's Z and counters: on lavapipe, the workgroup-memory gather and K split
-/// three ways, under `--check`.
+/// give the CPU reference's Z and counters: on lavapipe, the workgroup-memory gather, K split
+/// three ways, double-buffered A, two arrays per workgroup and two columns per invocation, under
+/// `--check`.
 #[test]
 fn kernel_alternatives_by_environment_equal_cpu() {
     let out = emu()
@@ -672,6 +673,9 @@ fn kernel_alternatives_by_environment_equal_cpu() {
         ])
         .env("HIGHLIGHT_GATHER", "workgroup")
         .env("HIGHLIGHT_K_SPLITS", "3")
+        .env("HIGHLIGHT_DOUBLE_BUFFER", "1")
+        .env("HIGHLIGHT_ARRAYS_PER_WORKGROUP", "2")
+        .env("HIGHLIGHT_COLUMNS", "2")
         .env("CI", "true")
         .output()
         .unwrap();

@@ -473,6 +473,47 @@ fn both_window_gathers_equal_cpu() {
     }
 }
 
+/// The tensor-core kernel's tilings (PE arrays per workgroup, output columns per invocation,
+/// A double-buffered or not, with either window gather and with K split) give the CPU's Z and
+/// counters, on shapes that leave partial row groups, arrays, RF tiles and column strides.
+#[test]
+fn tilings_equal_cpu() {
+    let Some(gpu) = gpu_or_skip("tilings_equal_cpu") else {
+        return;
+    };
+    let cases = [
+        (Design::Highlight, 130, 100, 131, "K1(2:4)->K0(2:4)", "dense"),
+        (Design::Highlight, 77, 45, 200, "K1(2:8)->K0(2:4)", "unstructured(0.3)"),
+        (Design::Tc, 65, 33, 5, "unstructured(0.4)", "dense"),
+        (Design::Stc, 40, 70, 129, "K0(2:4)", "dense"),
+        (Design::HighlightDsso, 65, 70, 66, "K1(4:4)->K0(2:4)", "K1(2:4)->K0(4:4)"),
+    ];
+    // (arrays, columns, double-buffered, window shared, K splits)
+    let tilings = [
+        (1, 1, false, false, 1),
+        (1, 2, true, false, 1),
+        (2, 2, false, true, 1),
+        (4, 1, true, true, 1),
+        (1, 4, true, false, 1),
+        (4, 4, false, false, 1),
+        (2, 2, true, true, 3),
+    ];
+    for (arrays, columns, double, shared, splits) in tilings {
+        let kernel = HighlightKernel::new(&gpu)
+            .with_arrays_per_workgroup(arrays)
+            .with_columns(columns)
+            .with_double_buffer(double)
+            .with_window_shared(shared)
+            .with_k_splits(splits);
+        let what = format!(
+            "{arrays} arrays, {columns} columns, double-buffered {double}, shared window {shared}, {splits} splits"
+        );
+        for (seed, case) in cases.into_iter().enumerate() {
+            kernel_equals_cpu(&kernel, &gpu, case, seed as u64, &what);
+        }
+    }
+}
+
 /// K split between workgroups (as hardware GPUs do for small M x N, forced here on lavapipe):
 /// Z and every counter as the CPU's, each split's workgroups reporting their own k-steps, for
 /// splits that divide the k-steps and splits that leave a short last one.

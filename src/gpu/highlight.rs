@@ -13,21 +13,25 @@ use crate::format::{BFormat, HierarchicalCp, coord_bits};
 use crate::matrix::Matrix;
 
 const SHADER: &str = include_str!("../../shaders/highlight.wgsl");
-/// The shader's compile-time sizes: RF tile columns (= workgroup size), rows per array, A value
-/// slots a row holds per k-step, and int8 values of one B window.
+/// The shader's compile-time sizes: RF tile columns, rows per array, A value slots a row holds
+/// per k-step, int8 values of one B window, output columns per invocation, and RF partial sums
+/// per invocation (rows of the workgroup's arrays x columns).
 const TILE_N: usize = 128;
 const MAX_ROWS: usize = 16;
 const MAX_SLOTS: usize = 64;
 const MAX_WINDOW: usize = 128;
+const MAX_COLUMNS: usize = 4;
+const MAX_ACC: usize = 64;
 /// MAC slots one dispatch emulates at most (7e10: under a tenth of a second at 1e12 slots per
 /// second), far below the seconds a display watchdog allows a dispatch; 8192^3 takes eight.
 const MAX_SLOTS_PER_DISPATCH: u64 = 1 << 36;
 /// Workgroups a dispatch should have for a large GPU to be full: an H200's 132 SMs hold 16
 /// workgroups of 128 invocations each. Fewer row groups and tiles than this split K.
 const TARGET_WORKGROUPS: usize = 2048;
-/// Largest K whose per-workgroup u32 counts cannot wrap (a workgroup does at most
-/// 16 rows x 128 columns x Kpad MAC slots).
-const MAX_K: usize = 1 << 20;
+/// MAC slots one workgroup may count (rows x 128 columns x Kpad) so that its u32 counts cannot
+/// wrap: K up to 2^20 with one array of 16 rows per workgroup, less with more arrays.
+const MAX_WORKGROUP_SLOTS: usize = 1 << 31;
+const MAX_K: usize = MAX_WORKGROUP_SLOTS / (MAX_ROWS * TILE_N);
 
 /// The uniform block of the shader (`Params`): what changes between dispatches.
 #[repr(C)]
@@ -43,8 +47,8 @@ struct Params {
 }
 
 /// The shader's override constants, in its order: the machine's configuration, then where the
-/// muxes gather from; one pipeline each.
-const OVERRIDES: [&str; 19] = [
+/// muxes gather from and how the work is tiled; one pipeline each.
+const OVERRIDES: [&str; 22] = [
     "G1",
     "H1",
     "G0",
@@ -64,7 +68,23 @@ const OVERRIDES: [&str; 19] = [
     "ROWS_PER_ARRAY",
     "ARRAYS_PER_GROUP",
     "WINDOW_SHARED",
+    "ARRAYS_PER_WORKGROUP",
+    "COLUMNS",
+    "DOUBLE_BUFFER",
 ];
+
+/// How the kernel divides the work: PE arrays of a row group per workgroup, output columns per
+/// invocation.
+struct Tiling {
+    arrays: usize,
+    columns: usize,
+}
+
+/// Columns per invocation for a requested number: a power of two (so that they divide the RF
+/// tile) up to [`MAX_COLUMNS`].
+fn columns_of(wanted: usize) -> usize {
+    1 << wanted.clamp(1, MAX_COLUMNS).ilog2()
+}
 
 /// What one GPU emulation returns.
 pub struct GpuRun {
@@ -77,7 +97,7 @@ pub struct GpuRun {
 /// The tensor-core kernel (HighLight and TC): one pipeline per configuration, built on first use
 /// and kept for the device's life.
 pub struct HighlightKernel {
-    pipelines: std::sync::Mutex<std::collections::HashMap<[u32; 19], wgpu::ComputePipeline>>,
+    pipelines: std::sync::Mutex<std::collections::HashMap<[u32; 22], wgpu::ComputePipeline>>,
     /// MAC slots one dispatch emulates at most ([`MAX_SLOTS_PER_DISPATCH`]; less in tests).
     max_slots_per_dispatch: u64,
     /// Splits of K between workgroups, where forced; else enough for [`TARGET_WORKGROUPS`] on
@@ -87,15 +107,26 @@ pub struct HighlightKernel {
     /// private array indexed by data lives in slow local memory) or from a private array
     /// (software adapters, where that is faster).
     window_shared: bool,
+    /// PE arrays of a row group one workgroup emulates, at most (each B window fetched once for
+    /// all their rows); fewer where the group has fewer, or K is too long for its counts.
+    arrays_per_workgroup: usize,
+    /// Output columns (cycles) per invocation: each A word read once for all of them.
+    columns: usize,
+    /// Whether the next k-step's A is loaded while this one's is read (one barrier per k-step
+    /// instead of two, twice the register memory).
+    double_buffer: bool,
     /// Largest buffer a dispatch binds, below the device's own limit when set.
     binding_limit: Option<u64>,
 }
 
 impl HighlightKernel {
-    /// The kernel for a device; its pipelines are built per configuration on first use.
-    /// The kernel for a device: on hardware GPUs the window in workgroup memory and K split for
-    /// small shapes, on software adapters neither. `HIGHLIGHT_GATHER=private|workgroup` and
-    /// `HIGHLIGHT_K_SPLITS=N` override that, to measure the alternatives on one device.
+    /// The kernel for a device, its pipelines built per configuration on first use: on hardware
+    /// GPUs the window in workgroup memory, K split for small shapes, double-buffered A and two
+    /// columns per invocation; on software adapters a private window, no splits, single-buffered
+    /// A and four columns (the fastest on lavapipe, benches/RESULTS.md); one array per workgroup
+    /// on both. `HIGHLIGHT_GATHER=private|workgroup`, `HIGHLIGHT_K_SPLITS=N`,
+    /// `HIGHLIGHT_DOUBLE_BUFFER=0|1`, `HIGHLIGHT_ARRAYS_PER_WORKGROUP=N` and
+    /// `HIGHLIGHT_COLUMNS=1..4` override them, to measure the alternatives on one device.
     pub fn new(gpu: &Gpu) -> Self {
         let hardware = gpu.info.device_type != wgpu::DeviceType::Cpu;
         let window_shared = match std::env::var("HIGHLIGHT_GATHER").as_deref() {
@@ -103,15 +134,70 @@ impl HighlightKernel {
             Ok("workgroup") => true,
             _ => hardware,
         };
-        let k_splits =
-            std::env::var("HIGHLIGHT_K_SPLITS").ok().and_then(|v| v.parse().ok()).filter(|&n: &usize| n >= 1);
+        let number =
+            |name: &str| std::env::var(name).ok().and_then(|v| v.parse().ok()).filter(|&n: &usize| n >= 1);
         HighlightKernel {
             pipelines: Default::default(),
             binding_limit: None,
             max_slots_per_dispatch: MAX_SLOTS_PER_DISPATCH,
-            k_splits,
+            k_splits: number("HIGHLIGHT_K_SPLITS"),
             window_shared,
+            arrays_per_workgroup: number("HIGHLIGHT_ARRAYS_PER_WORKGROUP").unwrap_or(1),
+            columns: columns_of(number("HIGHLIGHT_COLUMNS").unwrap_or(if hardware {
+                2
+            } else {
+                MAX_COLUMNS
+            })),
+            double_buffer: std::env::var("HIGHLIGHT_DOUBLE_BUFFER").map_or(hardware, |v| v == "1"),
         }
+    }
+
+    /// Emulates up to `arrays` PE arrays of a row group per workgroup: to test the tilings on one
+    /// device.
+    pub fn with_arrays_per_workgroup(mut self, arrays: usize) -> Self {
+        self.arrays_per_workgroup = arrays.max(1);
+        self
+    }
+
+    /// Loads the next k-step's A while this one's is read, or not: to test both on one device.
+    pub fn with_double_buffer(mut self, double: bool) -> Self {
+        self.double_buffer = double;
+        self
+    }
+
+    /// Emulates up to `columns` output columns per invocation (1, 2 or 4; others round down):
+    /// to test them on one device.
+    pub fn with_columns(mut self, columns: usize) -> Self {
+        self.columns = columns_of(columns);
+        self
+    }
+
+    /// How a dispatch of `m` x `k` x `n` is tiled: the most output columns per invocation up to
+    /// the kernel's setting, then the most arrays per workgroup up to its setting that divide
+    /// the row group, whose partial sums fit an invocation's, whose registers fit the device's
+    /// workgroup memory and whose counts cannot wrap, such that the adapter runs every loop to
+    /// its end (else one column and array, refused by the checks if that does not fit either).
+    /// A stores `a_g1` block slots per fiber.
+    fn tiling(&self, gpu: &Gpu, df: &Dataflow, (m, k, a_g1): (usize, usize, usize), b: &BFormat) -> Tiling {
+        let kpad = df.k_steps(k).max(1) * df.fibers_per_step * df.shape.fiber_span();
+        let memory = u64::from(gpu.device.limits().max_compute_workgroup_storage_size);
+        let arrays_for = |columns: usize| {
+            (1..=self.arrays_per_workgroup.min(df.arrays))
+                .rev()
+                .find(|&d| {
+                    let rows = d * df.rows_per_array;
+                    df.arrays.is_multiple_of(d)
+                        && rows * columns <= MAX_ACC
+                        && self.workgroup_bytes(df, a_g1, rows) <= memory
+                        && rows.saturating_mul(TILE_N).saturating_mul(kpad) <= MAX_WORKGROUP_SLOTS
+                })
+                .unwrap_or(1)
+        };
+        (1..=self.columns)
+            .rev()
+            .map(|columns| Tiling { arrays: arrays_for(columns), columns })
+            .find(|t| gpu.check_loop_trips("highlight", self.loop_trips(df, t, m, k, b)).is_ok())
+            .unwrap_or(Tiling { arrays: 1, columns: 1 })
     }
 
     /// Emulates at most `slots` MAC slots per dispatch (at least one row group): to exercise the
@@ -168,40 +254,49 @@ impl HighlightKernel {
         }
     }
 
-    /// An upper bound on the loop iterations one invocation runs: every loop of the shader, nested
-    /// ones multiplied, for `rows` rows per array and B stored as `b`.
-    fn loop_trips(df: &Dataflow, rows: usize, k: usize, b: &BFormat) -> u64 {
+    /// An upper bound on the loop iterations one invocation runs, tiled as `t`, with `m` rows of
+    /// A and B stored as `b`: every loop of the shader, nested ones multiplied, except loops of
+    /// one iteration (a single column, say), which the compiler removes.
+    fn loop_trips(&self, df: &Dataflow, t: &Tiling, m: usize, k: usize, b: &BFormat) -> u64 {
+        // A loop of `n` iterations around `body` iterations.
+        let nest = |n: u64, body: u64| if n == 1 { body } else { n * (1 + body) };
         let s = df.shape;
-        let (fibers, rows) = (df.fibers_per_step as u64, rows as u64);
+        let wg_rows = (t.arrays * df.rows_per_array) as u64;
+        let (fibers, rows, columns) = (df.fibers_per_step as u64, wg_rows.min(m as u64), t.columns as u64);
         let (g1, h1, g0, h0) = (u64::from(s.g1), u64::from(s.h1), u64::from(s.g0), u64::from(s.h0));
         let words_per_row = (fibers * u64::from(df.a_shape().g1) * g0).div_ceil(4);
+        let window_words = (fibers * h1 * h0).div_ceil(4);
         // Words of A, each of four slots.
-        let load = (rows * words_per_row).div_ceil(TILE_N as u64) * 5;
-        let clear_window = (MAX_WINDOW / 4) as u64;
+        let load = nest((rows * words_per_row).div_ceil(TILE_N as u64 / columns), 4);
         let fetch = match b {
-            BFormat::Dense(_) => (fibers * h1 * h0).div_ceil(4),
-            // Up to H1 blocks per fiber, each of up to H0 nonzeros.
-            BFormat::BlockedCsr(_) => clear_window + fibers * h1 * (1 + h0),
-            BFormat::Columns(_) => clear_window + fibers * (1 + g1 * (1 + h0)),
+            BFormat::Dense(_) => window_words,
+            // The window cleared, then up to H1 blocks per fiber, each of up to H0 nonzeros.
+            BFormat::BlockedCsr(_) => window_words + fibers * h1 * (1 + h0),
+            BFormat::Columns(_) => window_words + fibers * (1 + g1 * (1 + h0)),
         };
-        // Every row of the array in words of four slots; in dual-side mode, slot by slot.
+        let copy = if self.window_shared { window_words } else { 0 };
+        // Every row of the arrays in words of four slots, each for every column; in dual-side
+        // mode, column by column and slot by slot.
         let macs = if df.b_drives_rank1 {
-            rows * (1 + fibers * g1 * (1 + g0))
+            nest(columns, rows * (1 + fibers * g1 * (1 + g0)))
         } else {
-            df.rows_per_array as u64 * (1 + words_per_row)
+            nest(wg_rows, nest(words_per_row, nest(columns, 0)))
         };
-        let per_step = load + fetch + macs;
-        df.k_steps(k) as u64 * per_step + rows + Counters::NAMES.len() as u64
+        let per_step = load + nest(columns, fetch + copy) + macs;
+        (df.k_steps(k) as u64 + 1) * per_step + nest(columns, rows) + Counters::NAMES.len() as u64
     }
 
-    /// Workgroup memory the shader declares for a configuration: A's words and offsets, the
-    /// dual-side slots (one word unless dual-side), the windows in workgroup memory (one word
-    /// unless gathered from there), and the counter row.
-    fn workgroup_bytes(&self, df: &Dataflow) -> u64 {
+    /// Workgroup memory the shader declares for a configuration with `wg_rows` rows per
+    /// workgroup: A's words and offsets and the dual-side slots (one word unless dual-side), two
+    /// buffers of each, the windows in workgroup memory (one word unless gathered from there),
+    /// and the counter row.
+    fn workgroup_bytes(&self, df: &Dataflow, a_g1: usize, wg_rows: usize) -> u64 {
         let window_words = (df.fibers_per_step * df.shape.fiber_span()).div_ceil(4);
-        let slots = if df.b_drives_rank1 { MAX_ROWS * MAX_SLOTS } else { 0 } + 1;
+        let words_per_row = (df.fibers_per_step * a_g1 * df.shape.g0 as usize).div_ceil(4);
+        let buffers = 1 + usize::from(self.double_buffer);
+        let slots = if df.b_drives_rank1 { buffers * wg_rows * MAX_SLOTS } else { 0 } + 1;
         let windows = if self.window_shared { window_words * TILE_N } else { 0 } + 1;
-        4 * (2 * (MAX_ROWS * MAX_SLOTS / 4) + slots + windows + ROW_WORDS) as u64
+        4 * (2 * buffers * wg_rows * words_per_row + slots + windows + ROW_WORDS) as u64
     }
 
     /// Emulates `Z = A x B` on the device. Rows of A are split into dispatches of whole row
@@ -209,8 +304,11 @@ impl HighlightKernel {
     pub fn run(&self, gpu: &Gpu, df: &Dataflow, a: &HierarchicalCp, b: &BFormat) -> Result<GpuRun, GpuError> {
         let (m, k) = (a.rows, a.k);
         self.check(df, k)?;
+        let tiling = self.tiling(gpu, df, (m, k, a.shape.g1 as usize), b);
+        gpu.check_loop_trips("highlight", self.loop_trips(df, &tiling, m, k, b))?;
+        let wg_rows = tiling.arrays * df.rows_per_array;
         let limits = gpu.device.limits();
-        let workgroup_bytes = self.workgroup_bytes(df);
+        let workgroup_bytes = self.workgroup_bytes(df, a.shape.g1 as usize, wg_rows);
         if u64::from(limits.max_compute_workgroup_storage_size) < workgroup_bytes {
             return Err(GpuError::Unsupported(format!(
                 "the tensor-core kernel needs {workgroup_bytes} bytes of workgroup memory; the device has {}",
@@ -225,7 +323,6 @@ impl HighlightKernel {
         // Block slots per fiber as A stores them.
         let (g1, g0) = (a.shape.g1 as usize, df.shape.g0 as usize);
         let n = b.n();
-        gpu.check_loop_trips("highlight", Self::loop_trips(df, df.rows_per_array.min(m), k, b))?;
         let expected = Expected::tensor_core(df, m, k, n);
         let tiles = n.div_ceil(TILE_N);
         if tiles > max_groups {
@@ -282,7 +379,7 @@ impl HighlightKernel {
         let k_steps = df.k_steps(k).max(1);
         let software = gpu.info.device_type == wgpu::DeviceType::Cpu;
         let wanted = self.k_splits.unwrap_or_else(|| {
-            if software { 1 } else { TARGET_WORKGROUPS.div_ceil(m.div_ceil(df.rows_per_array) * tiles) }
+            if software { 1 } else { TARGET_WORKGROUPS.div_ceil(m.div_ceil(wg_rows) * tiles) }
         });
         let steps_per_split = k_steps.div_ceil(wanted.clamp(1, k_steps.min(max_groups)));
         let splits = k_steps.div_ceil(steps_per_split);
@@ -290,10 +387,11 @@ impl HighlightKernel {
         // Rows per dispatch: whole row groups whose A, Z and counter buffers fit the limits.
         let group = df.rows_per_group();
         let row_bytes = (a.fibers * g1 * g0 * 4).max(n * 4) as u64;
-        let counter_bytes_per_group = (df.arrays * tiles * splits * ROW_WORDS * 4) as u64;
+        let workgroups_per_group = df.arrays / tiling.arrays;
+        let counter_bytes_per_group = (workgroups_per_group * tiles * splits * ROW_WORDS * 4) as u64;
         let groups_by_binding = max_binding / row_bytes.max(1) / group as u64;
         let groups_by_counters = max_binding / counter_bytes_per_group;
-        let groups_by_dispatch = (max_groups / df.arrays) as u64;
+        let groups_by_dispatch = (max_groups / workgroups_per_group) as u64;
         // A dispatch holds at most MAX_SLOTS_PER_DISPATCH MAC slots (at least one row group), so
         // that no single dispatch runs long enough for a display watchdog to reset the device.
         let slots_per_group = (group * n * df.fibers(k)) as u64 * u64::from(df.shape.g1 * df.shape.g0);
@@ -307,7 +405,7 @@ impl HighlightKernel {
             )));
         }
         let rows_per_dispatch = groups_per_dispatch * group;
-        let config: [u32; 19] = [
+        let config: [u32; 22] = [
             df.shape.g1,
             df.shape.h1,
             df.shape.g0,
@@ -327,6 +425,9 @@ impl HighlightKernel {
             df.rows_per_array as u32,
             df.arrays as u32,
             u32::from(self.window_shared),
+            tiling.arrays as u32,
+            tiling.columns as u32,
+            u32::from(self.double_buffer),
         ];
         let pipeline = {
             let mut cache = self.pipelines.lock().unwrap_or_else(|p| p.into_inner());
@@ -363,7 +464,7 @@ impl HighlightKernel {
                 addr_bits: coord_bits(k + 1) as u32,
                 split_fibers: (steps_per_split * df.fibers_per_step) as u32,
             };
-            let array_blocks = rows.div_ceil(df.rows_per_array);
+            let array_blocks = rows.div_ceil(wg_rows);
             let workgroups = array_blocks * tiles;
             let params_buf = gpu.uniform_buffer("params", bytemuck::bytes_of(&params));
             let a_k1_buf = gpu.storage_buffer("a_k1", &a_k1);
