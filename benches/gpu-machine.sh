@@ -3,7 +3,8 @@
 # every HighLight pattern (benches/gpu-check.sh), emulation throughput of every design at 1024^3
 # and 4096^3 on the GPU and the CPU reference, a PyTorch fp32 matmul of the same shapes with TF32
 # disabled (the cuBLAS limit for a plain SIMT product) and the ratios, the tensor-core kernel's
-# alternatives (HIGHLIGHT_GATHER, HIGHLIGHT_K_SPLITS), and the fig13 sweep timed end to end with
+# alternatives (HIGHLIGHT_GATHER, HIGHLIGHT_K_SPLITS, HIGHLIGHT_DOUBLE_BUFFER, HIGHLIGHT_COLUMNS,
+# HIGHLIGHT_ARRAYS_PER_WORKGROUP), and the fig13 sweep timed end to end with
 # and without --check. Logs and JSON go to $OUT.
 #
 # Prepare here: ../shared/device/prepare.sh; cargo build --release;
@@ -64,15 +65,17 @@ for r in bench:
           f"{r['dense_equivalent_macs_per_s']:>15.3e} {(c['dense_equivalent_macs_per_s'] if c else float('nan')):>15.3e}")
 PY
 
-echo "== the tensor-core kernel's alternatives on this card (gather from workgroup memory or a"
-echo "   private window; K split for small shapes or not), HighLight and TC, GPU ms"
-for gather in workgroup private; do
-    for splits in "" 1; do
-        HIGHLIGHT_GATHER=$gather HIGHLIGHT_K_SPLITS=$splits "$bin" bench --sizes 1024,4096 --designs tc,highlight \
-            --backend gpu --repeats 5 --json > "$out/bench-$gather-splits${splits:-auto}.json" 2>/dev/null
-        python3 -c "import json,sys; print('$gather', 'splits ${splits:-auto}', [(r['design'], r['size'], r['a_sparsity'], r['gpu_ms']) for r in json.load(open(sys.argv[1]))])" \
-            "$out/bench-$gather-splits${splits:-auto}.json"
-    done
+echo "== the tensor-core kernel's alternatives on this card, HighLight and TC, GPU ms: the hardware"
+echo "   default (window in workgroup memory, K split for small shapes, double-buffered A, 1 array"
+echo "   per workgroup, 2 columns per invocation), then one setting changed at a time"
+for alt in "default" "HIGHLIGHT_GATHER=private" "HIGHLIGHT_K_SPLITS=1" "HIGHLIGHT_DOUBLE_BUFFER=0" \
+    "HIGHLIGHT_COLUMNS=1" "HIGHLIGHT_COLUMNS=4" "HIGHLIGHT_ARRAYS_PER_WORKGROUP=2" \
+    "HIGHLIGHT_ARRAYS_PER_WORKGROUP=4 HIGHLIGHT_COLUMNS=1"; do
+    name=$(echo "$alt" | tr ' =' '_-')
+    env $([ "$alt" = default ] || echo "$alt") "$bin" bench --sizes 1024,4096 --designs tc,highlight \
+        --backend gpu --repeats 5 --json > "$out/bench-alt-$name.json" 2>/dev/null
+    python3 -c "import json,sys; print('$alt:', [(r['design'], r['size'], r['a_sparsity'], r['gpu_ms']) for r in json.load(open(sys.argv[1]))])" \
+        "$out/bench-alt-$name.json"
 done
 
 echo "== fig13 sweep, end to end"
