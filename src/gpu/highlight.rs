@@ -12,6 +12,9 @@ use crate::design::Dataflow;
 use crate::format::{BFormat, HierarchicalCp, coord_bits};
 use crate::matrix::Matrix;
 
+mod tiling;
+use tiling::columns_of;
+
 const SHADER: &str = include_str!("../../shaders/highlight.wgsl");
 /// The shader's compile-time sizes: RF tile columns, rows per array, A value slots a row holds
 /// per k-step, int8 values of one B window, output columns per invocation, and RF partial sums
@@ -72,19 +75,6 @@ const OVERRIDES: [&str; 22] = [
     "COLUMNS",
     "DOUBLE_BUFFER",
 ];
-
-/// How the kernel divides the work: PE arrays of a row group per workgroup, output columns per
-/// invocation.
-struct Tiling {
-    arrays: usize,
-    columns: usize,
-}
-
-/// Columns per invocation for a requested number: a power of two (so that they divide the RF
-/// tile) up to [`MAX_COLUMNS`].
-fn columns_of(wanted: usize) -> usize {
-    1 << wanted.clamp(1, MAX_COLUMNS).ilog2()
-}
 
 /// What one GPU emulation returns.
 pub struct GpuRun {
@@ -152,54 +142,6 @@ impl HighlightKernel {
         }
     }
 
-    /// Emulates up to `arrays` PE arrays of a row group per workgroup: to test the tilings on one
-    /// device.
-    pub fn with_arrays_per_workgroup(mut self, arrays: usize) -> Self {
-        self.arrays_per_workgroup = arrays.max(1);
-        self
-    }
-
-    /// Loads the next k-step's A while this one's is read, or not: to test both on one device.
-    pub fn with_double_buffer(mut self, double: bool) -> Self {
-        self.double_buffer = double;
-        self
-    }
-
-    /// Emulates up to `columns` output columns per invocation (1, 2 or 4; others round down):
-    /// to test them on one device.
-    pub fn with_columns(mut self, columns: usize) -> Self {
-        self.columns = columns_of(columns);
-        self
-    }
-
-    /// How a dispatch of `m` x `k` x `n` is tiled: the most output columns per invocation up to
-    /// the kernel's setting, then the most arrays per workgroup up to its setting that divide
-    /// the row group, whose partial sums fit an invocation's, whose registers fit the device's
-    /// workgroup memory and whose counts cannot wrap, such that the adapter runs every loop to
-    /// its end (else one column and array, refused by the checks if that does not fit either).
-    /// A stores `a_g1` block slots per fiber.
-    fn tiling(&self, gpu: &Gpu, df: &Dataflow, (m, k, a_g1): (usize, usize, usize), b: &BFormat) -> Tiling {
-        let kpad = df.k_steps(k).max(1) * df.fibers_per_step * df.shape.fiber_span();
-        let memory = u64::from(gpu.device.limits().max_compute_workgroup_storage_size);
-        let arrays_for = |columns: usize| {
-            (1..=self.arrays_per_workgroup.min(df.arrays))
-                .rev()
-                .find(|&d| {
-                    let rows = d * df.rows_per_array;
-                    df.arrays.is_multiple_of(d)
-                        && rows * columns <= MAX_ACC
-                        && self.workgroup_bytes(df, a_g1, rows) <= memory
-                        && rows.saturating_mul(TILE_N).saturating_mul(kpad) <= MAX_WORKGROUP_SLOTS
-                })
-                .unwrap_or(1)
-        };
-        (1..=self.columns)
-            .rev()
-            .map(|columns| Tiling { arrays: arrays_for(columns), columns })
-            .find(|t| gpu.check_loop_trips("highlight", self.loop_trips(df, t, m, k, b)).is_ok())
-            .unwrap_or(Tiling { arrays: 1, columns: 1 })
-    }
-
     /// Emulates at most `slots` MAC slots per dispatch (at least one row group): to exercise the
     /// watchdog's split on a small shape.
     pub fn with_max_slots_per_dispatch(mut self, slots: u64) -> Self {
@@ -218,6 +160,26 @@ impl HighlightKernel {
     /// adapter: to test both on one.
     pub fn with_window_shared(mut self, shared: bool) -> Self {
         self.window_shared = shared;
+        self
+    }
+
+    /// Emulates up to `arrays` PE arrays of a row group per workgroup: to test the tilings on one
+    /// device.
+    pub fn with_arrays_per_workgroup(mut self, arrays: usize) -> Self {
+        self.arrays_per_workgroup = arrays.max(1);
+        self
+    }
+
+    /// Loads the next k-step's A while this one's is read, or not: to test both on one device.
+    pub fn with_double_buffer(mut self, double: bool) -> Self {
+        self.double_buffer = double;
+        self
+    }
+
+    /// Emulates up to `columns` output columns per invocation (1, 2 or 4; others round down):
+    /// to test them on one device.
+    pub fn with_columns(mut self, columns: usize) -> Self {
+        self.columns = columns_of(columns);
         self
     }
 
@@ -252,51 +214,6 @@ impl HighlightKernel {
             Some((_, what)) => Err(GpuError::Unsupported(format!("the GPU kernel emulates {what}"))),
             None => Ok(()),
         }
-    }
-
-    /// An upper bound on the loop iterations one invocation runs, tiled as `t`, with `m` rows of
-    /// A and B stored as `b`: every loop of the shader, nested ones multiplied, except loops of
-    /// one iteration (a single column, say), which the compiler removes.
-    fn loop_trips(&self, df: &Dataflow, t: &Tiling, m: usize, k: usize, b: &BFormat) -> u64 {
-        // A loop of `n` iterations around `body` iterations.
-        let nest = |n: u64, body: u64| if n == 1 { body } else { n * (1 + body) };
-        let s = df.shape;
-        let wg_rows = (t.arrays * df.rows_per_array) as u64;
-        let (fibers, rows, columns) = (df.fibers_per_step as u64, wg_rows.min(m as u64), t.columns as u64);
-        let (g1, h1, g0, h0) = (u64::from(s.g1), u64::from(s.h1), u64::from(s.g0), u64::from(s.h0));
-        let words_per_row = (fibers * u64::from(df.a_shape().g1) * g0).div_ceil(4);
-        let window_words = (fibers * h1 * h0).div_ceil(4);
-        // Words of A, each of four slots.
-        let load = nest((rows * words_per_row).div_ceil(TILE_N as u64 / columns), 4);
-        let fetch = match b {
-            BFormat::Dense(_) => window_words,
-            // The window cleared, then up to H1 blocks per fiber, each of up to H0 nonzeros.
-            BFormat::BlockedCsr(_) => window_words + fibers * h1 * (1 + h0),
-            BFormat::Columns(_) => window_words + fibers * (1 + g1 * (1 + h0)),
-        };
-        let copy = if self.window_shared { window_words } else { 0 };
-        // Every row of the arrays in words of four slots, each for every column; in dual-side
-        // mode, column by column and slot by slot.
-        let macs = if df.b_drives_rank1 {
-            nest(columns, rows * (1 + fibers * g1 * (1 + g0)))
-        } else {
-            nest(wg_rows, nest(words_per_row, nest(columns, 0)))
-        };
-        let per_step = load + nest(columns, fetch + copy) + macs;
-        (df.k_steps(k) as u64 + 1) * per_step + nest(columns, rows) + Counters::NAMES.len() as u64
-    }
-
-    /// Workgroup memory the shader declares for a configuration with `wg_rows` rows per
-    /// workgroup: A's words and offsets and the dual-side slots (one word unless dual-side), two
-    /// buffers of each, the windows in workgroup memory (one word unless gathered from there),
-    /// and the counter row.
-    fn workgroup_bytes(&self, df: &Dataflow, a_g1: usize, wg_rows: usize) -> u64 {
-        let window_words = (df.fibers_per_step * df.shape.fiber_span()).div_ceil(4);
-        let words_per_row = (df.fibers_per_step * a_g1 * df.shape.g0 as usize).div_ceil(4);
-        let buffers = 1 + usize::from(self.double_buffer);
-        let slots = if df.b_drives_rank1 { buffers * wg_rows * MAX_SLOTS } else { 0 } + 1;
-        let windows = if self.window_shared { window_words * TILE_N } else { 0 } + 1;
-        4 * (2 * buffers * wg_rows * words_per_row + slots + windows + ROW_WORDS) as u64
     }
 
     /// Emulates `Z = A x B` on the device. Rows of A are split into dispatches of whole row
