@@ -98,9 +98,9 @@ pub struct HighlightKernel {
     /// (software adapters, where that is faster).
     window_shared: bool,
     /// PE arrays of a row group one workgroup emulates, at most (each B window fetched once for
-    /// all their rows); fewer where the group has fewer, or K is too long for its counts.
+    /// all their rows); fewer where they do not fit ([`tiling`]).
     arrays_per_workgroup: usize,
-    /// Output columns (cycles) per invocation: each A word read once for all of them.
+    /// Output columns (cycles) per invocation, at most: each A word read once for all of them.
     columns: usize,
     /// Whether the next k-step's A is loaded while this one's is read (one barrier per k-step
     /// instead of two, twice the register memory).
@@ -138,7 +138,11 @@ impl HighlightKernel {
             } else {
                 MAX_COLUMNS
             })),
-            double_buffer: std::env::var("HIGHLIGHT_DOUBLE_BUFFER").map_or(hardware, |v| v == "1"),
+            double_buffer: match std::env::var("HIGHLIGHT_DOUBLE_BUFFER").as_deref() {
+                Ok("1") => true,
+                Ok("0") => false,
+                _ => hardware,
+            },
         }
     }
 
