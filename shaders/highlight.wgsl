@@ -58,11 +58,11 @@ override H0_BITS: u32;           // K0 coordinate bits
 override OFFSET_BITS: u32;       // CSR offset bits
 override ROWS_PER_ARRAY: u32;
 override ARRAYS_PER_GROUP: u32;
-override ARRAYS_PER_WORKGROUP: u32;  // arrays of a row group one workgroup emulates (divides the group)
-override COLUMNS: u32;               // RF tile columns (cycles) per invocation: 1 or 2
-override DOUBLE_BUFFER: u32;         // 1: the next k-step's A is loaded while this one's is read
 override WINDOW_SHARED: u32;     // 1: the muxes gather from a window in workgroup memory (hardware
                                  // GPUs); 0: from a private array (software adapters, faster there)
+override ARRAYS_PER_WORKGROUP: u32; // arrays of a row group one workgroup emulates (divides it)
+override COLUMNS: u32;           // RF tile columns (cycles) per invocation: 1, 2 or 4
+override DOUBLE_BUFFER: u32;     // 1: the next k-step's A is loaded while this one's is read
 
 // Counter indices (C_*, NUM_COUNTERS), the workgroup's row (ROW_WORDS, start_workgroup,
 // add_to_workgroup, row_word) and byte_of come from shaders/counters.wgsl.
@@ -70,8 +70,8 @@ override WINDOW_SHARED: u32;     // 1: the muxes gather from a window in workgro
 const TILE_N = 128u;            // RF tile columns
 const MAX_SLOTS = 64u;          // A value slots a row holds per k-step
 const MAX_WINDOW_WORDS = 32u;   // B window of one k-step: up to 128 int8 values, 4 per word
-const MAX_COLUMNS = 4u;          // output columns per invocation
-const MAX_ACC = 64u;              // RF partial sums an invocation holds: rows x columns
+const MAX_COLUMNS = 4u;         // output columns per invocation
+const MAX_ACC = 64u;            // RF partial sums an invocation holds: rows x columns
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a_k1: array<u32>;        // K1 coordinate per block slot
@@ -96,10 +96,10 @@ override WINDOW_WORDS: u32 = (FIBERS_PER_STEP * H1 * H0 + 3u) / 4u;
 override REG_WORDS: u32 = WG_ROWS * WORDS_PER_ROW;
 
 // PE registers of the arrays: the stationary A slots of a k-step, in buffer (step % 2) when
-// double-buffered. Where
-// A's own K1 coordinates drive the rank1 muxes, four slots to a word: their int8 values, and
-// the offsets in the k-step's B window their rank1 and rank0 muxes select (K1 and K0
-// coordinates resolved at load), so a row's four MACs are one dot product of gathered bytes.
+// double-buffered. Where A's own K1 coordinates drive the rank1 muxes, four slots to a word:
+// their int8 values, and the offsets in the k-step's B window their rank1 and rank0 muxes select
+// (K1 and K0 coordinates resolved at load), so a row's four MACs are one dot product of gathered
+// bytes.
 var<workgroup> reg_a4: array<u32, (1u + DOUBLE_BUFFER) * REG_WORDS>;
 var<workgroup> reg_offset4: array<u32, (1u + DOUBLE_BUFFER) * REG_WORDS>;
 // In dual-side mode (B's K1 coordinates pick A's blocks per cycle), each slot alone: per buffer
@@ -226,71 +226,71 @@ fn main(
             let hi = min(p.k, lo + width);
             // Over the constant COLUMNS, so that the window's indices are constants once unrolled.
             for (var j = 0u; j < COLUMNS; j++) {
-              if j < columns_active {
-                let n = first_n + j * INVOCATIONS;
-                let wj = j * MAX_WINDOW_WORDS;
-                if B_MODE != 0u {
-                    for (var w = 0u; w < WINDOW_WORDS; w++) {
-                        window[wj + w] = 0u;
-                    }
-                }
-                if B_MODE == 0u {
-                    // The window's words of column n, shifted into place where the window does
-                    // not start on a word (its bytes past K are the column's zero padding).
-                    let first = n * p.b_blocks + (lo >> 2u);
-                    let shift = (lo & 3u) * 8u;
-                    for (var w = 0u; w < WINDOW_WORDS; w++) {
-                        var word = b_dense[first + w];
-                        if shift != 0u {
-                            word = (word >> shift) | (b_dense[first + w + 1u] << (32u - shift));
-                        }
-                        window[wj + w] = word;
-                    }
-                    if fetch_counter {
-                        count[C_GLB_READ_B] += hi - lo;
-                    }
-                } else if B_MODE == 1u {
-                    let first_block = lo / H0;
-                    let end_block = (hi + H0 - 1u) / H0;
-                    let base = n * p.b_blocks;
-                    for (var blk = first_block; blk < end_block; blk++) {
-                        for (var e = b_index[base + blk]; e < b_block_end[base + blk]; e++) {
-                            let word = b_value[e];
-                            let kl = blk * H0 - lo + (word >> 8u);
-                            window[wj + (kl >> 2u)] |= (word & 0xffu) << ((kl & 3u) * 8u);
+                if j < columns_active {
+                    let n = first_n + j * INVOCATIONS;
+                    let wj = j * MAX_WINDOW_WORDS;
+                    if B_MODE != 0u {
+                        for (var w = 0u; w < WINDOW_WORDS; w++) {
+                            window[wj + w] = 0u;
                         }
                     }
-                    if fetch_counter {
-                        let nonzeros = b_block_end[base + end_block - 1u] - b_index[base + first_block];
-                        count[C_GLB_READ_B] += nonzeros;
-                        count[C_GLB_READ_B_META_BITS] += nonzeros * OFFSET_BITS
-                            + 2u * (end_block - first_block) * p.addr_bits;
-                    }
-                } else {
-                    // B's nonempty K1 blocks only: G1 block slots of H0 values per fiber.
-                    for (var f = 0u; f < fibers_here; f++) {
-                        for (var s1 = 0u; s1 < G1; s1++) {
-                            let block_slot = (n * p.fibers + first_fiber + f) * G1 + s1;
-                            let k1 = b_index[block_slot];
-                            for (var e = 0u; e < H0; e++) {
-                                let word = b_value[block_slot * H0 + e];
-                                let kl = (f * H1 + k1) * H0 + (word >> 8u);
+                    if B_MODE == 0u {
+                        // The window's words of column n, shifted into place where the window does
+                        // not start on a word (its bytes past K are the column's zero padding).
+                        let first = n * p.b_blocks + (lo >> 2u);
+                        let shift = (lo & 3u) * 8u;
+                        for (var w = 0u; w < WINDOW_WORDS; w++) {
+                            var word = b_dense[first + w];
+                            if shift != 0u {
+                                word = (word >> shift) | (b_dense[first + w + 1u] << (32u - shift));
+                            }
+                            window[wj + w] = word;
+                        }
+                        if fetch_counter {
+                            count[C_GLB_READ_B] += hi - lo;
+                        }
+                    } else if B_MODE == 1u {
+                        let first_block = lo / H0;
+                        let end_block = (hi + H0 - 1u) / H0;
+                        let base = n * p.b_blocks;
+                        for (var blk = first_block; blk < end_block; blk++) {
+                            for (var e = b_index[base + blk]; e < b_block_end[base + blk]; e++) {
+                                let word = b_value[e];
+                                let kl = blk * H0 - lo + (word >> 8u);
                                 window[wj + (kl >> 2u)] |= (word & 0xffu) << ((kl & 3u) * 8u);
                             }
                         }
+                        if fetch_counter {
+                            let nonzeros = b_block_end[base + end_block - 1u] - b_index[base + first_block];
+                            count[C_GLB_READ_B] += nonzeros;
+                            count[C_GLB_READ_B_META_BITS] += nonzeros * OFFSET_BITS
+                                + 2u * (end_block - first_block) * p.addr_bits;
+                        }
+                    } else {
+                        // B's nonempty K1 blocks only: G1 block slots of H0 values per fiber.
+                        for (var f = 0u; f < fibers_here; f++) {
+                            for (var s1 = 0u; s1 < G1; s1++) {
+                                let block_slot = (n * p.fibers + first_fiber + f) * G1 + s1;
+                                let k1 = b_index[block_slot];
+                                for (var e = 0u; e < H0; e++) {
+                                    let word = b_value[block_slot * H0 + e];
+                                    let kl = (f * H1 + k1) * H0 + (word >> 8u);
+                                    window[wj + (kl >> 2u)] |= (word & 0xffu) << ((kl & 3u) * 8u);
+                                }
+                            }
+                        }
+                        width = pes * H0;
+                        if fetch_counter {
+                            count[C_GLB_READ_B] += width;
+                            count[C_GLB_READ_B_META_BITS] += pes * H1_BITS + width * H0_BITS;
+                        }
                     }
-                    width = pes * H0;
-                    if fetch_counter {
-                        count[C_GLB_READ_B] += width;
-                        count[C_GLB_READ_B_META_BITS] += pes * H1_BITS + width * H0_BITS;
+                    if B_DRIVES == 0u && (RANK1_SAF == 1u || RANK0_SAF == 1u) && WINDOW_SHARED == 1u {
+                        for (var w = 0u; w < WINDOW_WORDS; w++) {
+                            window_ws[w * TILE_N + lid + j * INVOCATIONS] = window[wj + w];
+                        }
                     }
                 }
-                if B_DRIVES == 0u && (RANK1_SAF == 1u || RANK0_SAF == 1u) && WINDOW_SHARED == 1u {
-                    for (var w = 0u; w < WINDOW_WORDS; w++) {
-                        window_ws[w * TILE_N + lid + j * INVOCATIONS] = window[wj + w];
-                    }
-                }
-              }
             }
             if fetch_counter {
                 if VFMU == 1u {
