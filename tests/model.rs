@@ -14,6 +14,28 @@ use highlight_emu::pattern::Pattern;
 use prost::Message;
 use tract_onnx::pb;
 
+/// The tool run in `dir`.
+fn emu_in(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("highlight-emu").unwrap();
+    cmd.current_dir(dir);
+    cmd
+}
+
+/// `model MODEL --input X --weight-sparsity SPARSITIES` run in `dir`, on the CPU reference.
+fn model_with_input(dir: &Path, model: &Path, x: &Path, sparsities: &str) -> Command {
+    let mut cmd = emu_in(dir);
+    cmd.args([
+        "model",
+        model.to_str().unwrap(),
+        "--input",
+        x.to_str().unwrap(),
+        "--weight-sparsity",
+        sparsities,
+    ])
+    .args(["--backend", "cpu"]);
+    cmd
+}
+
 fn tensor(name: &str, dims: &[i64], data: Vec<f32>) -> pb::TensorProto {
     pb::TensorProto {
         name: name.into(),
@@ -237,18 +259,8 @@ fn every_design_runs_every_layer_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let model = small_model(dir.path());
     let x = write_input(dir.path());
-    let out = Command::cargo_bin("highlight-emu")
-        .unwrap()
-        .current_dir(dir.path())
-        .args([
-            "model",
-            model.to_str().unwrap(),
-            "--input",
-            x.to_str().unwrap(),
-            "--weight-sparsity",
-            "0,0.5,0.75",
-        ])
-        .args(["--backend", "cpu", "--out", "res", "--export-workload", "small.toml"])
+    let out = model_with_input(dir.path(), &model, &x, "0,0.5,0.75")
+        .args(["--out", "res", "--export-workload", "small.toml"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -277,9 +289,7 @@ fn every_design_runs_every_layer_exactly() {
     // The exported sweep file runs as it is.
     let sweep = std::fs::read_to_string(dir.path().join("small.toml")).unwrap();
     assert!(sweep.contains("name = \"depthwise\"\nm = 1\nk = 9\nn = 9\ncount = 6"), "{sweep}");
-    let out = Command::cargo_bin("highlight-emu")
-        .unwrap()
-        .current_dir(dir.path())
+    let out = emu_in(dir.path())
         .args(["sweep", "small.toml", "--backend", "cpu", "--out", "swept"])
         .output()
         .unwrap();
@@ -290,9 +300,7 @@ fn every_design_runs_every_layer_exactly() {
 fn light_resnet50_has_the_shapes_of_the_resnet50_workload() {
     let dir = tempfile::tempdir().unwrap();
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/onnx/light_resnet50.onnx");
-    let out = Command::cargo_bin("highlight-emu")
-        .unwrap()
-        .current_dir(dir.path())
+    let out = emu_in(dir.path())
         .args(["model", model.to_str().unwrap(), "--capture-only", "--out", "lr"])
         .output()
         .unwrap();
@@ -344,8 +352,7 @@ fn bad_models_are_refused() {
         String::from_utf8_lossy(&out.stderr)
     );
     let err = |args: &[&str]| {
-        let out =
-            Command::cargo_bin("highlight-emu").unwrap().current_dir(dir.path()).args(args).output().unwrap();
+        let out = emu_in(dir.path()).args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         String::from_utf8(out.stderr).unwrap()
     };
@@ -396,9 +403,7 @@ fn accuracy_table_gives_figure_15_and_its_frontier() {
     let table = "design,weight_sparsity,accuracy_loss\ntc,0,0\nhighlight,0.5,0.3\nhighlight,0.75,0.9\nstc,0.5,0.2\ndstc,0.75,1.5\n";
     std::fs::write(dir.path().join("acc.csv"), table).unwrap();
     let run = |acc: &str, out: &str| {
-        Command::cargo_bin("highlight-emu")
-            .unwrap()
-            .current_dir(dir.path())
+        emu_in(dir.path())
             .args(["model", model.to_str().unwrap(), "--weight-sparsity", "0,0.5,0.75", "--backend", "cpu"])
             .args(["--accuracy", acc, "--out", out])
             .output()
@@ -439,18 +444,8 @@ fn model_shards_merge_into_the_full_run() {
     let model = small_model(dir.path());
     let x = write_input(dir.path());
     let run = |extra: &[&str]| {
-        let out = Command::cargo_bin("highlight-emu")
-            .unwrap()
-            .current_dir(dir.path())
-            .args([
-                "model",
-                model.to_str().unwrap(),
-                "--input",
-                x.to_str().unwrap(),
-                "--weight-sparsity",
-                "0,0.5",
-            ])
-            .args(["--designs", "highlight", "--backend", "cpu"])
+        let out = model_with_input(dir.path(), &model, &x, "0,0.5")
+            .args(["--designs", "highlight"])
             .args(extra)
             .output()
             .unwrap();
@@ -460,12 +455,7 @@ fn model_shards_merge_into_the_full_run() {
     run(&["--shard", "0/3", "--out", "s0"]);
     run(&["--shard", "1/3", "--out", "s1"]);
     run(&["--shard", "2/3", "--out", "s2"]);
-    let out = Command::cargo_bin("highlight-emu")
-        .unwrap()
-        .current_dir(dir.path())
-        .args(["merge", "s0", "s1", "s2", "--out", "merged"])
-        .output()
-        .unwrap();
+    let out = emu_in(dir.path()).args(["merge", "s0", "s1", "s2", "--out", "merged"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let csv = |d: &str| {
         // Wall times differ between runs; every other column must not.
