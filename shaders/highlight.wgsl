@@ -34,6 +34,8 @@ struct Params {
     fibers: u32,            // K1 fibers per row
     b_blocks: u32,          // CSR blocks per column, or (B dense) words per column
     addr_bits: u32,         // CSR address bits
+    addr_per_block: u32,    // CSR addresses read per block of a fetch
+    addr_first: u32,        // and once more where a fetch opens its column (block 0)
     split_fibers: u32,      // K1 fibers per split of K: workgroup z takes fibers
                             // [z * split_fibers, (z + 1) * split_fibers)
 }
@@ -264,7 +266,8 @@ fn main(
                             let nonzeros = b_block_end[base + end_block - 1u] - b_index[base + first_block];
                             count[C_GLB_READ_B] += nonzeros;
                             count[C_GLB_READ_B_META_BITS] += nonzeros * OFFSET_BITS
-                                + 2u * (end_block - first_block) * p.addr_bits;
+                                + (p.addr_per_block * (end_block - first_block)
+                                   + select(0u, p.addr_first, first_block == 0u)) * p.addr_bits;
                         }
                     } else {
                         // B's nonempty K1 blocks only: G1 block slots of H0 values per fiber.

@@ -110,7 +110,7 @@ pub fn measure_checked(
     )?;
     workload.check()?;
     let operands = workload.operands()?;
-    let prepared = match Prepared::new(design, design.arch(), &workload, &operands) {
+    let prepared = match Prepared::new(design, design.arch(), &workload, &operands, (None, None)) {
         Ok(p) => p,
         Err(RunError::Design(_)) => return Ok(None),
         Err(e) => return Err(e),

@@ -14,6 +14,7 @@ use std::collections::hash_map::Entry;
 use crate::inputs::{self, Operand};
 use crate::matrix::Matrix;
 use crate::run::{GpuBackend, Operands, RunError, RunResult, Workload, run_best_order};
+use crate::search::Search;
 
 /// A point every design runs: shapes, seed, and what operands the designs get.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -138,10 +139,12 @@ pub fn check_point(point: &Point, table: &DegreeTable) -> Result<(), RunError> {
 }
 
 /// Runs every design on `point`; `given` operands (the user's files) instead of generated ones.
+#[allow(clippy::too_many_arguments)]
 pub fn compare(
     point: &Point,
     table: &DegreeTable,
     ert: &Ert,
+    search: &Search,
     gpu: Option<&GpuBackend>,
     check: bool,
     given: Option<&Operands>,
@@ -155,7 +158,7 @@ pub fn compare(
     let given = given.zip(b_fibers.as_ref());
     for design in Design::ALL {
         progress(design);
-        outcomes.push(best_run(design, point, table, ert, gpu, check, given, &mut operands)?);
+        outcomes.push(best_run(design, point, table, ert, search, gpu, check, given, &mut operands)?);
     }
     let tc = outcomes
         .iter()
@@ -173,13 +176,14 @@ pub fn compare(
     Ok(outcomes)
 }
 
-/// A design's lowest-EDP run over its A candidates and both orders.
+/// A design's best run under the search's objective over its A candidates and both orders.
 #[allow(clippy::too_many_arguments)]
 fn best_run(
     design: Design,
     point: &Point,
     table: &DegreeTable,
     ert: &Ert,
+    search: &Search,
     gpu: Option<&GpuBackend>,
     check: bool,
     given: Option<(&Operands, &Matrix<i8>)>,
@@ -213,9 +217,11 @@ fn best_run(
             (None, Entry::Occupied(e)) => &*e.into_mut(),
             (None, Entry::Vacant(e)) => &*e.insert(workload.operands()?),
         };
-        match run_best_order(design, &arch, ert, &workload, operands, gpu, check, true, None) {
+        match run_best_order(design, &arch, ert, &workload, operands, gpu, check, true, search) {
             Ok((r, _)) => {
-                if best.as_ref().is_none_or(|b| r.edp < b.edp) {
+                if best.as_ref().is_none_or(|b| {
+                    search.objective.better((r.energy_pj, r.latency_s), (b.energy_pj, b.latency_s))
+                }) {
                     best = Some(r);
                 }
             }

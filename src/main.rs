@@ -9,9 +9,11 @@ use std::io::{ErrorKind, Write};
 
 use highlight_emu::design::Design;
 use highlight_emu::energy::Ert;
+use highlight_emu::format::Format;
 use highlight_emu::gpu;
 use highlight_emu::operand::OperandRole;
 use highlight_emu::run::{BackendChoice, GpuBackend, RunError, open_backend};
+use highlight_emu::search::{Objective, Search};
 use highlight_emu::sweep::Shard;
 
 /// Emulate the HighLight sparse DNN accelerator (MICRO 2023) and the designs it is compared with.
@@ -150,6 +152,10 @@ struct SweepArgs {
     /// Run only shard I of N (the points whose index is I modulo N), e.g. 0/4.
     #[arg(long)]
     shard: Option<Shard>,
+    /// What each design's mapping and operand formats are chosen to minimise, the same for every
+    /// design: edp (energy x delay), energy, or delay (cycles).
+    #[arg(long, value_enum, default_value = "edp")]
+    objective: Objective,
     #[command(flatten)]
     backend: BackendArgs,
     #[command(flatten)]
@@ -202,6 +208,10 @@ struct ModelArgs {
     /// Capture only: write layers.csv (and --export-workload), emulate nothing.
     #[arg(long)]
     capture_only: bool,
+    /// What each design's mapping and operand formats are chosen to minimise, the same for every
+    /// design: edp (energy x delay), energy, or delay (cycles).
+    #[arg(long, value_enum, default_value = "edp")]
+    objective: Objective,
     #[command(flatten)]
     backend: BackendArgs,
     #[command(flatten)]
@@ -227,6 +237,29 @@ impl EnergyArgs {
             Some(path) => Ert::load_any(path, self.ert_map.as_deref())?,
             None => Ert::default_45nm(),
         })
+    }
+}
+
+/// What the search minimises and which formats the user fixes, for `run` and `compare`.
+#[derive(clap::Args)]
+struct SearchArgs {
+    /// What each design's mapping and operand formats are chosen to minimise, the same for every
+    /// design: edp (energy x delay), energy, or delay (cycles).
+    #[arg(long, value_enum, default_value = "edp")]
+    objective: Objective,
+    /// Store A in this format instead of the best one the design allows (uncompressed, cp,
+    /// blocked-csr, bitmask); a design that cannot store A so is refused (compare: unsupported).
+    #[arg(long, value_enum)]
+    a_format: Option<Format>,
+    /// Store B in this format instead of the best one the design allows.
+    #[arg(long, value_enum)]
+    b_format: Option<Format>,
+}
+
+impl SearchArgs {
+    /// The search these flags ask for, with the given mapping.
+    fn search(&self, mapping: Option<highlight_emu::mapping::Mapping>) -> Search {
+        Search { objective: self.objective, mapping, a_format: self.a_format, b_format: self.b_format }
     }
 }
 
@@ -304,6 +337,8 @@ struct CompareArgs {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     #[command(flatten)]
+    search: SearchArgs,
+    #[command(flatten)]
     backend: BackendArgs,
     /// Print one JSON object instead of the table.
     #[arg(long)]
@@ -337,8 +372,10 @@ struct RunArgs {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     #[command(flatten)]
+    search: SearchArgs,
+    #[command(flatten)]
     backend: BackendArgs,
-    /// Also try Z^T = B^T x A^T and keep the order with the lower EDP.
+    /// Also try Z^T = B^T x A^T and keep the order better under --objective.
     #[arg(long)]
     swap: bool,
     /// Print one JSON object instead of the report.
@@ -351,7 +388,7 @@ struct RunArgs {
     #[arg(long)]
     arch: Option<PathBuf>,
     /// Timeloop mapping YAML (Sparseloop's map.yaml form) for the DRAM and GLB traffic, instead
-    /// of the mapper's least-energy tiling; the report prints the mapping used.
+    /// of the search's best tiling under --objective; the report prints the mapping used.
     #[arg(long)]
     mapping: Option<PathBuf>,
     #[command(flatten)]

@@ -1,8 +1,7 @@
-//! The default mapping of a workload onto a design (docs/DESIGN.md 11): the loops the machine
-//! itself fixes (PE registers, RF, the arrays) and, above them, the GLB and DRAM tile loops this
-//! small mapper picks: the tiling with the least hierarchy energy whose compressed tiles fit the
-//! GLB's data and metadata partitions. K stays innermost above the RF, so partial sums never leave
-//! it, as in the emulated machines.
+//! The mapping space of a workload on a design (docs/DESIGN.md 11): the loops the machine itself
+//! fixes (PE registers, RF, the arrays) and, above them, the GLB and DRAM tile loops
+//! [`crate::search`] chooses among, with the fit of the compressed tiles in the GLB's data and
+//! metadata partitions and the hierarchy's counts of a mapping.
 
 use crate::design::{Arch, Machine};
 use crate::hierarchy::{Hierarchy, Stored};
@@ -131,60 +130,39 @@ impl Nest {
         Mapping { levels }
     }
 
-    /// The tilings the mapper tries: every split of K between the RF and the GLB (or, with
-    /// `split_at_dram`, also DRAM), of M and N between the GLB and DRAM, and their orders.
-    fn candidates(&self, split_at_dram: bool) -> impl Iterator<Item = Mapping> + '_ {
+    /// The tilings the search tries: every split of K between the accumulating level, the GLB
+    /// and DRAM (partial sums go to DRAM and back between DRAM's K chunks), of M and N between
+    /// the GLB and DRAM, and their orders at both.
+    pub fn candidates(&self) -> impl Iterator<Item = Mapping> + '_ {
         divisors(self.k_steps).into_iter().flat_map(move |k_inner| {
-            let k_drams: Vec<u64> = if split_at_dram {
-                divisors(self.k_steps / k_inner).into_iter().filter(|&d| d > 1).collect()
-            } else {
-                vec![1]
-            };
-            k_drams.into_iter().flat_map(move |k_dram| {
+            divisors(self.k_steps / k_inner).into_iter().flat_map(move |k_dram| {
                 divisors(self.m_out).into_iter().flat_map(move |mg| {
                     divisors(self.n_out).into_iter().flat_map(move |ng| {
-                        [(true, true), (true, false), (false, true), (false, false)].into_iter().map(
-                            move |(glb_m, dram_m)| self.mapping((k_inner, k_dram), (mg, ng), glb_m, dram_m),
-                        )
+                        [(true, true), (true, false), (false, true), (false, false)]
+                            .into_iter()
+                            // Orders of one loop or none are the same mapping.
+                            .filter(move |&(glb_m, dram_m)| {
+                                (glb_m || (mg > 1 && ng > 1))
+                                    && (dram_m || (self.m_out / mg > 1 && self.n_out / ng > 1))
+                            })
+                            .map(move |(glb_m, dram_m)| {
+                                self.mapping((k_inner, k_dram), (mg, ng), glb_m, dram_m)
+                            })
                     })
                 })
             })
         })
     }
 
-    /// Picks the GLB and DRAM tiling with the least `cost` whose GLB tiles of A and B, stored as
-    /// `a` and `b`, fit the architecture's GLB data and metadata partitions, keeping all of K at
-    /// the GLB (partial sums never leave the RF); only where no such tiling fits, K is also split
-    /// at DRAM. The smallest tiling, one k-step of a row group and a column tile, fits any GLB
-    /// that holds those.
-    pub fn choose(
-        &self,
-        arch: &Arch,
-        a: Stored,
-        b: Stored,
-        cost: impl Fn(&Mapping) -> f64,
-    ) -> Result<Mapping, MappingError> {
-        let mut best: Option<(f64, Mapping)> = None;
-        for split_at_dram in [false, true] {
-            best = self
-                .candidates(split_at_dram)
-                .filter(|m| fits(m, arch, a, b))
-                .map(|m| (cost(&m), m))
-                .min_by(|(x, _), (y, _)| x.total_cmp(y));
-            if best.is_some() {
-                break;
-            }
-        }
-        match best {
-            Some((_, m)) => Ok(m),
-            // The smallest tiles do not fit either: say what they need.
-            None => Err(MappingError::Bad {
-                origin: "the mapper".into(),
-                message: format!(
-                    "no tiling fits the GLB: the smallest tiles of the compressed operands {}",
-                    footprint(&self.mapping((1, self.k_steps), (1, 1), true, true), arch, a, b)
-                ),
-            }),
+    /// The error where not even the smallest tiling, one k-step of a row group and a column
+    /// tile, fits the GLB with the operands stored as `a` and `b`: what those tiles need.
+    pub fn nothing_fits(&self, arch: &Arch, a: Stored, b: Stored) -> MappingError {
+        MappingError::Bad {
+            origin: "the mapper".into(),
+            message: format!(
+                "no tiling fits the GLB: the smallest tiles of the compressed operands {}",
+                footprint(&self.mapping((1, self.k_steps), (1, 1), true, true), arch, a, b)
+            ),
         }
     }
 }
@@ -210,7 +188,7 @@ fn glb_footprint(mapping: &Mapping, arch: &Arch, a: Stored, b: Stored) -> (f64, 
 }
 
 /// Whether the GLB's tiles fit its data and metadata partitions.
-fn fits(mapping: &Mapping, arch: &Arch, a: Stored, b: Stored) -> bool {
+pub fn fits(mapping: &Mapping, arch: &Arch, a: Stored, b: Stored) -> bool {
     let (data, meta) = glb_footprint(mapping, arch, a, b);
     data <= arch.storage.glb_data_bytes as f64 && meta <= arch.storage.glb_meta_bytes as f64
 }

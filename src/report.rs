@@ -46,6 +46,20 @@ pub fn run_text(r: &RunResult) -> String {
     };
     let _ = writeln!(out, "  A {} (density {:.4}, runs as {}{order})", w.a, w.a_density, r.a_runs_as);
     let _ = writeln!(out, "  B {} (density {:.4})", w.b, w.b_density);
+    if let (Some(a), Some(b)) = (r.a_format, r.b_format) {
+        let _ = write!(out, "  stored: A {a}, B {b}");
+        if let Some(s) = &r.search {
+            let mapping = if s.mapping_given { "the given mapping" } else { "mapping" };
+            let _ = write!(
+                out,
+                "; {mapping} and formats chosen for the least {} ({} candidates, {:.1} ms)",
+                s.objective.id(),
+                s.candidates,
+                s.ms
+            );
+        }
+        let _ = writeln!(out);
+    }
     for (name, input) in r.inputs.iter().flat_map(|i| [("A", &i.a), ("B", &i.b)]) {
         let Some(f) = input else { continue };
         let _ = write!(out, "  {name} from {} ({})", f.file, f.dtype);
@@ -127,8 +141,8 @@ pub fn compare_text(p: &Point, outcomes: &[Outcome]) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<15} {:<30} {:<20} {:<8} {:>12} {:>8} {:>8} {:>8}",
-        "design", "A runs as", "B", "order", "cycles", "speedup", "energy", "EDP"
+        "{:<15} {:<30} {:<20} {:<28} {:<8} {:>12} {:>8} {:>8} {:>8}",
+        "design", "A runs as", "B", "stored A, B", "order", "cycles", "speedup", "energy", "EDP"
     );
     for o in outcomes {
         match (&o.result, &o.normalised_to_tc, &o.unsupported) {
@@ -137,12 +151,17 @@ pub fn compare_text(p: &Point, outcomes: &[Outcome]) -> String {
                     crate::run::Order::AsGiven => "A x B",
                     crate::run::Order::Swapped => "swapped",
                 };
+                let stored = match (r.a_format, r.b_format) {
+                    (Some(a), Some(b)) => format!("{a}, {b}"),
+                    _ => String::new(),
+                };
                 let _ = writeln!(
                     out,
-                    "{:<15} {:<30} {:<20} {:<8} {:>12} {:>7.2}x {:>8.3} {:>8.3}",
+                    "{:<15} {:<30} {:<20} {:<28} {:<8} {:>12} {:>7.2}x {:>8.3} {:>8.3}",
                     o.design.id(),
                     r.a_runs_as,
                     r.workload.b,
+                    stored,
                     order,
                     r.cycles,
                     n.speedup,
@@ -159,9 +178,10 @@ pub fn compare_text(p: &Point, outcomes: &[Outcome]) -> String {
     let first = outcomes.iter().find_map(|o| o.result.as_ref());
     let _ = writeln!(
         out,
-        "energy and EDP relative to TC; backend {}; energy table {}",
+        "energy and EDP relative to TC; backend {}; energy table {}; every design at its best mapping and formats for the least {}",
         first.map_or("none", |r| r.backend.id()),
-        first.map_or("", |r| r.ert.as_str())
+        first.map_or("", |r| r.ert.as_str()),
+        first.and_then(|r| r.search.as_ref()).map_or("edp", |s| s.objective.id())
     );
     let _ = writeln!(
         out,

@@ -5,7 +5,7 @@ mod common;
 
 use common::noise;
 use highlight_emu::format::{
-    BFormat, BlockedCsr, FormatError, HierarchicalCp, Storage, TwoRankHss, coord_bits,
+    BFormat, BlockedCsr, CsrAddresses, FormatError, HierarchicalCp, Storage, TwoRankHss, coord_bits,
 };
 use highlight_emu::matrix::Matrix;
 use highlight_emu::operand::{OperandRole, generate};
@@ -43,13 +43,13 @@ proptest! {
     #[test]
     fn blocked_csr_round_trips(k in 1usize..80, n in 1usize..8, block in 1usize..=8, density in 0.05f64..=1.0, seed: u64) {
         let b = generate(&Pattern::Unstructured { density }, OperandRole::B, n, k, seed).unwrap();
-        let csr = BlockedCsr::compress(&b, block);
+        let csr = BlockedCsr::compress(&b, block, CsrAddresses::Offsets);
         prop_assert_eq!(csr.decompress(), b.clone());
         let nonzeros = b.occupancy() as u64;
         let blocks = (n * k.div_ceil(block)) as u64;
         prop_assert_eq!(csr.storage(), Storage {
             value_words: nonzeros,
-            metadata_bits: nonzeros * coord_bits(block) + 2 * blocks * coord_bits(k + 1),
+            metadata_bits: nonzeros * coord_bits(block) + (blocks + n as u64) * coord_bits(k + 1),
         });
         prop_assert_eq!(BFormat::BlockedCsr(csr).decompress(), b);
     }

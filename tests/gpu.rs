@@ -56,12 +56,14 @@ fn every_shader_validates_with_naga() {
 
 use highlight_emu::counters::Counters;
 use highlight_emu::design::Design;
+use highlight_emu::format::Format;
 use highlight_emu::gpu::highlight::GpuRun;
 use highlight_emu::gpu::highlight::HighlightKernel;
 use highlight_emu::gpu::sum_partials;
 use highlight_emu::gpu::{Gpu, GpuError};
 use highlight_emu::pattern::Pattern;
-use highlight_emu::run::{Compressed, GpuBackend, Prepared, Workload};
+use highlight_emu::run::{Compressed, GpuBackend, Operands, Prepared, Workload};
+use highlight_emu::search::Formats;
 
 /// Runs a tensor-core design's prepared operands on `kernel`.
 fn run_tensor_core(kernel: &HighlightKernel, gpu: &Gpu, prepared: &Prepared) -> Result<GpuRun, GpuError> {
@@ -200,7 +202,7 @@ fn gpu_equals_cpu_by(
 ) -> Result<(), String> {
     let w = Workload { m, k, n, a: Pattern::parse(a).unwrap(), b: Pattern::parse(b).unwrap(), seed };
     let ops = w.operands().unwrap();
-    let mut prepared = Prepared::new(design, design.arch(), &w, &ops).unwrap();
+    let mut prepared = prepare(design, &w, &ops);
     adjust(&mut prepared);
     let (cpu_z, cpu_counters) = prepared.run_cpu(&ops);
     let case = format!("{design:?} {m} x {k} x {n}, A {a}, B {b}");
@@ -244,7 +246,7 @@ fn large_shapes_split_into_dispatches() {
         seed: 8,
     };
     let ops = w.operands().unwrap();
-    let prepared = Prepared::new(Design::Highlight, Design::Highlight.arch(), &w, &ops).unwrap();
+    let prepared = prepare(Design::Highlight, &w, &ops);
     let (cpu_z, cpu_counters) = prepared.run_cpu(&ops);
     // One 64-row group of Z is 64 x 150 x 4 = 38400 bytes: a 40000-byte limit gives 4 dispatches.
     let split = HighlightKernel::new(&gpu).with_binding_limit(40_000);
@@ -302,7 +304,7 @@ fn selfcheck_matches_the_cpu_reference_and_catches_tampered_counters() {
             seed: seed as u64,
         };
         let ops = w.operands().unwrap();
-        let prepared = Prepared::new(design, design.arch(), &w, &ops).unwrap();
+        let prepared = prepare(design, &w, &ops);
         let (_, counters) = prepared.run_cpu(&ops);
         let expected = expected_of(&prepared, &w);
         let case = format!("{design:?} {m} x {k} x {n}, A {a}, B {b}");
@@ -369,7 +371,7 @@ fn software_loop_limit_is_refused_and_a_cut_run_is_caught() {
         let w =
             Workload { m: 1, k, n: 1, a: Pattern::parse(a).unwrap(), b: Pattern::parse(b).unwrap(), seed: 3 };
         let ops = w.operands().unwrap();
-        let prepared = Prepared::new(design, design.arch(), &w, &ops).unwrap();
+        let prepared = prepare(design, &w, &ops);
         backend.gpu.loop_limit = software.then_some(highlight_emu::gpu::SOFTWARE_LOOP_LIMIT);
         let run = prepared.emulate_gpu(&backend);
         if !software {
@@ -438,7 +440,7 @@ fn dstc_and_s2ta_refuse_a_k_whose_counts_could_wrap() {
         let w =
             Workload { m: 1, k, n: 1, a: Pattern::parse(a).unwrap(), b: Pattern::parse(b).unwrap(), seed: 1 };
         let ops = w.operands().unwrap();
-        let prepared = Prepared::new(design, design.arch(), &w, &ops).unwrap();
+        let prepared = prepare(design, &w, &ops);
         match prepared.emulate_gpu(&backend) {
             Err(GpuError::Unsupported(why)) => {
                 assert!(why.contains("counts cannot wrap"), "{design:?}: {why}")
@@ -534,4 +536,14 @@ fn k_splits_equal_cpu() {
             kernel_equals_cpu(&kernel, &gpu, case, seed as u64, &format!("{splits} splits"));
         }
     }
+}
+
+/// The design ready to run, with sparse B in blocked CSR where the design can store it so: the
+/// kernels' CSR path is the one these tests hold to the CPU (the search may store B either way).
+fn prepare(design: Design, w: &Workload, ops: &Operands) -> Prepared {
+    let mut p = Prepared::new(design, design.arch(), w, ops, (None, None)).unwrap();
+    if w.b != Pattern::Dense && p.allowed()[1].contains(&Format::BlockedCsr) {
+        p.set_formats(Formats { b: Format::BlockedCsr, ..p.formats }, ops);
+    }
+    p
 }

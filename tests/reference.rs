@@ -5,14 +5,16 @@ use approx::assert_relative_eq;
 use highlight_emu::counters::Counters;
 use highlight_emu::design::{Bandwidth, Design};
 use highlight_emu::energy::{Ert, evaluate};
+use highlight_emu::format::{CsrAddresses, Format};
 use highlight_emu::matrix::{Matrix, dense_product};
 use highlight_emu::pattern::Pattern;
 use highlight_emu::run::{Bound, Compressed, Operands, Prepared, RunResult, Workload, run};
+use highlight_emu::search::Search;
 use proptest::prelude::*;
 
 /// Runs and evaluates a workload on the CPU reference with the shipped architecture and ERT.
 fn reference_run(design: Design, w: &Workload, ops: &Operands) -> (RunResult, Matrix<i32>) {
-    run(design, design.arch(), &Ert::default_45nm(), w, ops, None, false, None).unwrap()
+    run(design, design.arch(), &Ert::default_45nm(), w, ops, None, false, &Search::default()).unwrap()
 }
 
 fn workload(m: usize, k: usize, n: usize, a: &str, b: &str, seed: u64) -> Workload {
@@ -47,7 +49,7 @@ proptest! {
         let ops = w.operands().unwrap();
         let dense = dense_product(&ops.a, &ops.b);
         for design in [Design::Highlight, Design::Tc] {
-            let prepared = Prepared::new(design, design.arch(), &w, &ops).unwrap();
+            let prepared = Prepared::new(design, design.arch(), &w, &ops, (None, None)).unwrap();
             let (z, c) = prepared.run_cpu(&ops);
             prop_assert_eq!(&z, &dense, "{:?} A {} B {}", design, a, b);
             let Compressed::TensorCore { dataflow, b: b_format, .. } = &prepared.compressed else { unreachable!() };
@@ -110,7 +112,8 @@ fn counters_by_hand() {
     ]);
     let w = workload(2, 8, 2, "K0(2:4)", "unstructured(0.5)", 0);
     let ops = Operands::new(a, b);
-    let prepared = Prepared::new(Design::Highlight, Design::Highlight.arch(), &w, &ops).unwrap();
+    let csr = (None, Some(Format::BlockedCsr));
+    let prepared = Prepared::new(Design::Highlight, Design::Highlight.arch(), &w, &ops, csr).unwrap();
     assert_eq!(prepared.runs_as(), "K1(2:2)->K0(2:4)");
     let (z, c) = prepared.run_cpu(&ops);
     assert_eq!(z, dense_product(&ops.a, &ops.b));
@@ -121,8 +124,9 @@ fn counters_by_hand() {
         glb_read_a: 8,            // 4 slots per row
         glb_read_a_meta_bits: 20, // per row 2 PEs x (1 K1 bit + 2 x 2 K0 bits)
         glb_read_b: 11,           // B's nonzeros: 6 + 5
-        glb_read_b_meta_bits: 54, // 11 offsets x 2 bits + 2 columns x 2 blocks x 2 addresses x 4 bits
-        glb_write_z: 16,          // 4 outputs x 4 bytes
+        // 11 offsets x 2 bits + 2 columns x (2 blocks + 1) block offsets x 4 bits (UOP)
+        glb_read_b_meta_bits: 46,
+        glb_write_z: 16, // 4 outputs x 4 bytes
         pe_reg_write: 8,
         pe_reg_read: 16, // 2 rows x 4 slots x 2 cycles
         vfmu_write: 16,  // 8-word window x 2 cycles
@@ -138,6 +142,11 @@ fn counters_by_hand() {
         cycles: 2, // one row group x N = 2 x one k-step
     };
     assert_eq!(c, expected);
+    // With a start and an end address per block: 2 columns x 2 blocks x 2 addresses x 4 bits.
+    let mut arch = Design::Highlight.arch();
+    arch.formats.blocked_csr_addresses = CsrAddresses::StartEnd;
+    let (_, c) = Prepared::new(Design::Highlight, arch, &w, &ops, csr).unwrap().run_cpu(&ops);
+    assert_eq!(c, Counters { glb_read_b_meta_bits: 22 + 32, ..expected });
 }
 
 #[test]
@@ -176,7 +185,8 @@ fn cycles_are_bounded_by_the_memories_bandwidth() {
         let ops = w.operands().unwrap();
         let mut arch = design.arch();
         arch.bandwidth = bandwidth;
-        let (r, _) = run(design, arch, &Ert::default_45nm(), &w, &ops, None, false, None).unwrap();
+        let (r, _) =
+            run(design, arch, &Ert::default_45nm(), &w, &ops, None, false, &Search::default()).unwrap();
         let h = &r.hierarchy;
         let bytes = |data: u64, bits: u64| data + bits.div_ceil(8);
         let sides = [
@@ -234,18 +244,22 @@ fn dense_highlight_is_at_edp_parity_with_tc() {
 fn unsupported_a_names_what_highlight_runs() {
     let w = workload(8, 16, 8, "C1(3:4)->C0(2:4)", "dense", 1);
     let ops = w.operands().unwrap();
-    let err = Prepared::new(Design::Highlight, Design::Highlight.arch(), &w, &ops).err().unwrap().to_string();
+    let err = Prepared::new(Design::Highlight, Design::Highlight.arch(), &w, &ops, (None, None))
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("HighLight cannot run A = C1(3:4)->C0(2:4)"), "{err}");
     assert!(err.contains("K1(2:H1)->K0(2:H0) with 2 <= H1 <= 8, 2 <= H0 <= 4"), "{err}");
     assert!(err.contains("also satisfies K1(2:2)->K0(2:4)"), "{err}");
     let w = workload(8, 16, 8, "unstructured(0.5)", "dense", 1);
-    let err = Prepared::new(Design::Highlight, Design::Highlight.arch(), &w, &w.operands().unwrap())
-        .err()
-        .unwrap()
-        .to_string();
+    let err =
+        Prepared::new(Design::Highlight, Design::Highlight.arch(), &w, &w.operands().unwrap(), (None, None))
+            .err()
+            .unwrap()
+            .to_string();
     assert!(err.contains("cannot run A = unstructured(0.5)"), "{err}");
     // TC runs every pattern, computing its zeros.
-    assert!(Prepared::new(Design::Tc, Design::Tc.arch(), &w, &w.operands().unwrap()).is_ok());
+    assert!(Prepared::new(Design::Tc, Design::Tc.arch(), &w, &w.operands().unwrap(), (None, None)).is_ok());
 }
 
 /// `--check` names the first differing counter, else the first differing Z element.

@@ -88,7 +88,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         gpu.as_ref(),
         args.backend.check,
         args.swap,
-        mapping.as_ref(),
+        &args.search.search(mapping),
     )?;
     result.inputs = report;
     if let Some(dir) = &args.save {
@@ -237,6 +237,7 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
         &point,
         &table,
         &ert,
+        &args.search.search(None),
         gpu.as_ref(),
         args.backend.check,
         given_operands,

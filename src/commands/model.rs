@@ -7,6 +7,7 @@ use anyhow::{Result, bail};
 use highlight_emu::design::Design;
 use highlight_emu::model::emulate::{LayerStats, layers_csv, run, workload, workload_toml};
 use highlight_emu::model::{Input, capture};
+use highlight_emu::search::Search;
 use highlight_emu::sweep::{Provenance, Results, safe_name};
 
 use super::emit;
@@ -130,6 +131,7 @@ pub fn model(args: &ModelArgs) -> Result<()> {
         &args.weight_sparsity,
         &designs,
         &ert,
+        &Search { objective: args.objective, ..Search::default() },
         gpu.as_ref(),
         args.backend.check,
         args.shard,
@@ -151,7 +153,7 @@ pub fn model(args: &ModelArgs) -> Result<()> {
         checked: args.backend.check && gpu.is_some(),
         points,
         shard: args.shard,
-        provenance: Some(Provenance::new(&file, &ert)),
+        provenance: Some(Provenance::new(&file, &ert, args.objective)),
         rows,
     };
     finish(&results, &out, args.accuracy.as_deref(), &|tmp| {

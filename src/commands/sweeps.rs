@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use highlight_emu::design::Design;
+use highlight_emu::search::Search;
 use highlight_emu::sweep::{Results, SweepFile};
 
 use super::emit;
@@ -50,6 +51,7 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
         &file,
         args.shard,
         &ert,
+        &Search { objective: args.objective, ..Search::default() },
         gpu.as_ref(),
         args.backend.check,
         |point, design| {

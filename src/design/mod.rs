@@ -180,6 +180,19 @@ pub struct Arch {
     /// The DRAM's and GLB's bandwidths; without them, traffic never stalls the arrays.
     #[serde(default)]
     pub bandwidth: Option<Bandwidth>,
+    /// How the formats the design reads are laid out.
+    #[serde(default)]
+    pub formats: FormatOptions,
+}
+
+/// Format layout options (`[formats]`).
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FormatOptions {
+    /// `offsets` (default: one per block and one per column, Sparseloop's UOP) or `start-end`
+    /// (two per block).
+    #[serde(default)]
+    pub blocked_csr_addresses: crate::format::CsrAddresses,
 }
 
 /// The outputs' path: requantised to `bits` and written from the RF to DRAM, or (`via_glb`)

@@ -68,6 +68,21 @@ impl Bitmask {
         })
     }
 
+    /// How many nonzeros `fiber` has at coordinates in `range`: the set bits, counted by word.
+    pub fn count(&self, fiber: usize, range: std::ops::Range<usize>) -> usize {
+        let words = &self.mask[fiber * self.words_per_fiber..(fiber + 1) * self.words_per_fiber];
+        let bits_below = |c: usize| -> u32 {
+            let full: u32 = words[..c / 64].iter().map(|w| w.count_ones()).sum();
+            let part = if c.is_multiple_of(64) {
+                0
+            } else {
+                (words[c / 64] & ((1u64 << (c % 64)) - 1)).count_ones()
+            };
+            full + part
+        };
+        (bits_below(range.end) - bits_below(range.start)) as usize
+    }
+
     /// The dense matrix the fibers hold.
     pub fn decompress(&self) -> Matrix<i8> {
         let mut m = Matrix::zeros(self.fibers, self.shape);

@@ -1,10 +1,43 @@
 //! Operand B formats (paper section 6.4, DESIGN.md 5): dense B needs no metadata; sparse B is
 //! blocked CSR, per column n its nonzeros with their K offsets, grouped by block (the H0
-//! consecutive k that one K1 coordinate of A selects), with a start and an end address per block
-//! so that the VFMU knows how far to shift for each block.
+//! consecutive k that one K1 coordinate of A selects), with addresses that tell the VFMU where
+//! each block's nonzeros lie: by default one offset per block plus one per column (Sparseloop's
+//! UOP rank: block b spans offsets b to b + 1), or a start and an end address per block.
+
+use serde::{Deserialize, Serialize};
 
 use super::{HierarchicalCp, Storage, coord_bits};
 use crate::matrix::Matrix;
+
+/// How blocked CSR addresses its blocks (an architecture's `[formats] blocked_csr_addresses`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CsrAddresses {
+    /// One offset per block plus one per column: each block ends where the next starts
+    /// (Sparseloop's uncompressed offset pairs, UOP).
+    #[default]
+    Offsets,
+    /// A start and an end address per block (the paper's section 6.4 wording).
+    StartEnd,
+}
+
+impl CsrAddresses {
+    /// Addresses read per block of a fetch, and once more where the fetch starts its column
+    /// (the offset that opens the column's first block); a later fetch's opening offset is the
+    /// previous fetch's closing one, which the VFMU still holds.
+    pub fn per_block_and_first(self) -> (u64, u64) {
+        match self {
+            CsrAddresses::Offsets => (1, 1),
+            CsrAddresses::StartEnd => (2, 0),
+        }
+    }
+
+    /// Addresses a fetch of blocks `first..end` of a column reads.
+    pub fn fetched(self, first: usize, end: usize) -> u64 {
+        let (per_block, opening) = self.per_block_and_first();
+        per_block * (end - first) as u64 + if first == 0 { opening } else { 0 }
+    }
+}
 
 /// Sparse B (K x N) in blocked CSR, column by column.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,6 +52,8 @@ pub struct BlockedCsr {
     pub block_start: Vec<u32>,
     /// One past each block's last nonzero, indexed as `block_start`.
     pub block_end: Vec<u32>,
+    /// How the blocks are addressed: what the metadata counts charge.
+    pub addresses: CsrAddresses,
     /// K offset of each nonzero within its block.
     pub offset: Vec<u8>,
     /// The nonzero values, column by column, block by block.
@@ -27,7 +62,7 @@ pub struct BlockedCsr {
 
 impl BlockedCsr {
     /// Compresses B with blocks of `block` consecutive k (`block` <= 256).
-    pub fn compress(b: &Matrix<i8>, block: usize) -> Self {
+    pub fn compress(b: &Matrix<i8>, block: usize, addresses: CsrAddresses) -> Self {
         assert!((1..=256).contains(&block), "block of {block} k does not fit an 8-bit offset");
         let blocks = b.rows.div_ceil(block);
         let mut csr = BlockedCsr {
@@ -37,6 +72,7 @@ impl BlockedCsr {
             blocks,
             block_start: Vec::with_capacity(b.cols * blocks),
             block_end: Vec::with_capacity(b.cols * blocks),
+            addresses,
             offset: Vec::new(),
             value: Vec::new(),
         };
@@ -71,15 +107,20 @@ impl BlockedCsr {
         b
     }
 
-    /// Stored nonzeros; metadata is one offset per nonzero plus a start and an end address per
-    /// block, each address wide enough to point anywhere in its column (ceil(log2(K + 1)) bits).
+    /// Stored nonzeros; metadata is one offset per nonzero plus the blocks' addresses (one per
+    /// block and one per column, or two per block), each wide enough to point anywhere in its
+    /// column (ceil(log2(K + 1)) bits).
     pub fn storage(&self) -> Storage {
-        let nonzeros = self.value.len() as u64;
-        let addresses = 2 * self.block_start.len() as u64;
-        Storage {
-            value_words: nonzeros,
-            metadata_bits: nonzeros * coord_bits(self.block) + addresses * coord_bits(self.k + 1),
-        }
+        storage(self.k, self.n, self.value.len() as u64, self.block, self.addresses)
+    }
+}
+
+/// What blocked CSR of a K x N matrix with `nonzeros` nonzeros occupies, without building it.
+pub fn storage(k: usize, n: usize, nonzeros: u64, block: usize, addresses: CsrAddresses) -> Storage {
+    let addresses = n as u64 * addresses.fetched(0, k.div_ceil(block.max(1)));
+    Storage {
+        value_words: nonzeros,
+        metadata_bits: nonzeros * coord_bits(block) + addresses * coord_bits(k + 1),
     }
 }
 

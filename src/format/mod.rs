@@ -5,7 +5,7 @@ pub mod blocked_csr;
 pub mod hierarchical_cp;
 
 pub use bitmask::Bitmask;
-pub use blocked_csr::{BFormat, BlockedCsr};
+pub use blocked_csr::{BFormat, BlockedCsr, CsrAddresses};
 pub use hierarchical_cp::{HierarchicalCp, TwoRankHss};
 
 use serde::Serialize;
@@ -16,6 +16,39 @@ use thiserror::Error;
 pub struct Storage {
     pub value_words: u64,
     pub metadata_bits: u64,
+}
+
+/// How an operand is stored above the PE array (DESIGN.md 5): the representation a design's
+/// hardware can read, chosen per run by the search or fixed with `--a-format` / `--b-format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// Every value, no metadata; zeros are found by a zero test where the design gates them.
+    Uncompressed,
+    /// Hierarchical coordinate payload: G values per block with their coordinates per rank.
+    Cp,
+    /// B's nonzeros with K0 offsets, grouped in blocks with block addresses.
+    BlockedCsr,
+    /// The nonzeros and one bit per element.
+    Bitmask,
+}
+
+impl Format {
+    /// The format's name on the command line and in results.
+    pub fn id(self) -> &'static str {
+        match self {
+            Format::Uncompressed => "uncompressed",
+            Format::Cp => "cp",
+            Format::BlockedCsr => "blocked-csr",
+            Format::Bitmask => "bitmask",
+        }
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.id())
+    }
 }
 
 /// Bits of an offset coordinate that tells one of `shape` positions apart: ceil(log2 shape).

@@ -46,6 +46,8 @@ struct Params {
     fibers: u32,
     b_blocks: u32,
     addr_bits: u32,
+    addr_per_block: u32,
+    addr_first: u32,
     split_fibers: u32,
 }
 
@@ -254,6 +256,10 @@ impl HighlightKernel {
 
         // B, shared by every dispatch.
         let empty = [0u8; 4];
+        let (addr_per_block, addr_first) = match b {
+            BFormat::BlockedCsr(csr) => csr.addresses.per_block_and_first(),
+            _ => (0, 0),
+        };
         let (b_mode, b_blocks, offset_bits, b_buffers) = match b {
             BFormat::Dense(b) => {
                 // Column by column, four k to a word, so a k-step's window is a run of words;
@@ -383,6 +389,8 @@ impl HighlightKernel {
                 fibers: a.fibers as u32,
                 b_blocks,
                 addr_bits: coord_bits(k + 1) as u32,
+                addr_per_block: addr_per_block as u32,
+                addr_first: addr_first as u32,
                 split_fibers: (steps_per_split * df.fibers_per_step) as u32,
             };
             let array_blocks = rows.div_ceil(wg_rows);

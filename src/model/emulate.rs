@@ -14,6 +14,7 @@ use crate::inputs::{Operand, satisfied};
 use crate::matrix::Matrix;
 use crate::operand::{prune, quantize};
 use crate::run::{GpuBackend, Operands, RunError, RunResult, Workload, run_best_order};
+use crate::search::Search;
 use crate::sweep::{Layer as SweepLayer, Row, Shard, SweepFile};
 
 /// One captured node as `layers.csv` lists it.
@@ -176,6 +177,7 @@ fn design_on_layer(
     sparsity: f64,
     table: &DegreeTable,
     ert: &Ert,
+    search: &Search,
     gpu: Option<&GpuBackend>,
     check: bool,
 ) -> Result<Outcome, RunError> {
@@ -213,7 +215,7 @@ fn design_on_layer(
                 seed: 0,
             };
             let operands = Operands::new(a, b.clone());
-            match run_best_order(design, &arch, ert, &workload, &operands, gpu, check, true, None) {
+            match run_best_order(design, &arch, ert, &workload, &operands, gpu, check, true, search) {
                 Ok((r, _)) => match &mut total {
                     Some(t) => absorb(t, &r),
                     None => total = Some(r),
@@ -226,7 +228,9 @@ fn design_on_layer(
             }
         }
         if let Some(t) = total
-            && best.as_ref().is_none_or(|b| t.edp < b.edp)
+            && best.as_ref().is_none_or(|b| {
+                search.objective.better((t.energy_pj, t.latency_s), (b.energy_pj, b.latency_s))
+            })
         {
             best = Some(t);
         }
@@ -246,6 +250,7 @@ pub fn run(
     sparsities: &[f64],
     designs: &[Design],
     ert: &Ert,
+    search: &Search,
     gpu: Option<&GpuBackend>,
     check: bool,
     shard: Option<Shard>,
@@ -285,7 +290,7 @@ pub fn run(
             let mut outcomes = Vec::new();
             for design in Design::ALL.into_iter().filter(|d| *d == Design::Tc || designs.contains(d)) {
                 progress(&s.name, design);
-                outcomes.push(design_on_layer(design, gemms, b, sparsity, &table, ert, gpu, check)?);
+                outcomes.push(design_on_layer(design, gemms, b, sparsity, &table, ert, search, gpu, check)?);
             }
             let tc = outcomes.iter().find(|o| o.design == Design::Tc).and_then(|o| o.result.clone());
             for o in &mut outcomes {

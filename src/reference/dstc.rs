@@ -97,3 +97,63 @@ fn tile(
     }
     c.cycles += slowest;
 }
+
+/// DSTC's counters without Z, from the operands' nonzero counts per sub-tile span and k: what
+/// [`run`] counts (tests/search.rs holds them equal), cheap enough for the search to weigh every
+/// sub-tile the arrays allow before the chosen one is emulated (docs/DESIGN.md 11).
+pub fn counts(d: &Dstc, a_columns: &Bitmask, b_rows: &Bitmask) -> Counters {
+    let (m, k, n) = (a_columns.shape, a_columns.fibers, b_rows.shape);
+    // Nonzeros per (k, span): A's column k in each run of sub_rows rows, B's row k in each run
+    // of sub_cols columns.
+    let per_span = |bm: &Bitmask, len: usize, span: usize| -> Vec<Vec<usize>> {
+        (0..k)
+            .into_par_iter()
+            .map(|kk| {
+                (0..len.div_ceil(span)).map(|s| bm.count(kk, s * span..((s + 1) * span).min(len))).collect()
+            })
+            .collect()
+    };
+    let (a_spans, b_spans) = (per_span(a_columns, m, d.sub_rows), per_span(b_rows, n, d.sub_cols));
+    let (row_spans, col_spans) = (m.div_ceil(d.sub_rows), n.div_ceil(d.sub_cols));
+    let side = d.arrays_per_side;
+    (0..m.div_ceil(d.tile_rows()))
+        .into_par_iter()
+        .map(|tm| {
+            let mut c = Counters::default();
+            let rows = tm * d.tile_rows()..((tm + 1) * d.tile_rows()).min(m);
+            for tn in 0..n.div_ceil(d.tile_cols()) {
+                let cols = tn * d.tile_cols()..((tn + 1) * d.tile_cols()).min(n);
+                let mut slowest = 0u64;
+                for i in (tm * side..(tm + 1) * side).filter(|&i| i < row_spans) {
+                    for j in (tn * side..(tn + 1) * side).filter(|&j| j < col_spans) {
+                        let mut cycles = 0u64;
+                        for kk in 0..k {
+                            let (a, b) = (a_spans[kk][i], b_spans[kk][j]);
+                            cycles += d.step_cycles(a, b) as u64;
+                            c.pe_reg_write += (a + b) as u64;
+                            c.pe_reg_read += (a * b.div_ceil(d.lanes) + b * a.div_ceil(d.lanes)) as u64;
+                            c.mac += (a * b) as u64;
+                        }
+                        slowest = slowest.max(cycles);
+                    }
+                }
+                c.cycles += slowest;
+                let a_tile: usize = (tm * side..((tm + 1) * side).min(row_spans))
+                    .map(|i| a_spans.iter().map(|s| s[i]).sum::<usize>())
+                    .sum();
+                let b_tile: usize = (tn * side..((tn + 1) * side).min(col_spans))
+                    .map(|j| b_spans.iter().map(|s| s[j]).sum::<usize>())
+                    .sum();
+                c.glb_read_a += a_tile as u64;
+                c.glb_read_a_meta_bits += (rows.len() * k) as u64;
+                c.glb_read_b += b_tile as u64;
+                c.glb_read_b_meta_bits += (k * cols.len()) as u64;
+                c.glb_write_z += 4 * (rows.len() * cols.len()) as u64;
+            }
+            c.adder = c.mac;
+            c.rf_read = c.mac;
+            c.rf_write = c.mac;
+            c
+        })
+        .sum()
+}

@@ -18,8 +18,8 @@
 //! fiber lies beyond K are idle: they cost cycles, no actions. A K-padding slot of A reads as
 //! stored (HighLight's CP stores it) and is gated; TC stores A densely and reads only k < K, but
 //! performs every slot. The B window is fetched once per cycle for all rows; GLB reads of B count
-//! stored words (and, for blocked CSR, one offset per nonzero plus a start and an end address per
-//! block).
+//! stored words (and, for blocked CSR, one offset per nonzero plus the blocks' addresses:
+//! [`crate::format::CsrAddresses`]).
 
 use rayon::prelude::*;
 
@@ -226,8 +226,8 @@ fn b_fetch(df: &Dataflow, a: &HierarchicalCp, b_format: &BFormat) -> Counters {
                         csr.block_end[first + blocks.end - 1] - csr.block_start[first + blocks.start],
                     );
                     c.glb_read_b += nonzeros;
-                    c.glb_read_b_meta_bits +=
-                        nonzeros * coord_bits(csr.block) + 2 * blocks.len() as u64 * coord_bits(csr.k + 1);
+                    c.glb_read_b_meta_bits += nonzeros * coord_bits(csr.block)
+                        + csr.addresses.fetched(blocks.start, blocks.end) * coord_bits(csr.k + 1);
                 }
                 BFormat::Columns(cp) => {
                     // Only B's nonempty K1 blocks are stored, fetched and buffered.

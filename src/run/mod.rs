@@ -7,16 +7,18 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::design::{Arch, Design, DesignError};
-use crate::energy::{EnergyError, Ert, Evaluation, evaluate};
+use crate::energy::{EnergyError, Ert, Evaluation};
+use crate::evaluator::{Evaluated, Footing};
 use crate::format::FormatError;
 use crate::gpu::dstc::DstcKernel;
 use crate::gpu::highlight::HighlightKernel;
 use crate::gpu::s2ta::S2taKernel;
 use crate::gpu::{AdapterRequest, Gpu, GpuError};
-use crate::mapping::{Mapping, MappingError};
+use crate::mapping::MappingError;
 use crate::matrix::{Matrix, dense_product};
 use crate::operand::{OperandError, OperandRole, generate};
 use crate::pattern::Pattern;
+use crate::search::{Search, SearchError};
 mod prepared;
 mod result;
 
@@ -45,6 +47,8 @@ pub enum RunError {
     Memory(#[from] crate::memory::TooLarge),
     #[error(transparent)]
     Mapping(#[from] MappingError),
+    #[error(transparent)]
+    Search(#[from] SearchError),
     #[error(transparent)]
     Design(#[from] DesignError),
     #[error(transparent)]
@@ -163,9 +167,9 @@ pub fn open_backend(
     }
 }
 
-/// Runs `design` in the given order and, with `swap`, also swapped, keeping the lower EDP (the
-/// paper's harness, section 7.1.1). Refused only when neither order is supported; then the given
-/// order's reason is the error.
+/// Runs `design` in the given order and, with `swap`, also swapped, keeping the better under the
+/// search's objective (the paper's harness, section 7.1.1). Refused only when neither order is
+/// supported; then the given order's reason is the error.
 #[allow(clippy::too_many_arguments)]
 pub fn run_best_order(
     design: Design,
@@ -176,33 +180,66 @@ pub fn run_best_order(
     gpu: Option<&GpuBackend>,
     check: bool,
     swap: bool,
-    mapping: Option<&Mapping>,
+    search: &Search,
 ) -> Result<(RunResult, Matrix<i32>), RunError> {
-    let given = run(design, arch.clone(), ert, workload, operands, gpu, check, mapping);
+    let given = run(design, arch.clone(), ert, workload, operands, gpu, check, search);
     if !swap {
         return given;
     }
-    // A mapping names the loops of one order: the swapped order gets its own.
-    let swapped = run(design, arch.clone(), ert, &workload.swapped(), &operands.swapped(), gpu, check, None)
-        .map(|(mut r, z)| {
-            r.order = Order::Swapped;
-            r.workload = WorkloadReport::new(workload, operands);
-            r.tc_cycles =
-                crate::design::tc::dataflow(&Design::Tc.arch()).cycles(workload.m, workload.k, workload.n);
-            r.speedup_over_tc = r.tc_cycles as f64 / r.cycles as f64;
-            (r, z.transpose())
-        });
+    let swapped = run(
+        design,
+        arch.clone(),
+        ert,
+        &workload.swapped(),
+        &operands.swapped(),
+        gpu,
+        check,
+        &search.swapped(),
+    )
+    .map(|(mut r, z)| {
+        r.order = Order::Swapped;
+        r.workload = WorkloadReport::new(workload, operands);
+        r.tc_cycles =
+            crate::design::tc::dataflow(&Design::Tc.arch()).cycles(workload.m, workload.k, workload.n);
+        r.speedup_over_tc = r.tc_cycles as f64 / r.cycles as f64;
+        (r, z.transpose())
+    });
     match (given, swapped) {
-        (Ok(g), Ok(s)) => Ok(if s.0.edp < g.0.edp { s } else { g }),
+        (Ok(g), Ok(s)) => {
+            let better =
+                search.objective.better((s.0.energy_pj, s.0.latency_s), (g.0.energy_pj, g.0.latency_s));
+            Ok(if better { s } else { g })
+        }
         (Ok(g), Err(_)) => Ok(g),
         (Err(RunError::Design(DesignError::Unsupported { .. })), Ok(s)) => Ok(s),
         (Err(e), _) => Err(e),
     }
 }
 
-/// Runs `workload` on `design`, on the GPU when one is given, else with the CPU reference;
-/// with `check`, also on the CPU reference, comparing Z and every counter (an error where the GPU
-/// cannot run the architecture, since nothing could be compared).
+/// An emulation of `prepared`, on the GPU when one is given (the CPU reference where the GPU
+/// cannot run the architecture, unless `check` asks for both), with the GPU that ran it and why
+/// the CPU ran instead.
+fn emulate<'g>(
+    prepared: &Prepared,
+    operands: &Operands,
+    gpu: Option<&'g GpuBackend>,
+    check: bool,
+) -> Result<(Emulation, Option<&'g GpuBackend>, Option<String>), RunError> {
+    Ok(match gpu {
+        Some(g) => match prepared.emulate_gpu(g) {
+            Ok(e) => (e, Some(g), None),
+            Err(GpuError::Unsupported(why)) if check => return Err(RunError::CheckUnsupported(why)),
+            Err(GpuError::Unsupported(why)) => (prepared.emulate_cpu(operands), None, Some(why)),
+            Err(e) => return Err(e.into()),
+        },
+        None => (prepared.emulate_cpu(operands), None, None),
+    })
+}
+
+/// Runs `workload` on `design`, on the GPU when one is given, else with the CPU reference, at the
+/// mapping and representation `search` finds best (docs/DESIGN.md 11); with `check`, also on the
+/// CPU reference, comparing Z and every counter (an error where the GPU cannot run the
+/// architecture, since nothing could be compared).
 #[allow(clippy::too_many_arguments)]
 pub fn run(
     design: Design,
@@ -212,20 +249,29 @@ pub fn run(
     operands: &Operands,
     gpu: Option<&GpuBackend>,
     check: bool,
-    mapping: Option<&Mapping>,
+    search: &Search,
 ) -> Result<(RunResult, Matrix<i32>), RunError> {
-    let mut prepared = Prepared::new(design, arch, workload, operands)?;
-    if let Some(m) = mapping {
-        prepared.take_sub_tile(m);
+    let mut prepared = Prepared::new(design, arch, workload, operands, (search.a_format, search.b_format))?;
+    if let Some(m) = &search.mapping {
+        prepared.take_machine_loops(m)?;
     }
-    let (emulation, gpu, cpu_fallback) = match gpu {
-        Some(g) => match prepared.emulate_gpu(g) {
-            Ok(e) => (e, Some(g), None),
-            Err(GpuError::Unsupported(why)) if check => return Err(RunError::CheckUnsupported(why)),
-            Err(GpuError::Unsupported(why)) => (prepared.emulate_cpu(operands), None, Some(why)),
-            Err(e) => return Err(e.into()),
-        },
-        None => (prepared.emulate_cpu(operands), None, None),
+    // The search starts from an emulation of the default machine, except where it counts every
+    // machine without one (DSTC).
+    let first = match prepared.counts_without_emulation() {
+        true => None,
+        false => Some(emulate(&prepared, operands, gpu, check)?),
+    };
+    let chosen = prepared.search(workload, first.as_ref().map(|(e, _, _)| &e.counters), search, ert)?;
+    let (emulation, gpu, cpu_fallback) = match first {
+        Some(done) if chosen.machine == prepared.machine() && chosen.formats == prepared.formats => done,
+        _ => {
+            // The machine reads B as stored and runs the chosen loops: emulate that. The charged
+            // counters are the ones the search weighed (tests/search.rs); the GLB fetch counts
+            // are the format's own.
+            prepared.set_machine(chosen.machine);
+            prepared.set_formats(chosen.formats, operands);
+            emulate(&prepared, operands, gpu, check)?
+        }
     };
     let z_mismatch = first_mismatch(&emulation.z, operands.dense());
     let check = (check && gpu.is_some()).then(|| {
@@ -237,10 +283,12 @@ pub fn run(
         }
     });
     let Emulation { z, counters, wall_ms, gpu_time_ms } = emulation;
-    let (mapping, hierarchy) = prepared.hierarchy(workload, &counters, mapping, ert)?;
-    let (cycles, bound) = Bound::cycles(counters.cycles, hierarchy.traffic(), prepared.arch.bandwidth);
-    let Evaluation { energy_pj, breakdown_pj, latency_s, edp } =
-        evaluate(&counters, &hierarchy, cycles, &prepared.arch, ert)?;
+    // The report's figures come from the evaluator, as the search's did.
+    let shape = (workload.m, workload.k, workload.n);
+    let footing = Footing { counters: &counters, shape, arch: &prepared.arch, ert };
+    let Evaluated { hierarchy, cycles, bound, evaluation } =
+        footing.evaluate(&chosen.mapping, &prepared.representation(chosen.formats, &counters))?;
+    let Evaluation { energy_pj, breakdown_pj, latency_s, edp } = evaluation;
     let tc_cycles =
         crate::design::tc::dataflow(&Design::Tc.arch()).cycles(workload.m, workload.k, workload.n);
     let result = RunResult {
@@ -249,6 +297,9 @@ pub fn run(
         ert: ert.name.clone(),
         workload: WorkloadReport::new(workload, operands),
         a_runs_as: prepared.runs_as(),
+        a_format: Some(chosen.formats.a),
+        b_format: Some(chosen.formats.b),
+        search: Some(chosen.report),
         order: Order::AsGiven,
         cpu_fallback,
         backend: if gpu.is_some() { Backend::Gpu } else { Backend::Cpu },
@@ -261,7 +312,7 @@ pub fn run(
         tc_cycles,
         speedup_over_tc: tc_cycles as f64 / cycles as f64,
         counters,
-        mapping: mapping.to_yaml(),
+        mapping: chosen.mapping.to_yaml(),
         hierarchy,
         energy_pj,
         energy_breakdown_pj: breakdown_pj.into_iter().map(|(k, v)| (k.to_string(), v.into())).collect(),

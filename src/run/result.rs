@@ -7,9 +7,12 @@ use serde::{Deserialize, Serialize};
 
 use super::{Emulation, Operands, Workload};
 use crate::counters::Counters;
-use crate::design::{Bandwidth, Design};
+use crate::design::Design;
+pub use crate::evaluator::Bound;
+use crate::format::Format;
 use crate::hierarchy::Hierarchy;
 use crate::matrix::Matrix;
+use crate::search::SearchReport;
 
 /// Where a run was emulated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,51 +53,6 @@ pub fn first_difference(gpu: &Emulation, cpu: &Emulation) -> Option<String> {
     first_mismatch(&gpu.z, &cpu.z).map(|(m, n, g, c)| format!("Z[{m}, {n}]: GPU {g}, CPU {c}"))
 }
 
-/// What limits a run's cycles: the arrays, or one side of the DRAM or the GLB moving its traffic
-/// at the architecture's bandwidth.
-#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum Bound {
-    #[default]
-    Compute,
-    DramRead,
-    DramWrite,
-    GlbRead,
-    GlbWrite,
-}
-
-impl Bound {
-    /// The bound's name in results (as serialised).
-    pub fn id(self) -> &'static str {
-        match self {
-            Bound::Compute => "compute",
-            Bound::DramRead => "dram-read",
-            Bound::DramWrite => "dram-write",
-            Bound::GlbRead => "glb-read",
-            Bound::GlbWrite => "glb-write",
-        }
-    }
-
-    /// The run's cycles: the arrays' (`compute`), or more where a level's `traffic` (bytes, in
-    /// [`Hierarchy::traffic`]'s order) takes longer at its bandwidth.
-    pub fn cycles(compute: u64, traffic: [u64; 4], bandwidth: Option<Bandwidth>) -> (u64, Bound) {
-        let Some(bw) = bandwidth else { return (compute, Bound::Compute) };
-        let sides = [
-            (Bound::DramRead, bw.dram_read),
-            (Bound::DramWrite, bw.dram_write),
-            (Bound::GlbRead, bw.glb_read),
-            (Bound::GlbWrite, bw.glb_write),
-        ];
-        sides.into_iter().zip(traffic).fold(
-            (compute, Bound::Compute),
-            |(best, bound), ((side, per_cycle), bytes)| {
-                let cycles = (bytes as f64 / per_cycle).ceil() as u64;
-                if cycles > best { (cycles, side) } else { (best, bound) }
-            },
-        )
-    }
-}
-
 /// Everything `run` reports.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunResult {
@@ -104,6 +62,15 @@ pub struct RunResult {
     pub workload: WorkloadReport,
     /// A's pattern as the design runs it.
     pub a_runs_as: String,
+    /// How A and B were stored above the PE array (chosen by the search, or fixed by the user);
+    /// absent from results written before formats were searched.
+    #[serde(default)]
+    pub a_format: Option<Format>,
+    #[serde(default)]
+    pub b_format: Option<Format>,
+    /// The objective, and how many candidates the search evaluated in how long.
+    #[serde(default)]
+    pub search: Option<SearchReport>,
     /// The operand order that ran.
     pub order: Order,
     /// Why the CPU reference ran although a GPU was asked for (no GPU kernel for the design).

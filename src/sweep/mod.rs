@@ -17,6 +17,7 @@ use crate::design::Design;
 use crate::energy::Ert;
 use crate::output::OutputError;
 use crate::run::{GpuBackend, RunError};
+use crate::search::Search;
 
 /// A sweep file.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -227,6 +228,7 @@ pub fn run(
     file: &SweepFile,
     shard: Option<Shard>,
     ert: &Ert,
+    search: &Search,
     gpu: Option<&GpuBackend>,
     check: bool,
     mut progress: impl FnMut(&Point, Design),
@@ -238,7 +240,7 @@ pub fn run(
         if shard.is_some_and(|s| !s.takes(point_index)) {
             continue;
         }
-        let outcomes = compare(point, &table, ert, gpu, check, None, |d| progress(point, d))?;
+        let outcomes = compare(point, &table, ert, search, gpu, check, None, |d| progress(point, d))?;
         rows.extend(outcomes.into_iter().map(|outcome| Row { point_index, point: point.clone(), outcome }));
     }
     Ok(Results {
@@ -249,7 +251,7 @@ pub fn run(
         checked: check && gpu.is_some(),
         points: points.len(),
         shard,
-        provenance: Some(Provenance::new(file, ert)),
+        provenance: Some(Provenance::new(file, ert, search.objective)),
         rows,
     })
 }

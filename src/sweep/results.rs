@@ -26,15 +26,20 @@ pub struct Provenance {
     pub ert: Ert,
     /// The architecture of every design.
     pub archs: Vec<crate::design::Arch>,
+    /// What every design's mapping and formats were chosen to minimise (absent before the
+    /// search had objectives: EDP was not searched then, so such shards merge only alike).
+    #[serde(default)]
+    pub objective: Option<crate::search::Objective>,
 }
 
 impl Provenance {
-    pub fn new(file: &SweepFile, ert: &Ert) -> Provenance {
+    pub fn new(file: &SweepFile, ert: &Ert, objective: crate::search::Objective) -> Provenance {
         Provenance {
             tool: format!("highlight-emu {}", env!("CARGO_PKG_VERSION")),
             sweep_file: file.clone(),
             ert: ert.clone(),
             archs: Design::ALL.iter().map(|d| d.arch()).collect(),
+            objective: Some(objective),
         }
     }
 
@@ -48,6 +53,8 @@ impl Provenance {
             Some("energy table")
         } else if self.archs != other.archs {
             Some("architectures")
+        } else if self.objective != other.objective {
+            Some("objective")
         } else {
             None
         }
@@ -169,6 +176,9 @@ impl Results {
             "a",
             "b",
             "a_runs_as",
+            "a_format",
+            "b_format",
+            "objective",
             "order",
             "backend",
             "supported",
@@ -219,6 +229,9 @@ impl Results {
                         r.workload.a.clone(),
                         r.workload.b.clone(),
                         r.a_runs_as.clone(),
+                        r.a_format.map_or(String::new(), |f| f.id().to_string()),
+                        r.b_format.map_or(String::new(), |f| f.id().to_string()),
+                        r.search.as_ref().map_or(String::new(), |s| s.objective.id().to_string()),
                         order.unwrap_or_default(),
                         r.backend.id().to_string(),
                         "true".into(),
@@ -242,7 +255,7 @@ impl Results {
                     ]);
                 }
                 _ => {
-                    record.extend(["", "", "", "", "", "false"].map(String::from));
+                    record.extend(["", "", "", "", "", "", "", "", "false"].map(String::from));
                     record.push(row.outcome.unsupported.clone().unwrap_or_default());
                     record.extend(std::iter::repeat_n(String::new(), header.len() - record.len()));
                 }
