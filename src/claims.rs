@@ -373,5 +373,49 @@ pub fn summary_md(results: &Results) -> String {
         };
         let _ = writeln!(out, "| {} | {} | {} | {agrees} |", c.claim, c.paper, c.emulator);
     }
-    out + &networks_md(results)
+    out + &footing_md(results) + &networks_md(results)
+}
+
+/// What every verdict stands on: per design, the objective its mapping and formats were chosen
+/// for, and how often each format was chosen for A and B (docs/DESIGN.md 5 and 11).
+fn footing_md(results: &Results) -> String {
+    let mut out = String::from(
+        "\n## The footing of each verdict\n\nEvery design ran at the best mapping, machine loops (column tile, DSTC's sub-tile) and operand formats its hardware allows, under one objective; formats as chosen, with how many runs chose each.\n\n| design | objective | A stored as | B stored as | runs |\n|---|---|---|---|---|\n",
+    );
+    for design in Design::ALL {
+        let runs: Vec<&crate::run::RunResult> = results
+            .rows
+            .iter()
+            .filter(|r| r.outcome.design == design)
+            .filter_map(|r| r.outcome.result.as_ref())
+            .collect();
+        if runs.is_empty() {
+            continue;
+        }
+        let tally = |format: fn(&crate::run::RunResult) -> Option<crate::format::Format>| {
+            let mut counts: Vec<(String, usize)> = Vec::new();
+            for r in &runs {
+                let name = format(r).map_or("not recorded".to_string(), |f| f.id().to_string());
+                match counts.iter_mut().find(|(n, _)| *n == name) {
+                    Some((_, c)) => *c += 1,
+                    None => counts.push((name, 1)),
+                }
+            }
+            counts.iter().map(|(n, c)| format!("{n} ({c})")).collect::<Vec<_>>().join(", ")
+        };
+        let mut objectives: Vec<&str> =
+            runs.iter().map(|r| r.search.as_ref().map_or("not recorded", |s| s.objective.id())).collect();
+        objectives.sort_unstable();
+        objectives.dedup();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            design.id(),
+            objectives.join(", "),
+            tally(|r| r.a_format),
+            tally(|r| r.b_format),
+            runs.len()
+        );
+    }
+    out
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::counters::Counters;
 use crate::design::{Arch, Bandwidth};
-use crate::energy::{EnergyError, Ert, Evaluation, evaluate as charge};
+use crate::energy::{EnergyError, Ert, Evaluation, counters_energy, evaluate as charge, hierarchy_energy};
 use crate::hierarchy::{Hierarchy, Stored};
 use crate::mapper;
 use crate::mapping::Mapping;
@@ -67,14 +67,23 @@ pub struct Evaluated {
     pub evaluation: Evaluation,
 }
 
-/// What the evaluation of a run rests on besides the mapping: the emulated counters, the
-/// workload's shape, the design's architecture and the energy table.
+/// What the evaluation of a run rests on besides the mapping: the emulated counters (and their
+/// energy, the same for every mapping), the workload's shape, the design's architecture and the
+/// energy table.
 #[derive(Clone, Copy)]
 pub struct Footing<'a> {
-    pub counters: &'a Counters,
-    pub shape: (usize, usize, usize),
-    pub arch: &'a Arch,
-    pub ert: &'a Ert,
+    counters: &'a Counters,
+    counters_pj: f64,
+    shape: (usize, usize, usize),
+    arch: &'a Arch,
+    ert: &'a Ert,
+}
+
+/// How as the arrays and the memory hierarchy together: energy and latency of one candidate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Score {
+    pub energy_pj: f64,
+    pub latency_s: f64,
 }
 
 /// How the operands are stored, as the evaluator charges them: bytes and metadata per element
@@ -86,14 +95,37 @@ pub struct Representation {
     pub pe_meta_read_bits: u64,
 }
 
-impl Footing<'_> {
-    /// Cycles, counts and energy of `mapping` with operands stored as `rep`.
-    pub fn evaluate(&self, mapping: &Mapping, rep: &Representation) -> Result<Evaluated, EnergyError> {
+impl<'a> Footing<'a> {
+    pub fn new(
+        counters: &'a Counters,
+        shape: (usize, usize, usize),
+        arch: &'a Arch,
+        ert: &'a Ert,
+    ) -> Result<Footing<'a>, EnergyError> {
+        Ok(Footing { counters, counters_pj: counters_energy(counters, arch, ert)?, shape, arch, ert })
+    }
+
+    /// The hierarchy's counts and the run's cycles under `mapping`.
+    fn traffic(&self, mapping: &Mapping, rep: &Representation) -> (Hierarchy, u64, Bound) {
         let z_bytes = self.arch.output.bytes();
         let mut hierarchy = mapper::hierarchy(mapping, self.shape, rep.a, rep.b, z_bytes);
         hierarchy.pe_meta_read_bits = rep.pe_meta_read_bits;
         let (cycles, bound) = Bound::cycles(self.counters.cycles, hierarchy.traffic(), self.arch.bandwidth);
+        (hierarchy, cycles, bound)
+    }
+
+    /// Cycles, counts and energy of `mapping` with operands stored as `rep`.
+    pub fn evaluate(&self, mapping: &Mapping, rep: &Representation) -> Result<Evaluated, EnergyError> {
+        let (hierarchy, cycles, bound) = self.traffic(mapping, rep);
         let evaluation = charge(self.counters, &hierarchy, cycles, self.arch, self.ert)?;
         Ok(Evaluated { hierarchy, cycles, bound, evaluation })
+    }
+
+    /// [`Footing::evaluate`]'s energy and latency without the breakdown, for the search: the same
+    /// sums in the same order, so equal bit for bit (tests/search.rs).
+    pub fn score(&self, mapping: &Mapping, rep: &Representation) -> Result<Score, EnergyError> {
+        let (hierarchy, cycles, _) = self.traffic(mapping, rep);
+        let energy_pj = hierarchy_energy(&hierarchy, self.arch, self.ert)? + self.counters_pj;
+        Ok(Score { energy_pj, latency_s: cycles as f64 / self.arch.clock_hz })
     }
 }

@@ -130,12 +130,15 @@ impl Nest {
         Mapping { levels }
     }
 
-    /// The tilings the search tries: every split of K between the accumulating level, the GLB
-    /// and DRAM (partial sums go to DRAM and back between DRAM's K chunks), of M and N between
-    /// the GLB and DRAM, and their orders at both.
+    /// The tilings the search tries: every split of K between the GLB and DRAM (partial sums go
+    /// to DRAM and back between DRAM's K chunks), of M and N between the GLB and DRAM, and their
+    /// orders at both. The k-steps below DRAM's chunks all go to the accumulating level: how they
+    /// split between it and the GLB changes no count (the GLB's tile holds them either way, and
+    /// nothing indexes Z between them; `k_split_below_dram_changes_no_count`).
     pub fn candidates(&self) -> impl Iterator<Item = Mapping> + '_ {
-        divisors(self.k_steps).into_iter().flat_map(move |k_inner| {
-            divisors(self.k_steps / k_inner).into_iter().flat_map(move |k_dram| {
+        divisors(self.k_steps).into_iter().flat_map(move |k_dram| {
+            let k_inner = self.k_steps / k_dram;
+            std::iter::once(()).flat_map(move |()| {
                 divisors(self.m_out).into_iter().flat_map(move |mg| {
                     divisors(self.n_out).into_iter().flat_map(move |ng| {
                         [(true, true), (true, false), (false, true), (false, false)]
@@ -271,6 +274,43 @@ pub fn hierarchy(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every split of the k-steps below DRAM between the accumulating level and the GLB gives the
+    /// same hierarchy counts, for each machine and tiling: the search tries one.
+    #[test]
+    fn k_split_below_dram_changes_no_count() {
+        use crate::design::Design;
+        let stored = Stored { bytes_per_element: 0.5, meta_bits_per_element: 1.5 };
+        for design in [Design::Tc, Design::Dstc, Design::S2ta] {
+            let arch = design.arch();
+            let a = crate::pattern::Pattern::parse(if design == Design::S2ta { "K0(2:8)" } else { "dense" });
+            let machine = design.machine(&arch, &a.unwrap(), &crate::pattern::Pattern::Dense).unwrap();
+            let (m, k, n) = (256, 96, 512);
+            let nest = Nest::of(&machine, &arch, m, k, n);
+            let mut compared = 0;
+            for k_dram in divisors(nest.k_steps) {
+                for (mg, ng) in divisors(nest.m_out)
+                    .into_iter()
+                    .flat_map(|x| divisors(nest.n_out).into_iter().map(move |y| (x, y)))
+                {
+                    for (glb_m, dram_m) in [(true, true), (false, false)] {
+                        let all = nest.mapping((nest.k_steps / k_dram, k_dram), (mg, ng), glb_m, dram_m);
+                        let counts = hierarchy(&all, (m, k, n), stored, stored, 1);
+                        for k_inner in divisors(nest.k_steps / k_dram) {
+                            let split = nest.mapping((k_inner, k_dram), (mg, ng), glb_m, dram_m);
+                            assert_eq!(hierarchy(&split, (m, k, n), stored, stored, 1), counts, "{design:?}");
+                            assert_eq!(
+                                glb_footprint(&split, &arch, stored, stored),
+                                glb_footprint(&all, &arch, stored, stored)
+                            );
+                            compared += 1;
+                        }
+                    }
+                }
+            }
+            assert!(compared > 100, "{design:?}: {compared}");
+        }
+    }
 
     #[test]
     fn divisors_in_order() {

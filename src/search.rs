@@ -12,7 +12,7 @@ use thiserror::Error;
 use crate::counters::Counters;
 use crate::design::{Arch, Machine};
 use crate::energy::{EnergyError, Ert};
-use crate::evaluator::{Evaluated, Footing, Representation};
+use crate::evaluator::{Evaluated, Footing, Representation, Score};
 use crate::format::Format;
 use crate::mapper::{self, Nest};
 use crate::mapping::{Mapping, MappingError};
@@ -142,29 +142,30 @@ pub fn best(
     if let Some(m) = given {
         m.check_covers(place.shape, "--mapping")?;
     }
-    let mut best: Option<(&Candidate, Formats, Mapping, Evaluated)> = None;
+    let mut best: Option<(&Candidate, Formats, &Mapping, Score)> = None;
     let mut evaluated = 0u64;
-    for candidate in candidates {
-        let footing =
-            Footing { counters: &candidate.counters, shape: place.shape, arch: place.arch, ert: place.ert };
-        let mappings: Vec<Mapping> = match given {
+    let mappings: Vec<Vec<Mapping>> = candidates
+        .iter()
+        .map(|c| match given {
             Some(m) => vec![m.clone()],
-            None => candidate.nest.candidates().collect(),
-        };
+            None => c.nest.candidates().collect(),
+        })
+        .collect();
+    for (candidate, mappings) in candidates.iter().zip(&mappings) {
+        let footing = Footing::new(&candidate.counters, place.shape, place.arch, place.ert)?;
         for (formats, rep) in &candidate.representations {
             for mapping in mappings.iter().filter(|m| mapper::fits(m, place.arch, rep.a, rep.b)) {
                 evaluated += 1;
-                let e = footing.evaluate(mapping, rep)?;
-                let score = (e.evaluation.energy_pj, e.evaluation.latency_s);
+                let s = footing.score(mapping, rep)?;
                 if best.as_ref().is_none_or(|(_, _, _, b)| {
-                    objective.better(score, (b.evaluation.energy_pj, b.evaluation.latency_s))
+                    objective.better((s.energy_pj, s.latency_s), (b.energy_pj, b.latency_s))
                 }) {
-                    best = Some((candidate, *formats, mapping.clone(), e));
+                    best = Some((candidate, *formats, mapping, s));
                 }
             }
         }
     }
-    let Some((candidate, formats, mapping, evaluation)) = best else {
+    let Some((candidate, formats, mapping, _)) = best else {
         // Nothing fits: say what the first representation's tiles need.
         let first = candidates.first().expect("every design has a machine");
         let (_, rep) = first.representations.first().expect("every design stores its operands somehow");
@@ -175,11 +176,20 @@ pub fn best(
         }
         .into());
     };
+    let rep = candidate.representations.iter().find(|(f, _)| *f == formats).map(|(_, r)| r).expect("chosen");
+    let footing = Footing::new(&candidate.counters, place.shape, place.arch, place.ert)?;
+    let evaluation = footing.evaluate(mapping, rep)?;
     let report = SearchReport {
         objective,
         candidates: evaluated,
         ms: start.elapsed().as_secs_f64() * 1e3,
         mapping_given: given.is_some(),
     };
-    Ok(Chosen { machine: candidate.machine, formats, mapping, evaluated: evaluation, report })
+    Ok(Chosen {
+        machine: candidate.machine,
+        formats,
+        mapping: mapping.clone(),
+        evaluated: evaluation,
+        report,
+    })
 }

@@ -220,3 +220,38 @@ fn counters_the_search_weighs_equal_the_emulation() {
         }
     }
 }
+
+/// The search ranks candidates by the evaluator's score, the report prints its evaluation: the
+/// two agree bit for bit on every mapping tried.
+#[test]
+fn the_searchs_score_is_the_reports_figure() {
+    use highlight_emu::evaluator::Footing;
+    use highlight_emu::mapper::{self, Nest};
+    let ert = Ert::default_45nm();
+    for (design, a, b) in [
+        (Design::Tc, "dense", "unstructured(0.5)"),
+        (Design::Dstc, "unstructured(0.3)", "unstructured(0.6)"),
+        (Design::Highlight, "K1(2:4)->K0(2:4)", "unstructured(0.4)"),
+    ] {
+        let (m, k, n) = (192, 512, 384);
+        let w = workload(m, k, n, a, b);
+        let ops = w.operands().unwrap();
+        let p = Prepared::new(design, design.arch(), &w, &ops, (None, None)).unwrap();
+        let (_, counters) = p.run_cpu(&ops);
+        let mut arch = design.arch();
+        arch.bandwidth =
+            Some(Bandwidth { dram_read: 16.0, dram_write: 16.0, glb_read: 64.0, glb_write: 64.0 });
+        let footing = Footing::new(&counters, (m, k, n), &arch, &ert).unwrap();
+        let rep = p.representation(p.formats, &counters);
+        let nest = Nest::of(&p.machine(), &arch, m, k, n);
+        let mut tried = 0;
+        for mapping in nest.candidates().filter(|x| mapper::fits(x, &arch, rep.a, rep.b)).take(200) {
+            let score = footing.score(&mapping, &rep).unwrap();
+            let e = footing.evaluate(&mapping, &rep).unwrap();
+            assert_eq!(score.energy_pj.to_bits(), e.evaluation.energy_pj.to_bits(), "{design:?}");
+            assert_eq!(score.latency_s.to_bits(), e.evaluation.latency_s.to_bits(), "{design:?}");
+            tried += 1;
+        }
+        assert!(tried > 10, "{design:?}: {tried} mappings");
+    }
+}

@@ -285,7 +285,7 @@ pub fn run(
     let Emulation { z, counters, wall_ms, gpu_time_ms } = emulation;
     // The report's figures come from the evaluator, as the search's did.
     let shape = (workload.m, workload.k, workload.n);
-    let footing = Footing { counters: &counters, shape, arch: &prepared.arch, ert };
+    let footing = Footing::new(&counters, shape, &prepared.arch, ert)?;
     let Evaluated { hierarchy, cycles, bound, evaluation } =
         footing.evaluate(&chosen.mapping, &prepared.representation(chosen.formats, &counters))?;
     let Evaluation { energy_pj, breakdown_pj, latency_s, edp } = evaluation;
