@@ -36,6 +36,7 @@ struct Params {
     addr_bits: u32,         // CSR address bits
     addr_per_block: u32,    // CSR addresses read per block of a fetch
     addr_first: u32,        // and once more where a fetch opens its column (block 0)
+    a_tile: u32,            // the emulated column tile A stays stationary for (divides TILE_N)
     split_fibers: u32,      // K1 fibers per split of K: workgroup z takes fibers
                             // [z * split_fibers, (z + 1) * split_fibers)
 }
@@ -134,6 +135,7 @@ fn load_a(
     first_fiber: u32,
     split_end: u32,
     buf: u32,
+    a_loads: u32,
     count: ptr<function, array<u32, NUM_COUNTERS>>,
 ) {
     let span = H1 * H0;
@@ -157,16 +159,17 @@ fn load_a(
                 if B_DRIVES == 1u {
                     reg_slot[(buf * WG_ROWS + r) * MAX_SLOTS + s] = word;
                 }
-                (*count)[C_PE_REG_WRITE] += 1u;
+                // Loaded once here, counted once per emulated column tile in these columns.
+                (*count)[C_PE_REG_WRITE] += a_loads;
                 if RANK0_SAF == 1u {
-                    (*count)[C_GLB_READ_A] += 1u;
-                    (*count)[C_GLB_READ_A_META_BITS] += H0_BITS;
+                    (*count)[C_GLB_READ_A] += a_loads;
+                    (*count)[C_GLB_READ_A_META_BITS] += H0_BITS * a_loads;
                     if RANK1_SAF == 1u && B_DRIVES == 0u && s % G0 == 0u {
-                        (*count)[C_GLB_READ_A_META_BITS] += H1_BITS;
+                        (*count)[C_GLB_READ_A_META_BITS] += H1_BITS * a_loads;
                     }
                 } else if fiber * span + k1 * H0 + k0 < p.k {
                     // Stored densely: only k < K is read.
-                    (*count)[C_GLB_READ_A] += 1u;
+                    (*count)[C_GLB_READ_A] += a_loads;
                 }
             } else if B_DRIVES == 1u && s < stored_per_step {
                 reg_slot[(buf * WG_ROWS + r) * MAX_SLOTS + s] = 0u;
@@ -196,6 +199,9 @@ fn main(
     // the group's first array counts it.
     let fetch_counter = ((wg.y * ARRAYS_PER_WORKGROUP) % ARRAYS_PER_GROUP) == 0u;
     let span = H1 * H0;
+    // The emulated machine reloads A per column tile of p.a_tile columns: as many as this
+    // workgroup's columns hold.
+    let a_loads = (min(TILE_N, p.n - min(p.n, wg.x * TILE_N)) + p.a_tile - 1u) / p.a_tile;
 
     start_workgroup(lid);
     var steps = 0u;
@@ -203,7 +209,7 @@ fn main(
     let split_start = wg.z * p.split_fibers;
     let split_end = min(p.fibers, split_start + p.split_fibers);
     if DOUBLE_BUFFER == 1u {
-        load_a(lid, first_row, rows_active, split_start, split_end, 0u, &count);
+        load_a(lid, first_row, rows_active, split_start, split_end, 0u, a_loads, &count);
     }
     for (var first_fiber = split_start; first_fiber < split_end; first_fiber += FIBERS_PER_STEP) {
         let fibers_here = min(FIBERS_PER_STEP, split_end - first_fiber);
@@ -215,10 +221,10 @@ fn main(
         let buf = (steps % 2u) * DOUBLE_BUFFER;
         workgroupBarrier();
         if DOUBLE_BUFFER == 0u {
-            load_a(lid, first_row, rows_active, first_fiber, split_end, 0u, &count);
+            load_a(lid, first_row, rows_active, first_fiber, split_end, 0u, a_loads, &count);
             workgroupBarrier();
         } else if first_fiber + FIBERS_PER_STEP < split_end {
-            load_a(lid, first_row, rows_active, first_fiber + FIBERS_PER_STEP, split_end, 1u - buf, &count);
+            load_a(lid, first_row, rows_active, first_fiber + FIBERS_PER_STEP, split_end, 1u - buf, a_loads, &count);
         }
 
         if columns_active > 0u {

@@ -282,7 +282,7 @@ fn run_errors_name_the_problem() {
     let thin_ert = dir.path().join("ert.toml");
     std::fs::write(&thin_ert, "name = \"thin\"\n[actions.mac]\npj = 1.0\n").unwrap();
     let err = with(&["--ert", thin_ert.to_str().unwrap()]);
-    assert!(err.contains("has no action \"dram_read\""), "{err}");
+    assert!(err.contains("energy table \"thin\" has no action") && err.contains("it has: mac"), "{err}");
 }
 
 /// A user's own architecture and energy table are used: a 2 GHz clock halves the latency.
@@ -530,7 +530,7 @@ fn gpu_run_past_the_software_loop_limit_is_refused() {
     }
 }
 
-/// `--check` where the GPU kernel cannot run the architecture (RF tiles of 64 columns) falls back
+/// `--check` where the GPU kernel cannot run the architecture (column tiles of 96, which do not divide its 128-column RF tile) falls back
 /// to the CPU without it, and with it says that nothing was compared and fails.
 #[test]
 fn check_that_cannot_run_on_the_gpu_says_so_and_fails() {
@@ -541,7 +541,7 @@ fn check_that_cannot_run_on_the_gpu_says_so_and_fails() {
     let arch = dir.path().join("narrow.toml");
     let shipped =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/arch/highlight.toml")).unwrap();
-    std::fs::write(&arch, shipped.replace("tile_n = 128", "tile_n = 64")).unwrap();
+    std::fs::write(&arch, shipped.replace("tile_n = 128", "tile_n = 96")).unwrap();
     let args = [
         "run",
         "--design",
@@ -560,11 +560,11 @@ fn check_that_cannot_run_on_the_gpu_says_so_and_fails() {
     ];
     let v: serde_json::Value = serde_json::from_str(&stdout_of(&args)).unwrap();
     assert_eq!(v["backend"], "cpu");
-    assert!(v["cpu_fallback"].as_str().unwrap().contains("RF tiles of 128 columns"), "{v}");
+    assert!(v["cpu_fallback"].as_str().unwrap().contains("divide its 128-column RF tile"), "{v}");
     let err = error_of(&[&args[..], &["--check"]].concat());
     assert!(
         err.contains("the GPU cannot run this architecture, so nothing was compared")
-            && err.contains("RF tiles of 128 columns (the architecture has 64)"),
+            && err.contains("column tiles that divide its 128-column RF tile (the machine has 96)"),
         "{err}"
     );
 }

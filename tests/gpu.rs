@@ -171,6 +171,35 @@ fn dstc_sub_tiles_on_gpu_equal_cpu() {
     }
 }
 
+/// The tensor-core kernel for every column tile the search can choose (A reloaded per tile, the
+/// workgroup's 128 columns holding several), on ragged N: Z and every counter as the CPU's.
+#[test]
+fn column_tiles_on_gpu_equal_cpu() {
+    let Some(gpu) = gpu_or_skip("column_tiles_on_gpu_equal_cpu") else {
+        return;
+    };
+    let backend = GpuBackend::new(gpu);
+    let cases = [
+        (Design::Tc, "dense", "unstructured(0.5)"),
+        (Design::Highlight, "K1(2:4)->K0(2:4)", "unstructured(0.4)"),
+        (Design::HighlightDsso, "K1(4:4)->K0(2:4)", "K1(2:4)->K0(4:4)"),
+    ];
+    for (design, a, b) in cases {
+        for tile_n in [64, 32, 16] {
+            let adjust = |prepared: &mut Prepared| {
+                let Compressed::TensorCore { dataflow, .. } = &mut prepared.compressed else {
+                    unreachable!()
+                };
+                dataflow.tile_n = tile_n;
+            };
+            let run = |prepared: &Prepared| prepared.emulate_gpu(&backend).map(|e| (e.z, e.counters));
+            if let Err(e) = gpu_equals_cpu_by(design, (70, 64, 200), (a, b), 4, adjust, run) {
+                panic!("column tile {tile_n}: {e}");
+            }
+        }
+    }
+}
+
 /// Runs one workload on the GPU and the CPU reference: Z must be the dense product on both, and
 /// every counter equal; the error names the case and what differs.
 fn gpu_equals_cpu(

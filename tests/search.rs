@@ -215,7 +215,7 @@ fn counters_the_search_weighs_equal_the_emulation() {
             assert_eq!(&z, ops.dense(), "{design:?} {machine:?}");
             assert_eq!(predicted, emulated, "{design:?} {machine:?}");
             if let Machine::Dstc(d) = machine {
-                assert!(d.sub_rows * d.sub_cols <= 2048);
+                assert!(d.sub_rows * d.sub_cols <= 2048 && d.sub_rows >= 32 && d.sub_cols >= 32);
             }
         }
     }
@@ -253,5 +253,38 @@ fn the_searchs_score_is_the_reports_figure() {
             tried += 1;
         }
         assert!(tried > 10, "{design:?}: {tried} mappings");
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(12))]
+
+    /// Random shapes and densities: on a dense A, STC, HighLight and HighLight-DSSO stay within
+    /// 1.05x TC's EDP on the same operands, and HighLight's searched run is at most each format
+    /// pair it could fix.
+    #[test]
+    fn random_shapes_keep_the_invariants(
+        m in 16usize..200,
+        k in 16usize..300,
+        n in 16usize..300,
+        b_density in 0.05f64..1.0,
+        seed in 0u64..1000,
+    ) {
+        let b = format!("unstructured({b_density:.3})");
+        let w = Workload { seed, ..workload(m, k, n, "dense", &b) };
+        let ops = w.operands().unwrap();
+        let tc = cpu(Design::Tc, &w, &ops, &Search::default()).unwrap();
+        for design in [Design::Stc, Design::Highlight, Design::HighlightDsso] {
+            let r = cpu(design, &w, &ops, &Search::default()).unwrap();
+            proptest::prop_assert!(r.edp <= 1.05 * tc.edp, "{:?} {}x{}x{} B {}: {}x TC", design, m, k, n, b, r.edp / tc.edp);
+        }
+        let searched = cpu(Design::Highlight, &w, &ops, &Search::default()).unwrap();
+        for a_format in [Format::Cp, Format::Uncompressed] {
+            for b_format in [Format::Uncompressed, Format::BlockedCsr] {
+                let fixed = Search { a_format: Some(a_format), b_format: Some(b_format), ..Search::default() };
+                let r = cpu(Design::Highlight, &w, &ops, &fixed).unwrap();
+                proptest::prop_assert!(searched.edp <= r.edp * (1.0 + 1e-12));
+            }
+        }
     }
 }

@@ -48,6 +48,7 @@ struct Params {
     addr_bits: u32,
     addr_per_block: u32,
     addr_first: u32,
+    a_tile: u32,
     split_fibers: u32,
 }
 
@@ -202,8 +203,11 @@ impl HighlightKernel {
         let blocks = df.fibers_per_step * df.a_shape().g1 as usize;
         let problems = [
             (
-                df.tile_n != TILE_N,
-                format!("RF tiles of {TILE_N} columns (the architecture has {})", df.tile_n),
+                df.tile_n == 0 || !TILE_N.is_multiple_of(df.tile_n),
+                format!(
+                    "column tiles that divide its {TILE_N}-column RF tile (the machine has {})",
+                    df.tile_n
+                ),
             ),
             (
                 df.rows_per_array > MAX_ROWS,
@@ -391,6 +395,7 @@ impl HighlightKernel {
                 addr_bits: coord_bits(k + 1) as u32,
                 addr_per_block: addr_per_block as u32,
                 addr_first: addr_first as u32,
+                a_tile: df.tile_n as u32,
                 split_fibers: (steps_per_split * df.fibers_per_step) as u32,
             };
             let array_blocks = rows.div_ceil(wg_rows);
