@@ -685,3 +685,69 @@ fn kernel_alternatives_by_environment_equal_cpu() {
     assert_eq!(v["check"]["cpu_gpu_equal"], true);
     assert_eq!(v["z_equals_dense"], true);
 }
+
+/// The search's flags: `--objective`, `--a-format` and `--b-format` on `run` and `compare`, what
+/// they report, and a format the design cannot read refused (exit 2) or marked unsupported.
+#[test]
+fn search_flags_choose_and_report() {
+    let base =
+        ["run", "--design", "highlight", "--m", "64", "--k", "256", "--n", "96", "--b", "unstructured(0.3)"];
+    let json = |extra: &[&str]| -> serde_json::Value {
+        serde_json::from_str(&stdout_of(&[&base[..], extra, &["--json", "--backend", "cpu"]].concat()))
+            .unwrap()
+    };
+    let edp = json(&[]);
+    assert_eq!(edp["search"]["objective"], "edp");
+    assert!(edp["search"]["candidates"].as_u64().unwrap() > 1);
+    assert_eq!(edp["search"]["mapping_given"], false);
+    assert!(["uncompressed", "blocked-csr"].contains(&edp["b_format"].as_str().unwrap()), "{edp}");
+    assert_eq!(edp["a_format"], "uncompressed", "a dense A is best uncompressed: {edp}");
+    let csr = json(&["--b-format", "blocked-csr", "--a-format", "cp"]);
+    assert_eq!((csr["a_format"].as_str(), csr["b_format"].as_str()), (Some("cp"), Some("blocked-csr")));
+    assert!(csr["hierarchy"]["dram_read_b_meta_bits"].as_u64().unwrap() > 0);
+    assert!(edp["edp"].as_f64().unwrap() <= csr["edp"].as_f64().unwrap());
+    let energy = json(&["--objective", "energy"]);
+    assert_eq!(energy["search"]["objective"], "energy");
+    assert!(energy["energy_pj"].as_f64().unwrap() <= edp["energy_pj"].as_f64().unwrap());
+    let text = stdout_of(&[&base[..], &["--backend", "cpu"]].concat());
+    assert!(
+        text.contains("  stored: A uncompressed, B ") && text.contains("chosen for the least edp"),
+        "{text}"
+    );
+
+    let err = error_of(&[&base[..], &["--b-format", "bitmask"]].concat());
+    assert!(
+        err.contains("HighLight cannot run B = stored as bitmask")
+            && err.contains("uncompressed or blocked-csr"),
+        "{err}"
+    );
+    let err = error_of(&[&base[..], &["--objective", "area"]].concat());
+    assert!(err.contains("invalid value 'area'") && err.contains("edp"), "{err}");
+
+    let compare = stdout_of(&[
+        "compare",
+        "--m",
+        "64",
+        "--k",
+        "64",
+        "--n",
+        "64",
+        "--b-sparsity",
+        "0.5",
+        "--b-format",
+        "bitmask",
+        "--backend",
+        "cpu",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&compare).unwrap();
+    for d in v["designs"].as_array().unwrap() {
+        match d["design"].as_str().unwrap() {
+            "dstc" => assert_eq!(d["result"]["b_format"], "bitmask", "{d}"),
+            // The baseline runs in its own formats.
+            "tc" => assert_eq!(d["result"]["b_format"], "uncompressed", "{d}"),
+            "s2ta" => assert!(d["unsupported"].as_str().unwrap().contains("cannot run A = dense"), "{d}"),
+            _ => assert!(d["unsupported"].as_str().unwrap().contains("stored as"), "{d}"),
+        }
+    }
+}
