@@ -1,6 +1,6 @@
 // GPU twin of src/reference/dstc.rs: DSTC's outer product (docs/DESIGN.md 7).
 //
-// One workgroup emulates one array on its SUB_ROWS x SUB_COLS sub-tile of Z (each 32 or 64); each
+// One workgroup emulates one array on its SUB_ROWS x SUB_COLS sub-tile of Z (each 16, 32 or 64); each
 // of its 256 invocations owns SUB_ROWS x SUB_COLS / 256 outputs (the accumulation buffer). For
 // each chunk of KCHUNK k's, the array's segments of A's columns and of B's rows are expanded from
 // their bitmasks into workgroup memory, and every output accumulates its products (a zero operand
@@ -22,7 +22,8 @@ struct Params {
 // Counter indices (C_*, NUM_COUNTERS), the workgroup's row (ROW_WORDS, start_workgroup,
 // add_to_workgroup, row_word) and byte_of come from shaders/counters.wgsl.
 
-// The sub-tile, baked into each pipeline (src/gpu/dstc.rs keeps one per shape): 32 or 64 each.
+// The sub-tile, baked into each pipeline (src/gpu/dstc.rs keeps one per shape): 16, 32 or 64
+// each; a 16-wide sub-tile takes half a mask word.
 override SUB_ROWS: u32;
 override SUB_COLS: u32;
 const WORD = 32u;             // rows or columns per mask word
@@ -72,6 +73,25 @@ fn expand(of_a: bool, w: u32, bit: u32) -> u32 {
     return (word >> ((index & 3u) * 8u)) & 0xffu;
 }
 
+// The set bits of one k's mask words (from word `base`) at rows or columns [lo, lo + len): a
+// sub-tile's nonzeros, whether it spans whole words or part of one.
+fn bits_in(of_a: bool, base: u32, lo: u32, len: u32) -> u32 {
+    var total = 0u;
+    for (var w = lo / WORD; w < (lo + len + WORD - 1u) / WORD; w++) {
+        var word: u32;
+        if of_a {
+            word = a_mask[base + w];
+        } else {
+            word = b_mask[base + w];
+        }
+        let first = max(lo, w * WORD) - w * WORD;
+        let end = min(lo + len, (w + 1u) * WORD) - w * WORD;
+        let below_end = select((1u << end) - 1u, 0xffffffffu, end == WORD);
+        total += countOneBits(word & below_end & ~((1u << first) - 1u));
+    }
+    return total;
+}
+
 @compute @workgroup_size(256)
 fn main(
     @builtin(workgroup_id) wg: vec3<u32>,
@@ -88,8 +108,6 @@ fn main(
     // Arrays sharing a tile's rows (or columns) read them from the GLB once.
     let reads_a = (wg.x % p.arrays_per_side) == 0u;
     let reads_b = (wg.y % p.arrays_per_side) == 0u;
-    let a_first_word = wg.y * (SUB_ROWS / WORD);
-    let b_first_word = wg.x * (SUB_COLS / WORD);
     // Products of nonzero operands: each a MAC and a read-modify-write of the accumulation buffer.
     var effectual = 0u;
 
@@ -109,11 +127,12 @@ fn main(
                     let kk = first_k + kl;
                     var v: u32;
                     if e < SUB_ROWS {
-                        let w = kk * p.a_words + a_first_word + e / WORD;
-                        v = expand(true, w, e % WORD);
+                        let w = kk * p.a_words + (row0 + e) / WORD;
+                        v = expand(true, w, (row0 + e) % WORD);
                     } else {
-                        let w = kk * p.b_words + b_first_word + (e - SUB_ROWS) / WORD;
-                        v = expand(false, w, (e - SUB_ROWS) % WORD);
+                        let c = col0 + e - SUB_ROWS;
+                        let w = kk * p.b_words + c / WORD;
+                        v = expand(false, w, c % WORD);
                     }
                     word |= v << (8u * t);
                 }
@@ -144,14 +163,8 @@ fn main(
         // the register and GLB traffic. Rows beyond M and columns beyond N have no bits set.
         if lid < here {
             let kk = first_k + lid;
-            var a_nonzeros = 0u;
-            for (var w = 0u; w < SUB_ROWS / WORD; w++) {
-                a_nonzeros += countOneBits(a_mask[kk * p.a_words + a_first_word + w]);
-            }
-            var b_nonzeros = 0u;
-            for (var w = 0u; w < SUB_COLS / WORD; w++) {
-                b_nonzeros += countOneBits(b_mask[kk * p.b_words + b_first_word + w]);
-            }
+            let a_nonzeros = bits_in(true, kk * p.a_words, row0, SUB_ROWS);
+            let b_nonzeros = bits_in(false, kk * p.b_words, col0, SUB_COLS);
             let a_vectors = (a_nonzeros + p.lanes - 1u) / p.lanes;
             let b_vectors = (b_nonzeros + p.lanes - 1u) / p.lanes;
             count[C_CYCLES] += a_vectors * b_vectors;

@@ -148,7 +148,7 @@ fn gpu_equals_cpu_reference() {
     }
 }
 
-/// DSTC's kernel for every sub-tile a mapping can give it (32 or 64 rows and columns; the
+/// DSTC's kernel for every sub-tile the search or a mapping can give it (16, 32 or 64 rows and columns; the
 /// artifact's maps use 32 x 64 and 64 x 32), on ragged shapes: Z and every counter as the CPU's.
 #[test]
 fn dstc_sub_tiles_on_gpu_equal_cpu() {
@@ -157,7 +157,7 @@ fn dstc_sub_tiles_on_gpu_equal_cpu() {
     };
     let backend = GpuBackend::new(gpu);
     for shape in [(130, 40, 200), (65, 17, 129)] {
-        for sub in [(32, 32), (32, 64), (64, 32), (64, 64)] {
+        for sub in [(16, 16), (16, 64), (32, 16), (32, 32), (32, 64), (64, 16), (64, 32), (64, 64)] {
             let adjust = |prepared: &mut Prepared| {
                 let Compressed::Dstc { dstc, .. } = &mut prepared.compressed else { unreachable!() };
                 (dstc.sub_rows, dstc.sub_cols) = sub;

@@ -13,7 +13,7 @@ use crate::matrix::Matrix;
 const SHADER: &str = include_str!("../../shaders/dstc.wgsl");
 /// The sub-tile sides (rows and columns per array) the shader emulates: whole 32-bit mask words,
 /// at most 64.
-const SUBS: [usize; 2] = [32, 64];
+const SUBS: [usize; 3] = [16, 32, 64];
 /// Largest K whose per-workgroup u32 counts cannot wrap: the largest, the MACs, is at most
 /// 64 x 64 per k, 2^31 at 2^19.
 const MAX_K: usize = 1 << 19;
@@ -73,7 +73,7 @@ impl DstcKernel {
     ) -> Result<GpuRun, GpuError> {
         if !SUBS.contains(&d.sub_rows) || !SUBS.contains(&d.sub_cols) {
             return Err(GpuError::Unsupported(format!(
-                "the GPU DSTC kernel emulates sub-tiles of 32 or 64 rows and columns (the architecture has {} x {})",
+                "the GPU DSTC kernel emulates sub-tiles of 16, 32 or 64 rows and columns (the architecture has {} x {})",
                 d.sub_rows, d.sub_cols
             )));
         }

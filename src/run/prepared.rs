@@ -233,9 +233,9 @@ impl Prepared {
 
     /// The machines the hardware lets a mapping choose among (docs/DESIGN.md 11): the tensor
     /// core's column tile, each power of two from the RF's `tile_n` down to 16 columns (fewer
-    /// tiles than N distinct); DSTC's sub-tile, 32 or 64 rows and columns within the RF's
-    /// `rows_per_array x tile_n` outputs (the sides the GPU kernel's 32-bit mask words take and
-    /// the artifact's maps use); S2TA's own.
+    /// tiles than N distinct); DSTC's sub-tile, 16, 32 or 64 rows and columns within the RF's
+    /// `rows_per_array x tile_n` outputs (the artifact's maps use 32 x 64 and 64 x 32); S2TA's
+    /// own.
     pub fn machines(&self, n: usize) -> Vec<Machine> {
         match self.machine() {
             Machine::TensorCore(df) => {
@@ -247,7 +247,7 @@ impl Prepared {
             }
             Machine::Dstc(d) => {
                 let outputs = self.arch.rows_per_array * self.arch.tile_n;
-                let sides = [32, 64];
+                let sides = [16, 32, 64];
                 sides
                     .iter()
                     .flat_map(|&r| sides.iter().map(move |&c| (r, c)))
