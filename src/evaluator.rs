@@ -79,7 +79,8 @@ pub struct Footing<'a> {
     ert: &'a Ert,
 }
 
-/// How as the arrays and the memory hierarchy together: energy and latency of one candidate.
+/// What the search ranks a candidate by: the arrays' and the hierarchy's energy together, and
+/// the latency.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Score {
     pub energy_pj: f64,

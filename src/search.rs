@@ -12,7 +12,7 @@ use thiserror::Error;
 use crate::counters::Counters;
 use crate::design::{Arch, Machine};
 use crate::energy::{EnergyError, Ert};
-use crate::evaluator::{Evaluated, Footing, Representation, Score};
+use crate::evaluator::{Footing, Representation, Score};
 use crate::format::Format;
 use crate::mapper::{self, Nest};
 use crate::mapping::{Mapping, MappingError};
@@ -111,13 +111,13 @@ pub struct Place<'a> {
     pub ert: &'a Ert,
 }
 
-/// The best candidate.
+/// The best candidate: the run emulates its machine and formats and reports the evaluator's
+/// figures for its mapping.
 #[derive(Clone, Debug)]
 pub struct Chosen {
     pub machine: Machine,
     pub formats: Formats,
     pub mapping: Mapping,
-    pub evaluated: Evaluated,
     pub report: SearchReport,
 }
 
@@ -176,20 +176,11 @@ pub fn best(
         }
         .into());
     };
-    let rep = candidate.representations.iter().find(|(f, _)| *f == formats).map(|(_, r)| r).expect("chosen");
-    let footing = Footing::new(&candidate.counters, place.shape, place.arch, place.ert)?;
-    let evaluation = footing.evaluate(mapping, rep)?;
     let report = SearchReport {
         objective,
         candidates: evaluated,
         ms: start.elapsed().as_secs_f64() * 1e3,
         mapping_given: given.is_some(),
     };
-    Ok(Chosen {
-        machine: candidate.machine,
-        formats,
-        mapping: mapping.clone(),
-        evaluated: evaluation,
-        report,
-    })
+    Ok(Chosen { machine: candidate.machine, formats, mapping: mapping.clone(), report })
 }
