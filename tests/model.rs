@@ -464,3 +464,64 @@ fn model_shards_merge_into_the_full_run() {
     };
     assert_eq!(csv("merged"), csv("full"));
 }
+
+/// GEMMs with a zero dimension, as malformed exports have them: a MatMul with a [4, 0] weight and
+/// a Conv with no filters. Each is listed as skipped (`empty`) and never emulated: the run exits
+/// 0 and writes no NaN.
+#[test]
+fn empty_gemms_are_skipped_not_emulated() {
+    let dir = tempfile::tempdir().unwrap();
+    let graph = pb::GraphProto {
+        name: "empty".into(),
+        node: vec![
+            node("conv", "Conv", &["x", "w1"], "c1", vec![ints("kernel_shape", &[1, 1])]),
+            node("none", "Conv", &["x", "w0"], "c0", vec![ints("kernel_shape", &[1, 1])]),
+            node("flatten", "Flatten", &["c1"], "f", vec![]),
+            node("fc", "MatMul", &["f", "w2"], "y", vec![]),
+            node("void", "MatMul", &["f", "w3"], "z", vec![]),
+        ],
+        initializer: vec![
+            tensor("w1", &[2, 4, 1, 1], weights(8, 1)),
+            tensor("w0", &[0, 4, 1, 1], vec![]),
+            tensor("w2", &[72, 4], weights(288, 2)),
+            tensor("w3", &[72, 0], vec![]),
+        ],
+        input: vec![value("x", &[1, 4, 6, 6])],
+        output: vec![value("y", &[1, 4]), value("z", &[1, 0]), value("c0", &[1, 0, 6, 6])],
+        ..Default::default()
+    };
+    let model = save(graph, &dir.path().join("empty.onnx"));
+    let out = emu_in(dir.path())
+        .args([
+            "model",
+            model.to_str().unwrap(),
+            "--designs",
+            "tc,highlight",
+            "--weight-sparsity",
+            "0",
+            "--out",
+            "res",
+        ])
+        .args(["--backend", "cpu"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let layers = std::fs::read_to_string(dir.path().join("res/layers.csv")).unwrap();
+    for name in ["none", "void"] {
+        let row =
+            layers.lines().find(|l| l.contains(&format!(",{name},"))).unwrap_or_else(|| panic!("{layers}"));
+        assert!(row.contains("empty: M x K x N") && row.contains("has a zero dimension"), "{row}");
+        assert!(!row.contains("NaN"), "{row}");
+    }
+    for file in ["res/results.csv", "res/summary.md", "res/layers.csv"] {
+        let text = std::fs::read_to_string(dir.path().join(file)).unwrap();
+        assert!(!text.contains("NaN") && !text.contains("inf"), "{file}: {text}");
+    }
+    let results = std::fs::read_to_string(dir.path().join("res/results.csv")).unwrap();
+    assert!(
+        results.lines().any(|l| l.contains("conv")) && results.lines().any(|l| l.contains("fc")),
+        "{results}"
+    );
+    assert!(!results.lines().any(|l| l.contains("none") || l.contains("void")), "{results}");
+}

@@ -86,6 +86,22 @@ impl LayerStats {
         match &layer.gemms {
             Err(why) => LayerStats { skipped: why.clone(), ..empty },
             Ok(gemms) if gemms.is_empty() => LayerStats { skipped: "no GEMM".into(), ..empty },
+            // A GEMM with a zero dimension (no filters, an empty weight, a kernel of zero
+            // height) multiplies nothing: reported as such, never emulated, never a 0 / 0 density.
+            Ok(gemms) if gemms.iter().any(|g| g.a.rows == 0 || g.a.cols == 0 || g.b.cols == 0) => {
+                let g = &gemms[0];
+                LayerStats {
+                    groups: gemms.len(),
+                    m: g.a.rows,
+                    k: g.a.cols,
+                    n: g.b.cols,
+                    skipped: format!(
+                        "empty: M x K x N = {} x {} x {} has a zero dimension",
+                        g.a.rows, g.a.cols, g.b.cols
+                    ),
+                    ..empty
+                }
+            }
             Ok(gemms) => {
                 let g = &gemms[0];
                 let bs: Vec<Matrix<f32>> = gemms.iter().map(|g| g.b.clone()).collect();

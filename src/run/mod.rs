@@ -251,6 +251,10 @@ pub fn run(
     check: bool,
     search: &Search,
 ) -> Result<(RunResult, Matrix<i32>), RunError> {
+    let (m, k, n) = (workload.m, workload.k, workload.n);
+    if m == 0 || k == 0 || n == 0 {
+        return Err(RunError::ZeroSize { m, k, n });
+    }
     let mut prepared = Prepared::new(design, arch, workload, operands, (search.a_format, search.b_format))?;
     if let Some(m) = &search.mapping {
         prepared.take_machine_loops(m)?;

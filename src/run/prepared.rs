@@ -286,7 +286,7 @@ impl Prepared {
             }
             (Compressed::TensorCore { dataflow, .. }, Machine::TensorCore(df), Some(c)) => {
                 let (from, to) = (n.div_ceil(dataflow.tile_n) as u64, n.div_ceil(df.tile_n) as u64);
-                let per_tile = |count: u64| count / from * to;
+                let per_tile = |count: u64| count.checked_div(from).map_or(count, |per| per * to);
                 Counters {
                     pe_reg_write: per_tile(c.pe_reg_write),
                     glb_read_a: per_tile(c.glb_read_a),
