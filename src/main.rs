@@ -176,11 +176,12 @@ struct ModelArgs {
     /// The image's size as HxW, e.g. 224x224 (default: the model's input height and width).
     #[arg(long, requires = "image")]
     size: Option<String>,
-    /// Per-channel mean (R,G,B) subtracted from the image's values in [0, 1].
-    #[arg(long, value_delimiter = ',', num_args = 3, default_values_t = [0.485f32, 0.456, 0.406])]
+    /// Per-channel mean (R,G,B) subtracted from the image's values in [0, 1]: `0.5,0.5,0.5` or
+    /// `0.5 0.5 0.5`.
+    #[arg(long, value_delimiter = ',', num_args = 1..=3, default_values_t = [0.485f32, 0.456, 0.406])]
     mean: Vec<f32>,
-    /// Per-channel standard deviation (R,G,B) the image's values are divided by.
-    #[arg(long, value_delimiter = ',', num_args = 3, default_values_t = [0.229f32, 0.224, 0.225])]
+    /// Per-channel standard deviation (R,G,B) the image's values are divided by, as --mean.
+    #[arg(long, value_delimiter = ',', num_args = 1..=3, default_values_t = [0.229f32, 0.224, 0.225])]
     std: Vec<f32>,
     /// Seed of the synthetic input.
     #[arg(long, default_value_t = 1)]

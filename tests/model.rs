@@ -365,6 +365,24 @@ fn bad_models_are_refused() {
             .contains("inside the output folder")
     );
     assert!(err(&["model", m, "--image", "none.png", "--size", "4294967296x4294967296"]).contains("--size"));
+    // The image's errors name --image; R,G,B with commas or spaces, three of them.
+    let e = err(&[
+        "model",
+        m,
+        "--image",
+        "none.png",
+        "--size",
+        "6x6",
+        "--mean",
+        "0.5,0.5,0.5",
+        "--std",
+        "0.2",
+        "0.2",
+        "0.2",
+    ]);
+    assert!(e.contains("--image none.png") && !e.contains("--input"), "{e}");
+    let e = err(&["model", m, "--image", "none.png", "--size", "6x6", "--mean", "0.5,0.5"]);
+    assert!(e.contains("--mean: accepted three finite numbers (R,G,B)"), "{e}");
 }
 
 #[test]

@@ -23,6 +23,8 @@ pub enum ModelError {
     Unsupported { path: String, message: String },
     #[error("--input {path}: {message}")]
     Input { path: String, message: String },
+    #[error("--image {path}: {message}")]
+    Image { path: String, message: String },
 }
 
 /// One node of the model as the report lists it: its GEMMs, or why it has none.
@@ -226,7 +228,7 @@ fn input_tensor(info: &pb::ValueInfoProto, input: Input, path: &str) -> Result<T
                 .map_err(|e| ModelError::Input { path: file.display().to_string(), message: e.to_string() })
         }
         Input::Image { path: file, size, mean, std } => {
-            let bad = |message: String| ModelError::Input { path: file.display().to_string(), message };
+            let bad = |message: String| ModelError::Image { path: file.display().to_string(), message };
             let (h, w) = match (size, &dims[..]) {
                 (Some(hw), _) => hw,
                 (None, [_, _, Some(h), Some(w)]) => (*h, *w),
