@@ -365,6 +365,9 @@ fn bad_models_are_refused() {
             .contains("inside the output folder")
     );
     assert!(err(&["model", m, "--image", "none.png", "--size", "4294967296x4294967296"]).contains("--size"));
+    let e = err(&["model", m, "--image", "none.png", "--size", "30000x30000"]);
+    assert!(e.contains("--size 30000x30000: 30000 x 30000 pixels is more than the 67108864"), "{e}");
+    assert!(err(&["model", m, "--image", "none.png", "--size", "0x5"]).contains("positive sizes"));
     // The image's errors name --image; R,G,B with commas or spaces, three of them.
     let e = err(&[
         "model",

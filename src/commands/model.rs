@@ -14,6 +14,9 @@ use super::emit;
 use super::sweeps::finish;
 use crate::ModelArgs;
 
+/// The most pixels `--size` may ask an image to be resized to (2^26: 768 MB of float32 RGB).
+const MAX_PIXELS: usize = 1 << 26;
+
 pub fn model(args: &ModelArgs) -> Result<()> {
     // The model's name names the default output folder: its file stem, made a safe name.
     let stem: String = args
@@ -62,9 +65,14 @@ pub fn model(args: &ModelArgs) -> Result<()> {
                 .split_once(['x', 'X'])
                 .and_then(|(h, w)| Some((h.trim().parse::<usize>().ok()?, w.trim().parse::<usize>().ok()?)));
             match parsed {
-                Some((h, w)) if h > 0 && w > 0 && h.checked_mul(w).is_some_and(|p: usize| p <= 1 << 26) => {
+                Some((h, w))
+                    if h > 0 && w > 0 && h.checked_mul(w).is_some_and(|p: usize| p <= MAX_PIXELS) =>
+                {
                     Some((h, w))
                 }
+                Some((h, w)) if h > 0 && w > 0 => bail!(
+                    "--size {text}: {h} x {w} pixels is more than the {MAX_PIXELS} (2^26) an input image may have; accepted HxW, e.g. 224x224"
+                ),
                 _ => bail!("--size {text}: accepted HxW with positive sizes, e.g. 224x224"),
             }
         }
