@@ -365,6 +365,33 @@ fn bad_models_are_refused() {
             .contains("inside the output folder")
     );
     assert!(err(&["model", m, "--image", "none.png", "--size", "4294967296x4294967296"]).contains("--size"));
+    // Conv attributes tract would panic on: refused, naming the node and the attribute.
+    for (attr, bad, says) in [
+        (
+            "strides",
+            vec![0i64, 0],
+            "strides [0, 0]; accepted one stride of at least 1 per spatial axis (2 values",
+        ),
+        ("strides", vec![1], "strides [1]; accepted one stride"),
+        (
+            "pads",
+            vec![1, 1],
+            "pads [1, 1]; accepted a non-negative begin and end pad per spatial axis (4 values",
+        ),
+        ("dilations", vec![1, 1, 1], "dilations [1, 1, 1]"),
+    ] {
+        let graph = pb::GraphProto {
+            name: "bad".into(),
+            node: vec![node("conv", "Conv", &["x", "w"], "y", vec![ints(attr, &bad)])],
+            initializer: vec![tensor("w", &[2, 4, 3, 3], weights(72, 1))],
+            input: vec![value("x", &[1, 4, 6, 6])],
+            output: vec![value("y", &[1, 2, 4, 4])],
+            ..Default::default()
+        };
+        let bad_model = save(graph, &dir.path().join(format!("bad-{attr}-{}.onnx", bad.len())));
+        let e = err(&["model", bad_model.to_str().unwrap(), "--capture-only"]);
+        assert!(e.contains("node conv (Conv): ") && e.contains(says), "{e}");
+    }
     let e = err(&["model", m, "--image", "none.png", "--size", "30000x30000"]);
     assert!(e.contains("--size 30000x30000: 30000 x 30000 pixels is more than the 67108864"), "{e}");
     assert!(err(&["model", m, "--image", "none.png", "--size", "0x5"]).contains("positive sizes"));

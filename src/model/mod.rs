@@ -68,6 +68,7 @@ pub fn capture(path: &Path, input: Input) -> Result<Vec<Layer>, ModelError> {
     let onnx = tract_onnx::onnx().with_ignore_output_shapes(true).with_ignore_value_info(true);
     let proto = onnx.proto_model_for_path(path).map_err(|e| not_onnx(&e))?;
     let graph = proto.graph.as_ref().ok_or_else(|| not_onnx(&"no graph"))?;
+    check_convolutions(graph).map_err(|message| ModelError::Unsupported { path: shown.clone(), message })?;
     let initializers: HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
     // A tensor is constant when it does not depend on the model's input (initializers, Constant
     // nodes, and whatever is computed from them alone, e.g. a reshaped weight).
@@ -185,6 +186,44 @@ fn input_elements(shape: &[usize], path: &str) -> Result<usize, ModelError> {
     crate::memory::check(|| format!("an input of shape {shape:?}"), need)
         .map_err(|e| ModelError::Unsupported { path: path.into(), message: e.to_string() })?;
     Ok(count.unwrap_or(0))
+}
+
+/// Every Conv's strides, dilations and pads against its spatial axes (from its weight or its
+/// kernel_shape), before tract sees them: tract panics on a zero stride or a short list. The
+/// error names the node, the attribute and what is accepted.
+fn check_convolutions(graph: &pb::GraphProto) -> Result<(), String> {
+    for (index, node) in graph.node.iter().enumerate().filter(|(_, n)| n.op_type == "Conv") {
+        let name = if node.name.is_empty() { format!("Conv_{index}") } else { node.name.clone() };
+        let attribute = |a: &str| node.attribute.iter().find(|x| x.name == a).map(|x| x.ints.as_slice());
+        let weight = node.input.get(1).and_then(|w| graph.initializer.iter().find(|t| &t.name == w));
+        let spatial = match (weight, attribute("kernel_shape")) {
+            (Some(w), _) if w.dims.len() >= 2 => w.dims.len() - 2,
+            (_, Some(k)) => k.len(),
+            _ => continue,
+        };
+        let rules: [(&str, usize, i64, &str); 3] = [
+            ("strides", spatial, 1, "one stride of at least 1 per spatial axis"),
+            ("dilations", spatial, 1, "one dilation of at least 1 per spatial axis"),
+            ("pads", 2 * spatial, 0, "a non-negative begin and end pad per spatial axis"),
+        ];
+        for (attr, len, min, accepted) in rules {
+            if let Some(v) = attribute(attr)
+                && (v.len() != len || v.iter().any(|&x| x < min))
+            {
+                return Err(format!(
+                    "node {name} (Conv): {attr} {v:?}; accepted {accepted} ({len} values for its {spatial} spatial axes)"
+                ));
+            }
+        }
+        if let Some(k) = attribute("kernel_shape")
+            && (k.len() != spatial || k.iter().any(|&x| x < 0))
+        {
+            return Err(format!(
+                "node {name} (Conv): kernel_shape {k:?}; accepted one non-negative size per spatial axis ({spatial})"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The model's input: a float32 `.npy` of its shape, or seeded values.
