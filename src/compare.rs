@@ -156,18 +156,12 @@ pub fn compare(
     // B's columns as fibers along K, to match against each design's patterns.
     let b_fibers = given.map(|g| g.b.transpose());
     let given = given.zip(b_fibers.as_ref());
+    // TC is the baseline every figure is normalised to: it runs in the only formats it reads,
+    // whatever formats the others are fixed to.
+    let baseline = Search { a_format: None, b_format: None, ..search.clone() };
     for design in Design::ALL {
         progress(design);
-        // TC is the baseline every figure is normalised to: it runs in the only formats it reads,
-        // whatever a design's fixed formats are.
-        let tc_search;
-        let search = match design {
-            Design::Tc => {
-                tc_search = Search { a_format: None, b_format: None, ..search.clone() };
-                &tc_search
-            }
-            _ => search,
-        };
+        let search = if design == Design::Tc { &baseline } else { search };
         outcomes.push(best_run(design, point, table, ert, search, gpu, check, given, &mut operands)?);
     }
     let tc = outcomes

@@ -138,20 +138,16 @@ impl Nest {
     pub fn candidates(&self) -> impl Iterator<Item = Mapping> + '_ {
         divisors(self.k_steps).into_iter().flat_map(move |k_dram| {
             let k_inner = self.k_steps / k_dram;
-            std::iter::once(()).flat_map(move |()| {
-                divisors(self.m_out).into_iter().flat_map(move |mg| {
-                    divisors(self.n_out).into_iter().flat_map(move |ng| {
-                        [(true, true), (true, false), (false, true), (false, false)]
-                            .into_iter()
-                            // Orders of one loop or none are the same mapping.
-                            .filter(move |&(glb_m, dram_m)| {
-                                (glb_m || (mg > 1 && ng > 1))
-                                    && (dram_m || (self.m_out / mg > 1 && self.n_out / ng > 1))
-                            })
-                            .map(move |(glb_m, dram_m)| {
-                                self.mapping((k_inner, k_dram), (mg, ng), glb_m, dram_m)
-                            })
-                    })
+            divisors(self.m_out).into_iter().flat_map(move |mg| {
+                divisors(self.n_out).into_iter().flat_map(move |ng| {
+                    [(true, true), (true, false), (false, true), (false, false)]
+                        .into_iter()
+                        // Orders of one loop or none are the same mapping.
+                        .filter(move |&(glb_m, dram_m)| {
+                            (glb_m || (mg > 1 && ng > 1))
+                                && (dram_m || (self.m_out / mg > 1 && self.n_out / ng > 1))
+                        })
+                        .map(move |(glb_m, dram_m)| self.mapping((k_inner, k_dram), (mg, ng), glb_m, dram_m))
                 })
             })
         })

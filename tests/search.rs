@@ -288,3 +288,19 @@ proptest::proptest! {
         }
     }
 }
+
+/// An architecture whose lanes are wider than every sub-tile side the search tries (a DSTC of
+/// 8192 MACs: 90 lanes) still runs, at its own sub-tile, with Z the dense product.
+#[test]
+fn a_dstc_wider_than_every_searched_sub_tile_runs_its_own() {
+    let mut arch = Design::Dstc.arch();
+    (arch.pes_per_row, arch.macs_per_pe) = (64, 4);
+    let w = workload(100, 40, 150, "unstructured(0.5)", "unstructured(0.5)");
+    let ops = w.operands().unwrap();
+    let (r, z) =
+        run(Design::Dstc, arch.clone(), &Ert::default_45nm(), &w, &ops, None, false, &Search::default())
+            .unwrap();
+    assert_eq!(&z, ops.dense());
+    let lrf = r.mapping.split("target: LRF").nth(2).unwrap();
+    assert!(lrf.contains(&format!("M{} N{}", arch.rows_per_array, arch.tile_n)), "{lrf}");
+}

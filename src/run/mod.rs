@@ -268,7 +268,9 @@ pub fn run(
     let chosen = prepared.search(workload, first.as_ref().map(|(e, _, _)| &e.counters), search, ert)?;
     let (emulation, gpu, cpu_fallback) = match first {
         Some(done) if chosen.machine == prepared.machine() && chosen.formats == prepared.formats => done,
-        _ => {
+        first => {
+            // One Z at a time: the first emulation's goes before the second is made.
+            drop(first);
             // The machine reads B as stored and runs the chosen loops: emulate that. The charged
             // counters are the ones the search weighed (tests/search.rs); the GLB fetch counts
             // are the format's own.

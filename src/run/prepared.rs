@@ -233,14 +233,14 @@ impl Prepared {
 
     /// The machines the hardware lets a mapping choose among (docs/DESIGN.md 11): the tensor
     /// core's column tile, each power of two from the RF's `tile_n` down to 16 columns (fewer
-    /// tiles than N distinct); DSTC's sub-tile, 16, 32 or 64 rows and columns within the RF's
-    /// `rows_per_array x tile_n` outputs (the artifact's maps use 32 x 64 and 64 x 32); S2TA's
-    /// own.
+    /// tiles than N distinct); DSTC's sub-tile, 16, 32 or 64 rows and columns (at least its
+    /// lanes) within the RF's `rows_per_array x tile_n` outputs, and the architecture's own
+    /// (the artifact's maps use 32 x 64 and 64 x 32); S2TA's own. Never empty.
     pub fn machines(&self, n: usize) -> Vec<Machine> {
         match self.machine() {
             Machine::TensorCore(df) => {
                 let mut tiles: Vec<usize> = std::iter::successors(Some(self.arch.tile_n), |t| Some(t / 2))
-                    .take_while(|&t| t >= 16.min(self.arch.tile_n) && t >= 1)
+                    .take_while(|&t| t >= 16.min(self.arch.tile_n))
                     .collect();
                 tiles.dedup_by_key(|t| n.div_ceil(*t));
                 tiles.into_iter().map(|tile_n| Machine::TensorCore(Dataflow { tile_n, ..df })).collect()
@@ -248,12 +248,16 @@ impl Prepared {
             Machine::Dstc(d) => {
                 let outputs = self.arch.rows_per_array * self.arch.tile_n;
                 let sides = [16, 32, 64];
-                sides
+                let mut machines: Vec<Machine> = sides
                     .iter()
                     .flat_map(|&r| sides.iter().map(move |&c| (r, c)))
                     .filter(|&(r, c)| r * c <= outputs && r >= d.lanes && c >= d.lanes)
                     .map(|(sub_rows, sub_cols)| Machine::Dstc(Dstc { sub_rows, sub_cols, ..d }))
-                    .collect()
+                    .collect();
+                if !machines.contains(&Machine::Dstc(d)) {
+                    machines.push(Machine::Dstc(d));
+                }
+                machines
             }
             m @ Machine::S2ta(_) => vec![m],
         }
@@ -311,7 +315,6 @@ impl Prepared {
     /// How A and B are stored above the PE array in `formats`: bytes and metadata bits per
     /// dense element.
     fn stored(&self, formats: Formats) -> (Stored, Stored) {
-        let elements = |s: crate::format::Storage, n: usize| Stored::of(s, n);
         match &self.compressed {
             Compressed::TensorCore { dataflow: df, b, .. } => {
                 let s = df.a_shape();
@@ -329,12 +332,12 @@ impl Prepared {
                     Stored::DENSE
                 };
                 let b = match (b, formats.b) {
-                    (BFormat::Columns(cp), _) => elements(cp.storage(), cp.rows * cp.k),
+                    (BFormat::Columns(cp), _) => Stored::of(cp.storage(), cp.rows * cp.k),
                     (_, Format::BlockedCsr) => {
                         let (k, n) = (self.k(), b.n());
                         let block = df.shape.h0 as usize;
                         let addresses = self.arch.formats.blocked_csr_addresses;
-                        elements(blocked_csr::storage(k, n, self.b_nonzeros, block, addresses), k * n)
+                        Stored::of(blocked_csr::storage(k, n, self.b_nonzeros, block, addresses), k * n)
                     }
                     _ => Stored::DENSE,
                 };
@@ -342,14 +345,14 @@ impl Prepared {
             }
             Compressed::Dstc { a_columns, b_rows, .. } => {
                 let bitmask = |f: Format, m: &Bitmask| match f {
-                    Format::Bitmask => elements(m.storage(), m.fibers * m.shape),
+                    Format::Bitmask => Stored::of(m.storage(), m.fibers * m.shape),
                     _ => Stored::DENSE,
                 };
                 (bitmask(formats.a, a_columns), bitmask(formats.b, b_rows))
             }
             Compressed::S2ta { a, b_columns, .. } => (
-                elements(a.storage(), a.rows * a.k),
-                elements(b_columns.storage(), b_columns.rows * b_columns.k),
+                Stored::of(a.storage(), a.rows * a.k),
+                Stored::of(b_columns.storage(), b_columns.rows * b_columns.k),
             ),
         }
     }
