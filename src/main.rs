@@ -166,13 +166,20 @@ struct SweepArgs {
 struct ModelArgs {
     /// The ONNX model (e.g. from torch.onnx.export).
     model: PathBuf,
-    /// The input tensor, float32 .npy of the model's input shape (default: seeded values in
-    /// [-1, 1) of that shape, unknown dimensions 1).
-    #[arg(long)]
-    input: Option<PathBuf>,
-    /// An image (PNG or JPEG) as the input: resized to --size, normalised by --mean and --std.
-    #[arg(long, conflicts_with = "input")]
-    image: Option<PathBuf>,
+    /// An input tensor as a .npy of the input's shape (float16/32/64, or int8 to int64 for token
+    /// ids and masks): `x.npy`, or `NAME=x.npy` for one of several inputs; repeatable. Inputs
+    /// not given are seeded (floats in [-1, 1), token ids within the vocabulary).
+    #[arg(long, value_name = "[NAME=]FILE")]
+    input: Vec<String>,
+    /// The shape of a seeded input, `1x3x224x224` or `NAME=1x128`; repeatable. Needed where the
+    /// model declares a symbolic axis (other than the batch, which defaults to 1) that no given
+    /// input fixes.
+    #[arg(long, value_name = "[NAME=]D1xD2x...")]
+    input_shape: Vec<String>,
+    /// An image (PNG or JPEG) as the input (`NAME=x.png` for one of several): resized to
+    /// --size, normalised by --mean and --std.
+    #[arg(long, value_name = "[NAME=]FILE")]
+    image: Option<String>,
     /// The image's size as HxW, e.g. 224x224 (default: the model's input height and width).
     #[arg(long, requires = "image")]
     size: Option<String>,
@@ -186,6 +193,11 @@ struct ModelArgs {
     /// Seed of the synthetic input.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Also emulate activation x activation products (attention's Q K^T and P V): A is the
+    /// right operand as measured, never pruned (default: listed in layers.csv with their
+    /// shapes, not emulated).
+    #[arg(long)]
+    activations: bool,
     /// Weight sparsities, comma-separated; each design prunes to its own pattern at each.
     #[arg(long, value_delimiter = ',', default_values_t = [0.0, 0.5, 0.75])]
     weight_sparsity: Vec<f64>,

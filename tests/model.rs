@@ -7,7 +7,7 @@ use std::path::Path;
 
 use assert_cmd::Command;
 use highlight_emu::matrix::Matrix;
-use highlight_emu::model::{Input, capture};
+use highlight_emu::model::{Image, Inputs, capture};
 use highlight_emu::operand::conform::satisfies;
 use highlight_emu::operand::npy;
 use highlight_emu::pattern::Pattern;
@@ -34,6 +34,11 @@ fn model_with_input(dir: &Path, model: &Path, x: &Path, sparsities: &str) -> Com
     ])
     .args(["--backend", "cpu"]);
     cmd
+}
+
+/// `--input x.npy`, as the library takes it.
+fn file_input(x: &Path) -> Inputs {
+    Inputs { files: vec![x.display().to_string()], ..Default::default() }
 }
 
 fn tensor(name: &str, dims: &[i64], data: Vec<f32>) -> pb::TensorProto {
@@ -223,7 +228,7 @@ fn captured_layers_have_the_gemm_shapes_and_densities() {
     let dir = tempfile::tempdir().unwrap();
     let model = small_model(dir.path());
     let x = write_input(dir.path());
-    let layers = capture(&model, Input::File(&x)).unwrap();
+    let layers = capture(&model, &file_input(&x), false).unwrap();
     let names: Vec<&str> = layers.iter().map(|l| l.name.as_str()).collect();
     assert_eq!(names, ["conv3x3", "depthwise", "pointwise", "fc", "self"]);
     let shapes: Vec<Vec<(usize, usize, usize)>> = layers
@@ -266,7 +271,9 @@ fn every_design_runs_every_layer_exactly() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let layers = std::fs::read_to_string(dir.path().join("res/layers.csv")).unwrap();
     assert!(
-        layers.starts_with("index,name,op,groups,m,k,n,macs,a_density,b_density,b_density_int8,skipped"),
+        layers.starts_with(
+            "index,name,op,groups,m,k,n,macs,a_density,b_density,b_density_int8,skipped,a_operand"
+        ),
         "{layers}"
     );
     assert!(layers.contains(",depthwise,Conv,6,1,9,9,486,"), "{layers}");
@@ -347,7 +354,8 @@ fn bad_models_are_refused() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("shape [2, 2]"),
+        String::from_utf8_lossy(&out.stderr).contains("input \"x\" is declared [1, 4, 6, 6] and --input")
+            && String::from_utf8_lossy(&out.stderr).contains("gives [2, 2]: 4 dimensions, not 2"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -431,7 +439,15 @@ fn an_image_is_resized_and_normalised() {
     let png = dir.path().join("img.png");
     image::RgbImage::from_pixel(8, 8, image::Rgb([255, 0, 51])).save(&png).unwrap();
     let (mean, std) = ([0.5f32, 0.5, 0.5], [0.5f32, 0.25, 0.1]);
-    let layers = capture(&path, Input::Image { path: &png, size: None, mean, std }).unwrap();
+    let layers = capture(
+        &path,
+        &Inputs {
+            image: Some(Image { path: png.display().to_string(), size: None, mean, std }),
+            ..Default::default()
+        },
+        false,
+    )
+    .unwrap();
     let b = &layers[0].gemms.as_ref().unwrap()[0].b;
     assert_eq!((b.rows, b.cols), (3, 16));
     let expected = [(1.0 - 0.5) / 0.5, (0.0 - 0.5) / 0.25, (0.2 - 0.5) / 0.1];

@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use anyhow::{Result, bail};
 use highlight_emu::design::Design;
 use highlight_emu::model::emulate::{LayerStats, layers_csv, run, workload, workload_toml};
-use highlight_emu::model::{Input, capture};
+use highlight_emu::model::{Image, Inputs, capture};
 use highlight_emu::search::Search;
 use highlight_emu::sweep::{Provenance, Results, safe_name};
 
@@ -92,12 +92,13 @@ pub fn model(args: &ModelArgs) -> Result<()> {
         }
     };
     let (mean, std) = (channels(&args.mean, "--mean")?, channels(&args.std, "--std")?);
-    let input = match (&args.input, &args.image) {
-        (Some(path), _) => Input::File(path),
-        (None, Some(path)) => Input::Image { path, size, mean, std },
-        (None, None) => Input::Seeded(args.seed),
+    let inputs = Inputs {
+        files: args.input.clone(),
+        shapes: args.input_shape.clone(),
+        image: args.image.as_ref().map(|path| Image { path: path.clone(), size, mean, std }),
+        seed: args.seed,
     };
-    let layers = capture(&args.model, input)?;
+    let layers = capture(&args.model, &inputs, args.activations)?;
     let stats: Vec<LayerStats> = layers.iter().map(LayerStats::of).collect();
     let csv = layers_csv(&stats)?;
     let source = args.model.display().to_string();

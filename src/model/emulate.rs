@@ -13,6 +13,7 @@ use crate::energy::Ert;
 use crate::inputs::{Operand, satisfied};
 use crate::matrix::Matrix;
 use crate::operand::{prune, quantize};
+use crate::pattern::Pattern;
 use crate::run::{GpuBackend, Operands, RunError, RunResult, Workload, run_best_order};
 use crate::search::Search;
 use crate::sweep::{Layer as SweepLayer, Row, Shard, SweepFile};
@@ -37,6 +38,9 @@ pub struct LayerStats {
     pub b_density_int8: f64,
     /// Why the node is not emulated (empty when it is).
     pub skipped: String,
+    /// What A is: `weight` (pruned per design and sparsity) or `activation` (a product of two
+    /// activations, emulated as measured with `--activations`).
+    pub a_operand: &'static str,
 }
 
 fn density<T: Default + PartialEq>(parts: impl Iterator<Item = T>) -> f64 {
@@ -73,6 +77,7 @@ impl LayerStats {
             index: layer.index,
             name: layer.name.clone(),
             op: layer.op.clone(),
+            a_operand: if layer.activations { "activation" } else { "weight" },
             groups: 0,
             m: 0,
             k: 0,
@@ -84,7 +89,11 @@ impl LayerStats {
             skipped: String::new(),
         };
         match &layer.gemms {
-            Err(why) => LayerStats { skipped: why.clone(), ..empty },
+            Err(why) => {
+                let [groups, m, k, n] = layer.shape.unwrap_or_default();
+                let macs = [groups, m, k, n].iter().fold(1u64, |p, &d| p.saturating_mul(d as u64));
+                LayerStats { skipped: why.clone(), groups, m, k, n, macs, ..empty }
+            }
             Ok(gemms) if gemms.is_empty() => LayerStats { skipped: "no GEMM".into(), ..empty },
             // A GEMM with a zero dimension (no filters, an empty weight, a kernel of zero
             // height) multiplies nothing: reported as such, never emulated, never a 0 / 0 density.
@@ -136,15 +145,20 @@ pub fn layers_csv(stats: &[LayerStats]) -> Result<Vec<u8>, csv::Error> {
 /// The captured shapes and measured densities as a sweep file `sweep` runs (and, for shards,
 /// what they were computed from).
 pub fn workload(name: &str, source: &str, stats: &[LayerStats], sparsities: &[f64]) -> SweepFile {
+    // A sweep prunes every layer's A: activation products cannot be written as its layers.
+    let products = stats.iter().filter(|s| s.skipped.is_empty() && s.a_operand == "activation").count();
     SweepFile {
         name: name.to_string(),
-        description: format!("layers of {source}"),
+        description: match products {
+            0 => format!("layers of {source}"),
+            p => format!("layers of {source} (and {p} activation x activation layers, not in this file)"),
+        },
         seed: 1,
         grid: Vec::new(),
         points: Vec::new(),
         layers: stats
             .iter()
-            .filter(|s| s.skipped.is_empty())
+            .filter(|s| s.skipped.is_empty() && s.a_operand == "weight")
             .map(|s| SweepLayer {
                 name: s.name.clone(),
                 m: s.m,
@@ -189,6 +203,7 @@ fn absorb(total: &mut RunResult, r: &RunResult) {
 fn design_on_layer(
     design: Design,
     gemms: &[Gemm],
+    activations: bool,
     b: &[Matrix<i8>],
     sparsity: f64,
     table: &DegreeTable,
@@ -199,10 +214,6 @@ fn design_on_layer(
 ) -> Result<Outcome, RunError> {
     let unsupported =
         |reason: String| Outcome { design, unsupported: Some(reason), result: None, normalised_to_tc: None };
-    let candidates = match table.a_patterns(design, sparsity) {
-        Ok(c) => c,
-        Err(e) => return Ok(unsupported(e.to_string())),
-    };
     let arch = design.arch();
     // B's pattern per group: the sparsest of the design's it satisfies, whatever A runs as.
     let mut b_patterns = Vec::with_capacity(b.len());
@@ -212,24 +223,47 @@ fn design_on_layer(
             None => return Ok(unsupported(format!("the activation has none of {}'s B patterns", arch.name))),
         }
     }
+    // A per candidate, each group with its pattern: the weights pruned to each of the design's
+    // patterns at this degree, or an activation as measured, in the sparsest pattern it satisfies.
+    let mut candidates: Vec<(Vec<Matrix<i8>>, Vec<Pattern>)> = Vec::new();
+    if activations {
+        let a = match quantize_groups(&gemms.iter().map(|g| g.a.clone()).collect::<Vec<_>>()) {
+            Ok(a) => a,
+            Err(e) => return Ok(unsupported(format!("the left activation: {e}"))),
+        };
+        let mut patterns = Vec::with_capacity(a.len());
+        for group in &a {
+            match satisfied(design, &arch, group, Operand::A).into_iter().next() {
+                Some(p) => patterns.push(p),
+                None => {
+                    return Ok(unsupported(format!(
+                        "the left activation has none of {}'s A patterns",
+                        arch.name
+                    )));
+                }
+            }
+        }
+        candidates.push((a, patterns));
+    } else {
+        let patterns = match table.a_patterns(design, sparsity) {
+            Ok(c) => c,
+            Err(e) => return Ok(unsupported(e.to_string())),
+        };
+        for pattern in patterns {
+            let pruned = gemms.iter().map(|g| prune(&g.a, &pattern)).collect::<Result<Vec<Matrix<f32>>, _>>();
+            match pruned.map_err(RunError::from).and_then(|p| quantize_groups(&p)) {
+                Ok(a) => candidates.push((a, vec![pattern; gemms.len()])),
+                Err(e) => return Ok(unsupported(format!("the weights: {e}"))),
+            }
+        }
+    }
     let mut best: Option<RunResult> = None;
     let mut reason = None;
-    'candidates: for pattern in candidates {
-        let pruned = gemms.iter().map(|g| prune(&g.a, &pattern)).collect::<Result<Vec<Matrix<f32>>, _>>();
-        let a = match pruned.map_err(RunError::from).and_then(|p| quantize_groups(&p)) {
-            Ok(a) => a,
-            Err(e) => return Ok(unsupported(format!("the weights: {e}"))),
-        };
+    'candidates: for (a, a_patterns) in candidates {
         let mut total: Option<RunResult> = None;
-        for ((a, b), b_pattern) in a.into_iter().zip(b).zip(&b_patterns) {
-            let workload = Workload {
-                m: a.rows,
-                k: a.cols,
-                n: b.cols,
-                a: pattern.clone(),
-                b: b_pattern.clone(),
-                seed: 0,
-            };
+        for (((a, b), a_pattern), b_pattern) in a.into_iter().zip(b).zip(a_patterns).zip(&b_patterns) {
+            let workload =
+                Workload { m: a.rows, k: a.cols, n: b.cols, a: a_pattern, b: b_pattern.clone(), seed: 0 };
             let operands = Operands::new(a, b.clone());
             match run_best_order(design, &arch, ert, &workload, &operands, gpu, check, true, search) {
                 Ok((r, _)) => match &mut total {
@@ -306,7 +340,18 @@ pub fn run(
             let mut outcomes = Vec::new();
             for design in Design::ALL.into_iter().filter(|d| *d == Design::Tc || designs.contains(d)) {
                 progress(&s.name, design);
-                outcomes.push(design_on_layer(design, gemms, b, sparsity, &table, ert, search, gpu, check)?);
+                outcomes.push(design_on_layer(
+                    design,
+                    gemms,
+                    layer.activations,
+                    b,
+                    sparsity,
+                    &table,
+                    ert,
+                    search,
+                    gpu,
+                    check,
+                )?);
             }
             let tc = outcomes.iter().find(|o| o.design == Design::Tc).and_then(|o| o.result.clone());
             for o in &mut outcomes {

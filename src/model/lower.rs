@@ -5,7 +5,12 @@
 //!   and C inner (so ranks follow `RS->C1->C0`), N = P x Q x batch; B is the im2col of the input
 //!   with the padding zeros the hardware sees; strides, dilations, pads and auto_pad honoured.
 //! - Gemm (with transA, transB) and MatMul with a constant weight: M = output features, K = input
-//!   features, N = the rows of the activation (batch, tokens).
+//!   features, N = the rows of the activation (batch, tokens). MatMul broadcasts as NumPy does:
+//!   a 2-D weight takes every row of a `[B, T, K]` activation in one GEMM; a weight with leading
+//!   (batch, head) axes gives one GEMM per weight matrix, each taking the rows that meet it. A
+//!   constant left operand (`W x X`) is A as it stands, X's columns are N.
+//! - Activation x activation (attention's `Q K^T` and `P V`, `--activations`): the right operand
+//!   plays the weight's part.
 
 use tract_onnx::pb;
 
@@ -34,15 +39,60 @@ fn text(node: &pb::NodeProto, name: &str) -> Option<String> {
 
 type Tensor = (Vec<usize>, Vec<f32>);
 
-/// Lowers a captured node, given its activation and weight tensors; `held` bytes of earlier
-/// layers' GEMMs are already in memory.
-pub fn lower(node: &pb::NodeProto, act: Tensor, weight: Tensor, held: u64) -> Result<Vec<Gemm>, String> {
+/// Which operand of a Gemm or MatMul gives A (the weight's side).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Weight {
+    /// `X W`: A = W transposed, B = X transposed.
+    Right,
+    /// `W X`: A = W, B = X.
+    Left,
+}
+
+/// Lowers a captured node, given its left and right operands (a Conv's input and weight);
+/// `held` bytes of earlier layers' GEMMs are already in memory.
+pub fn lower(
+    node: &pb::NodeProto,
+    left: Tensor,
+    right: Tensor,
+    weight: Weight,
+    held: u64,
+) -> Result<Vec<Gemm>, String> {
     match node.op_type.as_str() {
-        "Conv" => conv(node, act, weight, held),
-        "Gemm" => gemm(node, act, weight),
-        "MatMul" => matmul(act, weight),
+        "Conv" => conv(node, left, right, held),
+        "Gemm" => gemm(node, left, right, weight),
+        "MatMul" => matmul(left, right, weight, held),
         other => Err(format!("{other} is not lowered")),
     }
+}
+
+/// Groups, M, K and N of a Gemm or MatMul from its operands' shapes, without lowering it.
+pub fn shape(
+    node: &pb::NodeProto,
+    left: &[usize],
+    right: &[usize],
+    weight: Weight,
+) -> Result<[usize; 4], String> {
+    if node.op_type == "Gemm" {
+        let (&[r0, c0], &[r1, c1]) = (left, right) else {
+            return Err(format!(
+                "Gemm's operands have shapes {left:?} and {right:?}; 2-D tensors were expected"
+            ));
+        };
+        let t = |n: &str| int(node, n).unwrap_or(0) != 0;
+        let (rows, k) = if t("transA") { (c0, r0) } else { (r0, c0) };
+        let cols = if t("transB") { r1 } else { c1 };
+        return Ok(match weight {
+            Weight::Right => [1, cols, k, rows],
+            Weight::Left => [1, rows, k, cols],
+        });
+    }
+    let plan = Batched::new(left, right)?;
+    let groups = plan.groups(weight);
+    let per_group = plan.batches() / groups;
+    Ok(match weight {
+        Weight::Right => [groups, plan.n, plan.k, plan.t * per_group],
+        Weight::Left => [groups, plan.t, plan.k, plan.n * per_group],
+    })
 }
 
 /// Output extent and the padding before it, of one spatial axis.
@@ -151,22 +201,128 @@ fn two_d((shape, data): Tensor, trans: bool, what: &str) -> Result<Matrix<f32>, 
     Ok(if trans { m.transpose() } else { m })
 }
 
-fn gemm(node: &pb::NodeProto, act: Tensor, weight: Tensor) -> Result<Vec<Gemm>, String> {
-    // Y = A' B': A' (rows x K) is the activation, B' (K x features) the weight.
-    let x = two_d(act, int(node, "transA").unwrap_or(0) != 0, "Gemm's A")?;
-    let w = two_d(weight, int(node, "transB").unwrap_or(0) != 0, "Gemm's B")?;
-    if x.cols != w.rows {
-        return Err(format!("Gemm's K disagrees: {} and {}", x.cols, w.rows));
+fn gemm(node: &pb::NodeProto, left: Tensor, right: Tensor, weight: Weight) -> Result<Vec<Gemm>, String> {
+    // Y = A' B': A' (rows x K) and B' (K x cols) after transA and transB.
+    let x = two_d(left, int(node, "transA").unwrap_or(0) != 0, "Gemm's A")?;
+    let y = two_d(right, int(node, "transB").unwrap_or(0) != 0, "Gemm's B")?;
+    if x.cols != y.rows {
+        return Err(format!("Gemm's K disagrees: {} and {}", x.cols, y.rows));
     }
-    Ok(vec![Gemm { a: w.transpose(), b: x.transpose() }])
+    Ok(vec![match weight {
+        Weight::Right => Gemm { a: y.transpose(), b: x.transpose() },
+        Weight::Left => Gemm { a: x, b: y },
+    }])
 }
 
-fn matmul((xs, x): Tensor, weight: Tensor) -> Result<Vec<Gemm>, String> {
-    let w = two_d(weight, false, "MatMul's weight")?;
-    let k = *xs.last().ok_or("MatMul's input is a scalar")?;
-    if k != w.rows {
-        return Err(format!("MatMul's K disagrees: {k} and {}", w.rows));
+/// A MatMul `[..., T, K] x [..., K, N]` with NumPy's broadcasting of the leading axes; a 1-D
+/// left operand is one row, a 1-D right operand one column.
+struct Batched {
+    t: usize,
+    k: usize,
+    n: usize,
+    /// The leading axes of the left and right operand and of the product, padded to one rank.
+    left: Vec<usize>,
+    right: Vec<usize>,
+    out: Vec<usize>,
+}
+
+impl Batched {
+    fn new(left: &[usize], right: &[usize]) -> Result<Batched, String> {
+        let refuse = || format!("MatMul of shapes {left:?} and {right:?}: not a matrix product");
+        let (lead_l, t, k) = match left {
+            [] => return Err(refuse()),
+            [k] => (&[][..], 1, *k),
+            [lead @ .., t, k] => (lead, *t, *k),
+        };
+        let (lead_r, k2, n) = match right {
+            [] => return Err(refuse()),
+            [k] => (&[][..], *k, 1),
+            [lead @ .., k, n] => (lead, *k, *n),
+        };
+        if k != k2 {
+            return Err(format!("MatMul's K disagrees: {left:?} x {right:?}"));
+        }
+        let rank = lead_l.len().max(lead_r.len());
+        let pad = |lead: &[usize]| [vec![1; rank - lead.len()], lead.to_vec()].concat();
+        let (l, r) = (pad(lead_l), pad(lead_r));
+        let mut out = Vec::with_capacity(rank);
+        for (&a, &b) in l.iter().zip(&r) {
+            out.push(match (a, b) {
+                (a, b) if a == b => a,
+                (1, b) => b,
+                (a, 1) => a,
+                _ => return Err(format!("MatMul's leading axes do not broadcast: {left:?} x {right:?}")),
+            });
+        }
+        Ok(Batched { t, k, n, left: l, right: r, out })
     }
-    let rows = x.len() / k.max(1);
-    Ok(vec![Gemm { a: w.transpose(), b: Matrix::from_vec(rows, k, x).transpose() }])
+
+    fn batches(&self) -> usize {
+        self.out.iter().product()
+    }
+
+    /// The weight's matrices that the product meets: one GEMM each.
+    fn groups(&self, weight: Weight) -> usize {
+        let lead = if weight == Weight::Right { &self.right } else { &self.left };
+        lead.iter().zip(&self.out).map(|(&w, &o)| if w == 1 { 1 } else { o }).product()
+    }
+
+    /// The product's batch `b` as an index into an operand with leading axes `lead`.
+    fn index(&self, b: usize, lead: &[usize]) -> usize {
+        let (mut rest, mut index, mut stride) = (b, 0, 1);
+        for (&o, &l) in self.out.iter().zip(lead).rev() {
+            let coordinate = rest % o;
+            rest /= o;
+            if l != 1 {
+                index += coordinate * stride;
+            }
+            stride *= l;
+        }
+        index
+    }
+}
+
+fn matmul((ls, l): Tensor, (rs, r): Tensor, weight: Weight, held: u64) -> Result<Vec<Gemm>, String> {
+    let plan = Batched::new(&ls, &rs)?;
+    let (t, k, n) = (plan.t, plan.k, plan.n);
+    let groups = plan.groups(weight);
+    let per_group = plan.batches() / groups.max(1);
+    // A weight shared by every batch is one GEMM over all rows: the broadcast copies nothing.
+    let (m, cols) = match weight {
+        Weight::Right => (n, t * per_group),
+        Weight::Left => (t, n * per_group),
+    };
+    let floats = (m as u64 * k as u64).checked_add(k as u64 * cols as u64);
+    let need = floats.and_then(|f| f.checked_mul(4 * groups as u64)).and_then(|b| b.checked_add(held));
+    crate::memory::check(|| format!("{groups} GEMM(s) of {m} x {k} x {cols}"), need)
+        .map_err(|e| e.to_string())?;
+    let mut a: Vec<Vec<f32>> = vec![Vec::new(); groups];
+    let mut b: Vec<Vec<f32>> = vec![vec![0f32; k * cols]; groups];
+    let mut filled = vec![0usize; groups];
+    for batch in 0..plan.batches() {
+        let (li, ri) = (plan.index(batch, &plan.left), plan.index(batch, &plan.right));
+        let x = &l[li * t * k..(li + 1) * t * k];
+        let w = &r[ri * k * n..(ri + 1) * k * n];
+        let (g, weight_matrix, other) = match weight {
+            Weight::Right => (
+                ri,
+                Matrix::from_vec(k, n, w.to_vec()).transpose(),
+                Matrix::from_vec(t, k, x.to_vec()).transpose(),
+            ),
+            Weight::Left => (li, Matrix::from_vec(t, k, x.to_vec()), Matrix::from_vec(k, n, w.to_vec())),
+        };
+        if a[g].is_empty() {
+            a[g] = weight_matrix.data;
+        }
+        // The other operand's columns join the group's B.
+        for row in 0..k {
+            let to = row * cols + filled[g];
+            b[g][to..to + other.cols].copy_from_slice(&other.data[row * other.cols..(row + 1) * other.cols]);
+        }
+        filled[g] += other.cols;
+    }
+    Ok(a.into_iter()
+        .zip(b)
+        .map(|(a, b)| Gemm { a: Matrix::from_vec(m, k, a), b: Matrix::from_vec(k, cols, b) })
+        .collect())
 }

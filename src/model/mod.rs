@@ -4,6 +4,8 @@
 //! captured say why; nothing is dropped silently.
 
 pub mod emulate;
+mod guard;
+pub mod inputs;
 pub mod lower;
 
 use std::collections::HashSet;
@@ -13,6 +15,7 @@ use thiserror::Error;
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
 
+pub use inputs::{Image, Inputs};
 pub use lower::Gemm;
 
 #[derive(Debug, Error)]
@@ -35,17 +38,11 @@ pub struct Layer {
     pub op: String,
     /// The GEMMs (one per group) or why the node is not emulated.
     pub gemms: Result<Vec<Gemm>, String>,
-}
-
-/// Where the input comes from.
-pub enum Input<'a> {
-    /// A float32 tensor of the model's input shape (`.npy`).
-    File(&'a Path),
-    /// Seeded values in [-1, 1) of the model's input shape (unknown dimensions 1).
-    Seeded(u64),
-    /// An image (PNG or JPEG), resized to `size` (height, width; default: the model's), as a
-    /// 1 x 3 x H x W tensor of (value / 255 - mean) / std per channel.
-    Image { path: &'a Path, size: Option<(usize, usize)>, mean: [f32; 3], std: [f32; 3] },
+    /// A is an activation, not a weight (attention's products, `--activations`): it is
+    /// emulated as measured, never pruned.
+    pub activations: bool,
+    /// Groups, M, K and N of a node skipped after its shapes were known.
+    pub shape: Option<[usize; 4]>,
 }
 
 /// The GEMM-shaped operators the accelerators run.
@@ -60,17 +57,21 @@ const SKIPPED: &[(&str, &str)] = &[
     ("Einsum", "Einsum: not lowered to GEMMs"),
 ];
 
-/// Loads `path`, runs it once on `input`, and lowers every captured node.
-pub fn capture(path: &Path, input: Input) -> Result<Vec<Layer>, ModelError> {
+/// Loads `path`, runs it once on `inputs`, and lowers every captured node; activation x
+/// activation products are lowered too when `activations` is set, else listed with their shapes.
+pub fn capture(path: &Path, inputs: &Inputs, activations: bool) -> Result<Vec<Layer>, ModelError> {
     let shown = path.display().to_string();
+    let unsupported = |message: String| ModelError::Unsupported { path: shown.clone(), message };
     let not_onnx =
         |e: &dyn std::fmt::Display| ModelError::NotOnnx { path: shown.clone(), message: e.to_string() };
     let onnx = tract_onnx::onnx().with_ignore_output_shapes(true).with_ignore_value_info(true);
-    let proto = onnx.proto_model_for_path(path).map_err(|e| not_onnx(&e))?;
-    let graph = proto.graph.as_ref().ok_or_else(|| not_onnx(&"no graph"))?;
-    check_convolutions(graph).map_err(|message| ModelError::Unsupported { path: shown.clone(), message })?;
+    let mut proto = onnx.proto_model_for_path(path).map_err(|e| not_onnx(&e))?;
+    let graph = proto.graph.as_mut().ok_or_else(|| not_onnx(&"no graph"))?;
+    check_convolutions(graph).map_err(unsupported)?;
+    let tensors = inputs::tensors(graph, inputs, &shown)?;
+    let graph = proto.graph.as_ref().expect("checked above");
     let initializers: HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
-    // A tensor is constant when it does not depend on the model's input (initializers, Constant
+    // A tensor is constant when it does not depend on the model's inputs (initializers, Constant
     // nodes, and whatever is computed from them alone, e.g. a reshaped weight).
     let mut dynamic: HashSet<&str> =
         graph.input.iter().map(|i| i.name.as_str()).filter(|n| !initializers.contains(n)).collect();
@@ -80,112 +81,86 @@ pub fn capture(path: &Path, input: Input) -> Result<Vec<Layer>, ModelError> {
         }
     }
     let constant = |name: &str| !dynamic.contains(name);
-    let graph_inputs: Vec<&pb::ValueInfoProto> =
-        graph.input.iter().filter(|i| !initializers.contains(i.name.as_str())).collect();
-    let [model_input] = graph_inputs[..] else {
-        return Err(ModelError::Unsupported {
-            path: shown,
-            message: format!("{} graph inputs; accepted: a model with one input tensor", graph_inputs.len()),
-        });
-    };
-    let input_tensor = input_tensor(model_input, input, &shown)?;
 
-    let mut model = onnx.model_for_proto_model(&proto).map_err(|e| ModelError::Unsupported {
-        path: shown.clone(),
-        message: format!("tract cannot load it: {e:#}"),
-    })?;
-    let outlet = |model: &InferenceModel, name: &str| {
-        model
-            .find_outlet_label(name)
-            .or_else(|| model.node_by_name(name).ok().map(|n| OutletId::new(n.id, 0)))
-    };
-    // Which nodes are captured, and the tensors each needs (activation, weight).
+    // Which nodes are captured, and the tensors each needs (left and right operand).
     let mut layers = Vec::new();
     let mut wanted: Vec<(usize, [String; 2])> = Vec::new();
     for (index, node) in graph.node.iter().enumerate() {
         let name = if node.name.is_empty() { format!("{}_{index}", node.op_type) } else { node.name.clone() };
-        let skip =
-            |why: String| Layer { index, name: name.clone(), op: node.op_type.clone(), gemms: Err(why) };
+        let layer = |gemms: Result<Vec<Gemm>, String>, activations: bool| Layer {
+            index,
+            name: name.clone(),
+            op: node.op_type.clone(),
+            gemms,
+            activations,
+            shape: None,
+        };
         if let Some((_, why)) = SKIPPED.iter().find(|(op, _)| *op == node.op_type) {
-            layers.push(skip(why.to_string()));
+            layers.push(layer(Err(why.to_string()), false));
             continue;
         }
         if !CAPTURED.contains(&node.op_type.as_str()) {
             continue;
         }
-        let (Some(act), Some(weight)) = (node.input.first().cloned(), node.input.get(1).cloned()) else {
-            layers.push(skip("fewer than two inputs".into()));
+        let (Some(left), Some(right)) = (node.input.first().cloned(), node.input.get(1).cloned()) else {
+            layers.push(layer(Err("fewer than two inputs".into()), false));
             continue;
         };
-        if act.is_empty() || weight.is_empty() {
-            layers.push(skip("an input is missing".into()));
+        if left.is_empty() || right.is_empty() {
+            layers.push(layer(Err("an input is missing".into()), false));
             continue;
         }
-        if !constant(&weight) {
-            let why = if constant(&act) {
-                "constant left operand (weight x activation): not lowered"
-            } else if node.op_type == "Conv" {
-                "the weight depends on the input: not a constant weight"
-            } else {
-                "activation x activation product: no constant weight"
-            };
-            layers.push(skip(why.into()));
+        if node.op_type == "Conv" && !constant(&right) {
+            layers.push(layer(Err("the weight depends on the input: not a constant weight".into()), false));
             continue;
         }
-        layers.push(Layer { index, name, op: node.op_type.clone(), gemms: Ok(Vec::new()) });
-        wanted.push((layers.len() - 1, [act, weight]));
-    }
-    let mut outlets = Vec::new();
-    for (_, names) in &wanted {
-        for n in names {
-            let o = outlet(&model, n).ok_or_else(|| ModelError::Unsupported {
-                path: shown.clone(),
-                message: format!("tensor {n:?} is not in the loaded graph"),
-            })?;
-            outlets.push(o);
+        if constant(&left) && constant(&right) {
+            layers.push(layer(Err("both operands are constant: folded, not run per input".into()), false));
+            continue;
         }
+        layers.push(layer(Ok(Vec::new()), !constant(&left) && !constant(&right)));
+        wanted.push((layers.len() - 1, [left, right]));
     }
-    if outlets.is_empty() {
+    if wanted.is_empty() {
         return Ok(layers);
     }
-    model
-        .select_output_outlets(&outlets)
-        .map_err(|e| ModelError::Unsupported { path: shown.clone(), message: format!("{e:#}") })?;
-    let run = || -> TractResult<TVec<TValue>> {
-        let plan = model.into_typed()?.into_runnable()?;
-        plan.run(tvec!(input_tensor.into()))
-    };
-    let values = run().map_err(|e| ModelError::Unsupported {
-        path: shown.clone(),
-        message: format!("running it: {e:#}"),
-    })?;
+    let outputs: Vec<&str> = wanted.iter().flat_map(|(_, names)| names.iter().map(String::as_str)).collect();
+    let values = guard::run(&onnx, &proto, tensors, &outputs).map_err(unsupported)?;
     // Bytes of the GEMMs lowered so far, all kept until the layers are emulated.
     let mut held = 0u64;
-    for (i, (layer, _)) in wanted.iter().enumerate() {
+    for (i, (at, _)) in wanted.iter().enumerate() {
         let tensor = |v: &TValue| -> Result<(Vec<usize>, Vec<f32>), String> {
             let view = v.cast_to::<f32>().map_err(|e| e.to_string())?;
             let array = view.to_plain_array_view::<f32>().map_err(|e| e.to_string())?;
             Ok((array.shape().to_vec(), array.iter().copied().collect()))
         };
-        let node = &graph.node[layers[*layer].index];
-        let lowered = tensor(&values[2 * i])
-            .and_then(|act| tensor(&values[2 * i + 1]).map(|w| (act, w)))
-            .and_then(|(act, w)| lower::lower(node, act, w, held));
+        let layer = &mut layers[*at];
+        let node = &graph.node[layer.index];
+        let (left, right) = (&values[2 * i], &values[2 * i + 1]);
+        // The constant operand is the weight: A comes from it. Activation products take A
+        // from the right operand, as a MatMul with a constant weight does.
+        let weight = if constant(&node.input[0]) { lower::Weight::Left } else { lower::Weight::Right };
+        if layer.activations && !activations {
+            layer.gemms = Err(match lower::shape(node, left.shape(), right.shape(), weight) {
+                Ok([g, m, k, n]) => {
+                    layer.shape = Some([g, m, k, n]);
+                    format!(
+                        "activation x activation: {g} GEMM(s) of M x K x N = {m} x {k} x {n}; --activations emulates them"
+                    )
+                }
+                Err(e) => e,
+            });
+            continue;
+        }
+        let lowered = tensor(left)
+            .and_then(|l| tensor(right).map(|r| (l, r)))
+            .and_then(|(l, r)| lower::lower(node, l, r, weight, held));
         if let Ok(gemms) = &lowered {
             held += gemms.iter().map(|g| 4 * (g.a.data.len() + g.b.data.len()) as u64).sum::<u64>();
         }
-        layers[*layer].gemms = lowered;
+        layer.gemms = lowered;
     }
     Ok(layers)
-}
-
-/// Elements of an input tensor of `shape`, refused before it is allocated when it would not fit.
-fn input_elements(shape: &[usize], path: &str) -> Result<usize, ModelError> {
-    let count = shape.iter().try_fold(1usize, |p, &d| p.checked_mul(d));
-    let need = count.and_then(|c| (c as u64).checked_mul(4));
-    crate::memory::check(|| format!("an input of shape {shape:?}"), need)
-        .map_err(|e| ModelError::Unsupported { path: path.into(), message: e.to_string() })?;
-    Ok(count.unwrap_or(0))
 }
 
 /// Every Conv's strides, dilations and pads against its spatial axes (from its weight or its
@@ -224,89 +199,4 @@ fn check_convolutions(graph: &pb::GraphProto) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// The model's input: a float32 `.npy` of its shape, or seeded values.
-fn input_tensor(info: &pb::ValueInfoProto, input: Input, path: &str) -> Result<Tensor, ModelError> {
-    use pb::tensor_shape_proto::dimension::Value as Dim;
-    use pb::type_proto::Value;
-    let dims: Vec<Option<usize>> = match info.r#type.as_ref().and_then(|t| t.value.as_ref()) {
-        Some(Value::TensorType(t)) => t
-            .shape
-            .as_ref()
-            .map(|s| {
-                s.dim
-                    .iter()
-                    .map(|d| match d.value {
-                        Some(Dim::DimValue(v)) if v > 0 => Some(v as usize),
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-        _ => Vec::new(),
-    };
-    match input {
-        Input::File(file) => {
-            let (shape, data) = crate::operand::npy::read_tensor(file).map_err(|e| ModelError::Input {
-                path: file.display().to_string(),
-                message: e.to_string(),
-            })?;
-            let fits =
-                shape.len() == dims.len() && dims.iter().zip(&shape).all(|(d, s)| d.is_none_or(|d| d == *s));
-            if !fits && !dims.is_empty() {
-                return Err(ModelError::Input {
-                    path: file.display().to_string(),
-                    message: format!(
-                        "shape {shape:?}; the model's input {:?} takes {dims:?} (None: any)",
-                        info.name
-                    ),
-                });
-            }
-            Tensor::from_shape(&shape, &data)
-                .map_err(|e| ModelError::Input { path: file.display().to_string(), message: e.to_string() })
-        }
-        Input::Image { path: file, size, mean, std } => {
-            let bad = |message: String| ModelError::Image { path: file.display().to_string(), message };
-            let (h, w) = match (size, &dims[..]) {
-                (Some(hw), _) => hw,
-                (None, [_, _, Some(h), Some(w)]) => (*h, *w),
-                _ => {
-                    return Err(bad(
-                        "the model's input has no fixed height and width; give --size HxW".into()
-                    ));
-                }
-            };
-            input_elements(&[3, h, w], path)?;
-            let image = image::open(file).map_err(|e| bad(format!("{e}; accepted: PNG or JPEG")))?.to_rgb8();
-            let resized =
-                image::imageops::resize(&image, w as u32, h as u32, image::imageops::FilterType::Triangle);
-            let mut data = vec![0f32; 3 * h * w];
-            for (x, y, pixel) in resized.enumerate_pixels() {
-                for c in 0..3 {
-                    data[(c * h + y as usize) * w + x as usize] =
-                        (f32::from(pixel[c]) / 255.0 - mean[c]) / std[c];
-                }
-            }
-            Tensor::from_shape(&[1, 3, h, w], &data).map_err(|e| bad(e.to_string()))
-        }
-        Input::Seeded(seed) => {
-            if dims.is_empty() {
-                return Err(ModelError::Unsupported {
-                    path: path.into(),
-                    message: format!(
-                        "the input {:?} has no shape in the model; give --input x.npy",
-                        info.name
-                    ),
-                });
-            }
-            let shape: Vec<usize> = dims.iter().map(|d| d.unwrap_or(1)).collect();
-            let count = input_elements(&shape, path)?;
-            use rand::{RngExt, SeedableRng};
-            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-            let data: Vec<f32> = (0..count).map(|_| rng.random_range(-1.0f32..1.0)).collect();
-            Tensor::from_shape(&shape, &data)
-                .map_err(|e| ModelError::Unsupported { path: path.into(), message: e.to_string() })
-        }
-    }
 }

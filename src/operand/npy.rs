@@ -1,4 +1,5 @@
-//! NumPy `.npy` files: 2-D int8 or float32 in (weights exported from PyTorch), int8 and int32 out.
+//! NumPy `.npy` files: 2-D int8 or float32 in (weights exported from PyTorch), tensors of any
+//! rank and the dtypes models take (model inputs), int8 and int32 out.
 //! Outputs are written through [`crate::output`]: a failed or interrupted write leaves nothing behind.
 
 use std::fs::File;
@@ -37,6 +38,10 @@ pub enum NpyError {
     NotNpy { path: PathBuf, reason: &'static str },
     #[error("{path}: dtype {dtype}; accepted dtypes: int8 ('<i1'/'|i1') and float32 ('<f4')")]
     DType { path: PathBuf, dtype: String },
+    #[error("{path}: dtype {dtype}; accepted dtypes: {accepted}")]
+    TensorDType { path: PathBuf, dtype: String, accepted: &'static str },
+    #[error("{path}: Fortran order; accepted: a C-order array (numpy.ascontiguousarray before numpy.save)")]
+    Order { path: PathBuf },
 }
 
 /// Opens a `.npy` file whose header has been checked against its length.
@@ -78,19 +83,68 @@ pub fn read_matrix(path: &Path) -> Result<NpyMatrix, NpyError> {
     }
 }
 
-/// Reads a float32 array of any rank (a model's input tensor), C order: its shape and values.
-pub fn read_tensor(path: &Path) -> Result<(Vec<usize>, Vec<f32>), NpyError> {
+/// The values of a tensor read from a `.npy` file, in its own dtype.
+#[derive(Clone, Debug)]
+pub enum Values {
+    F16(Vec<half::f16>),
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+    I8(Vec<i8>),
+    U8(Vec<u8>),
+    I16(Vec<i16>),
+    I32(Vec<i32>),
+    I64(Vec<i64>),
+}
+
+impl Values {
+    /// Whether the dtype is an integer one (token ids, masks).
+    pub fn is_integer(&self) -> bool {
+        !matches!(self, Values::F16(_) | Values::F32(_) | Values::F64(_))
+    }
+
+    /// The NumPy name of the dtype.
+    pub fn dtype(&self) -> &'static str {
+        match self {
+            Values::F16(_) => "float16",
+            Values::F32(_) => "float32",
+            Values::F64(_) => "float64",
+            Values::I8(_) => "int8",
+            Values::U8(_) => "uint8",
+            Values::I16(_) => "int16",
+            Values::I32(_) => "int32",
+            Values::I64(_) => "int64",
+        }
+    }
+}
+
+/// The dtypes [`read_tensor`] accepts, as the error lists them.
+const TENSOR_DTYPES: &str = "float16, float32, float64, int8, uint8, int16, int32, int64 (little-endian)";
+
+/// Reads an array of any rank (a model's input tensor), C order: its shape and values.
+pub fn read_tensor(path: &Path) -> Result<(Vec<usize>, Values), NpyError> {
     let read_err = |source| NpyError::Read { path: path.to_path_buf(), source };
     let npy = open(path)?;
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
     if npy.order() == Order::Fortran {
-        return Err(NpyError::DType { path: path.to_path_buf(), dtype: "Fortran order".into() });
+        return Err(NpyError::Order { path: path.to_path_buf() });
     }
     let dtype = npy.dtype().descr();
-    match npy.try_data::<f32>() {
-        Ok(data) => Ok((shape, data.collect::<Result<_, _>>().map_err(read_err)?)),
-        Err(_) => Err(NpyError::DType { path: path.to_path_buf(), dtype }),
+    macro_rules! read_as {
+        ($npy:expr, $($t:ty => $variant:ident),+) => {{
+            let npy = $npy;
+            $(
+                let npy = match npy.try_data::<$t>() {
+                    Ok(data) => {
+                        return Ok((shape, Values::$variant(data.collect::<Result<_, _>>().map_err(read_err)?)))
+                    }
+                    Err(npy) => npy,
+                };
+            )+
+            drop(npy);
+        }};
     }
+    read_as!(npy, f32 => F32, half::f16 => F16, f64 => F64, i8 => I8, u8 => U8, i16 => I16, i32 => I32, i64 => I64);
+    Err(NpyError::TensorDType { path: path.to_path_buf(), dtype, accepted: TENSOR_DTYPES })
 }
 
 /// Writes a matrix as a C-order 2-D `.npy` array of its element type, atomically.
@@ -146,8 +200,9 @@ fn check_header(path: &Path, file: &mut File) -> Result<(), NpyError> {
             dim.trim_end_matches('L').parse().map_err(|_| not_npy("a dimension is not a number"))?;
         elements = elements.and_then(|e| e.checked_mul(dim));
     }
-    // The widest accepted dtype has 4 bytes; the dtype itself is checked after the header.
-    let item = if text.contains("i1'") || text.contains("u1'") || text.contains("b1'") { 1 } else { 4 };
+    // The item size is the descr's trailing number ('<f2': 2 bytes); the dtype itself is checked
+    // after the header. A descr without one is taken at 8 bytes, the widest accepted.
+    let item = item_size(&text).unwrap_or(8);
     let need = elements.filter(|&e| e <= MAX_ELEMENTS).and_then(|e| e.checked_mul(item));
     match need {
         Some(need) if need <= have - start - len => {
@@ -162,6 +217,14 @@ fn check_header(path: &Path, file: &mut File) -> Result<(), NpyError> {
             have: have - start - len,
         }),
     }
+}
+
+/// The item size in bytes the header's `'descr'` names, e.g. 4 for `'<f4'`.
+fn item_size(header: &str) -> Option<u64> {
+    let after = &header[header.find("'descr'")? + "'descr'".len()..];
+    let value = after.split('\'').nth(1)?;
+    let digits: String = value.chars().skip_while(|c| !c.is_ascii_digit()).collect();
+    digits.parse().ok().filter(|&n| n > 0)
 }
 
 fn transpose_if<T: Copy + Default>(fortran: bool, m: Matrix<T>) -> Matrix<T> {

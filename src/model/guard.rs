@@ -1,0 +1,114 @@
+//! Running the model in tract, with a last guard: a panic inside tract (an attribute or shape
+//! its analysis did not expect) becomes an error naming the node, found by running ever
+//! shorter prefixes of the graph, never a crash (issue 19).
+
+use std::collections::HashSet;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use tract_onnx::pb;
+use tract_onnx::prelude::*;
+
+/// The values of the tensors named `outputs`, computed from the given inputs.
+pub(super) fn run(
+    onnx: &tract_onnx::Onnx,
+    proto: &pb::ModelProto,
+    inputs: Vec<(String, Tensor)>,
+    outputs: &[&str],
+) -> Result<TVec<TValue>, String> {
+    match caught(|| attempt(onnx, proto, &inputs, outputs)) {
+        Ok(result) => result,
+        Err(panic) => Err(match culprit(onnx, proto, &inputs) {
+            Some(node) => {
+                let name = if node.name.is_empty() { node.op_type.clone() } else { node.name.clone() };
+                format!("node {name} ({}): tract could not analyse it: {panic}", node.op_type)
+            }
+            None => format!("tract could not analyse it: {panic}"),
+        }),
+    }
+}
+
+/// Runs `f`, turning a panic into its message; the panic is not printed.
+fn caught<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = catch_unwind(AssertUnwindSafe(f));
+    std::panic::set_hook(hook);
+    result.map_err(|payload| {
+        payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "a panic without a message".into())
+    })
+}
+
+/// Loads, types and runs the model once; its errors as one line.
+fn attempt(
+    onnx: &tract_onnx::Onnx,
+    proto: &pb::ModelProto,
+    inputs: &[(String, Tensor)],
+    outputs: &[&str],
+) -> Result<TVec<TValue>, String> {
+    let mut model = onnx.model_for_proto_model(proto).map_err(|e| format!("tract cannot load it: {e:#}"))?;
+    let mut outlets = Vec::with_capacity(outputs.len());
+    for name in outputs {
+        let outlet = model
+            .find_outlet_label(name)
+            .or_else(|| model.node_by_name(name).ok().map(|n| OutletId::new(n.id, 0)))
+            .ok_or_else(|| format!("tensor {name:?} is not in the loaded graph"))?;
+        outlets.push(outlet);
+    }
+    model.select_output_outlets(&outlets).map_err(|e| format!("{e:#}"))?;
+    // The plan takes its inputs in the loaded model's order.
+    let mut values = TVec::new();
+    for outlet in model.input_outlets().map_err(|e| format!("{e:#}"))? {
+        let name = &model.node(outlet.node).name;
+        let (_, tensor) = inputs
+            .iter()
+            .find(|(n, _)| n == name)
+            .ok_or_else(|| format!("the loaded model's input {name:?} was given no value"))?;
+        values.push(tensor.clone().into());
+    }
+    let plan = model
+        .into_typed()
+        .and_then(|m| m.into_runnable())
+        .map_err(|e| format!("tract could not type it: {e:#}"))?;
+    plan.run(values).map_err(|e| format!("running it: {e:#}"))
+}
+
+/// The first node whose prefix of the graph makes tract panic.
+fn culprit(
+    onnx: &tract_onnx::Onnx,
+    proto: &pb::ModelProto,
+    inputs: &[(String, Tensor)],
+) -> Option<pb::NodeProto> {
+    let nodes = &proto.graph.as_ref()?.node;
+    let panics = |k: usize| {
+        let prefix = &nodes[..k];
+        // Every node of the prefix feeds an output: its tensors no later prefix node reads.
+        let read: HashSet<&str> = prefix.iter().flat_map(|n| n.input.iter().map(String::as_str)).collect();
+        let outputs: Vec<&str> = prefix
+            .iter()
+            .flat_map(|n| n.output.iter().map(String::as_str))
+            .filter(|o| !o.is_empty() && !read.contains(o))
+            .collect();
+        let mut truncated = proto.clone();
+        let graph = truncated.graph.as_mut().expect("checked above");
+        graph.node.truncate(k);
+        graph.output = outputs
+            .iter()
+            .map(|o| pb::ValueInfoProto { name: o.to_string(), ..Default::default() })
+            .collect();
+        caught(|| attempt(onnx, &truncated, inputs, &outputs)).is_err()
+    };
+    // The smallest prefix that panics ends with the culprit.
+    let (mut lo, mut hi) = (1, nodes.len());
+    if hi == 0 || !panics(hi) {
+        return None;
+    }
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if panics(mid) { hi = mid } else { lo = mid + 1 }
+    }
+    Some(nodes[lo - 1].clone())
+}
