@@ -11,8 +11,10 @@ use highlight_emu::model::{Image, Inputs, capture};
 use highlight_emu::operand::conform::satisfies;
 use highlight_emu::operand::npy;
 use highlight_emu::pattern::Pattern;
-use prost::Message;
 use tract_onnx::pb;
+
+mod common;
+use common::onnx::*;
 
 /// The tool run in `dir`.
 fn emu_in(dir: &Path) -> Command {
@@ -39,78 +41,6 @@ fn model_with_input(dir: &Path, model: &Path, x: &Path, sparsities: &str) -> Com
 /// `--input x.npy`, as the library takes it.
 fn file_input(x: &Path) -> Inputs {
     Inputs { files: vec![x.display().to_string()], ..Default::default() }
-}
-
-fn tensor(name: &str, dims: &[i64], data: Vec<f32>) -> pb::TensorProto {
-    pb::TensorProto {
-        name: name.into(),
-        dims: dims.to_vec(),
-        data_type: 1,
-        float_data: data,
-        ..Default::default()
-    }
-}
-
-fn ints(name: &str, v: &[i64]) -> pb::AttributeProto {
-    pb::AttributeProto { name: name.into(), r#type: 7, ints: v.to_vec(), ..Default::default() }
-}
-
-fn int(name: &str, v: i64) -> pb::AttributeProto {
-    pb::AttributeProto { name: name.into(), r#type: 2, i: v, ..Default::default() }
-}
-
-fn value(name: &str, dims: &[i64]) -> pb::ValueInfoProto {
-    use pb::tensor_shape_proto::{Dimension, dimension::Value as Dim};
-    use pb::type_proto::{Tensor, Value};
-    let dim =
-        dims.iter().map(|&d| Dimension { value: Some(Dim::DimValue(d)), ..Default::default() }).collect();
-    let shape = pb::TensorShapeProto { dim };
-    let tensor = Tensor { elem_type: 1, shape: Some(shape) };
-    pb::ValueInfoProto {
-        name: name.into(),
-        r#type: Some(pb::TypeProto { value: Some(Value::TensorType(tensor)), ..Default::default() }),
-        ..Default::default()
-    }
-}
-
-fn node(
-    name: &str,
-    op: &str,
-    inputs: &[&str],
-    output: &str,
-    attribute: Vec<pb::AttributeProto>,
-) -> pb::NodeProto {
-    pb::NodeProto {
-        name: name.into(),
-        op_type: op.into(),
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: vec![output.into()],
-        attribute,
-        ..Default::default()
-    }
-}
-
-/// Writes `graph` as an ONNX model (opset 13) at `path`.
-fn save(graph: pb::GraphProto, path: &Path) -> std::path::PathBuf {
-    let model = pb::ModelProto {
-        ir_version: 7,
-        opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }],
-        graph: Some(graph),
-        ..Default::default()
-    };
-    std::fs::write(path, model.encode_to_vec()).unwrap();
-    path.to_path_buf()
-}
-
-/// Weights with zeros in them, deterministic.
-fn weights(count: usize, salt: usize) -> Vec<f32> {
-    (0..count)
-        .map(
-            |i| {
-                if (i * 7 + salt).is_multiple_of(5) { 0.0 } else { ((i * 13 + salt) % 17) as f32 / 8.0 - 1.0 }
-            },
-        )
-        .collect()
 }
 
 /// x [1, 4, 6, 6] -> conv3x3 pads 1 (4 -> 6) -> Relu -> depthwise conv3x3 stride 2 pads 1
@@ -167,59 +97,9 @@ fn input() -> Vec<f32> {
     x
 }
 
-/// Nonzero entries of the im2col of `x` [c, h, w], padding zeros included, counted directly:
-/// for each output position and each (c, r, s) tap.
-fn im2col_nonzeros(
-    x: &[f32],
-    (h, w): (usize, usize),
-    k: usize,
-    stride: usize,
-    pad: usize,
-    channels: std::ops::Range<usize>,
-) -> (usize, usize) {
-    let out = (h + 2 * pad - k) / stride + 1;
-    let (mut nonzero, mut all) = (0, 0);
-    for p in 0..out {
-        for q in 0..out {
-            for ch in channels.clone() {
-                for r in 0..k {
-                    for s in 0..k {
-                        all += 1;
-                        let (y, xq) = (
-                            (p * stride + r) as isize - pad as isize,
-                            (q * stride + s) as isize - pad as isize,
-                        );
-                        if y >= 0
-                            && xq >= 0
-                            && (y as usize) < h
-                            && (xq as usize) < w
-                            && x[(ch * h + y as usize) * w + xq as usize] != 0.0
-                        {
-                            nonzero += 1;
-                        }
-                    }
-                }
-            }
-        }
-    }
-    (nonzero, all)
-}
-
 fn write_input(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("x.npy");
-    let mut out = Vec::new();
-    {
-        use npyz::WriterBuilder;
-        let mut w = npyz::WriteOptions::new()
-            .default_dtype()
-            .shape(&[1, 4, 6, 6])
-            .writer(&mut out)
-            .begin_nd()
-            .unwrap();
-        w.extend(input()).unwrap();
-        w.finish().unwrap();
-    }
-    std::fs::write(&path, out).unwrap();
+    write_npy(&path, &[1, 4, 6, 6], &input());
     path
 }
 

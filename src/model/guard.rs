@@ -11,13 +11,14 @@ use tract_onnx::prelude::*;
 /// The values of the tensors named `outputs`, computed from the given inputs.
 pub(super) fn run(
     onnx: &tract_onnx::Onnx,
+    dir: Option<&str>,
     proto: &pb::ModelProto,
     inputs: Vec<(String, Tensor)>,
     outputs: &[&str],
 ) -> Result<TVec<TValue>, String> {
-    match caught(|| attempt(onnx, proto, &inputs, outputs)) {
+    match caught(|| attempt(onnx, dir, proto, &inputs, outputs)) {
         Ok(result) => result,
-        Err(panic) => Err(match culprit(onnx, proto, &inputs) {
+        Err(panic) => Err(match culprit(onnx, dir, proto, &inputs) {
             Some(node) => {
                 let name = if node.name.is_empty() { node.op_type.clone() } else { node.name.clone() };
                 format!("node {name} ({}): tract could not analyse it: {panic}", node.op_type)
@@ -45,16 +46,23 @@ fn caught<T>(f: impl FnOnce() -> T) -> Result<T, String> {
 /// Loads, types and runs the model once; its errors as one line.
 fn attempt(
     onnx: &tract_onnx::Onnx,
+    dir: Option<&str>,
     proto: &pb::ModelProto,
     inputs: &[(String, Tensor)],
     outputs: &[&str],
 ) -> Result<TVec<TValue>, String> {
-    let mut model = onnx.model_for_proto_model(proto).map_err(|e| format!("tract cannot load it: {e:#}"))?;
+    let parsed = onnx.parse(proto, dir).map_err(|e| format!("tract cannot load it: {e:#}"))?;
+    if !parsed.unresolved_inputs.is_empty() {
+        return Err(format!("tensors {:?} are read but nothing computes them", parsed.unresolved_inputs));
+    }
+    let mut model = parsed.model;
+    // By the loader's own names: equal constants (tied or repeated weights) share one node.
     let mut outlets = Vec::with_capacity(outputs.len());
     for name in outputs {
-        let outlet = model
-            .find_outlet_label(name)
-            .or_else(|| model.node_by_name(name).ok().map(|n| OutletId::new(n.id, 0)))
+        let outlet = parsed
+            .outlets_by_name
+            .get(*name)
+            .copied()
             .ok_or_else(|| format!("tensor {name:?} is not in the loaded graph"))?;
         outlets.push(outlet);
     }
@@ -79,6 +87,7 @@ fn attempt(
 /// The first node whose prefix of the graph makes tract panic.
 fn culprit(
     onnx: &tract_onnx::Onnx,
+    dir: Option<&str>,
     proto: &pb::ModelProto,
     inputs: &[(String, Tensor)],
 ) -> Option<pb::NodeProto> {
@@ -99,7 +108,7 @@ fn culprit(
             .iter()
             .map(|o| pb::ValueInfoProto { name: o.to_string(), ..Default::default() })
             .collect();
-        caught(|| attempt(onnx, &truncated, inputs, &outputs)).is_err()
+        caught(|| attempt(onnx, dir, &truncated, inputs, &outputs)).is_err()
     };
     // The smallest prefix that panics ends with the culprit.
     let (mut lo, mut hi) = (1, nodes.len());

@@ -125,7 +125,9 @@ pub fn capture(path: &Path, inputs: &Inputs, activations: bool) -> Result<Vec<La
         return Ok(layers);
     }
     let outputs: Vec<&str> = wanted.iter().flat_map(|(_, names)| names.iter().map(String::as_str)).collect();
-    let values = guard::run(&onnx, &proto, tensors, &outputs).map_err(unsupported)?;
+    // External data (a model over 2 GB) is read from beside the model.
+    let dir = path.parent().map(|d| d.to_string_lossy().into_owned());
+    let values = guard::run(&onnx, dir.as_deref(), &proto, tensors, &outputs).map_err(unsupported)?;
     // Bytes of the GEMMs lowered so far, all kept until the layers are emulated.
     let mut held = 0u64;
     for (i, (at, _)) in wanted.iter().enumerate() {

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod onnx;
+
 use highlight_emu::gpu::{AdapterRequest, Gpu};
 use highlight_emu::matrix::Matrix;
 use highlight_emu::pattern::Pattern;
