@@ -30,12 +30,13 @@ pub struct LayerStats {
     pub k: usize,
     pub n: usize,
     pub macs: u64,
-    /// Weights before pruning: fraction not exactly zero.
-    pub a_density: f64,
+    /// A (the weights) before pruning: fraction not exactly zero. The densities are empty in
+    /// `layers.csv` where they were not measured (a skipped node), never a made-up 0.
+    pub a_density: Option<f64>,
     /// The im2col B of the float activation, padding included.
-    pub b_density: f64,
+    pub b_density: Option<f64>,
     /// The same after quantising the activation to int8.
-    pub b_density_int8: f64,
+    pub b_density_int8: Option<f64>,
     /// Why the node is not emulated (empty when it is).
     pub skipped: String,
     /// What A is: `weight` (pruned per design and sparsity) or `activation` (a product of two
@@ -83,9 +84,9 @@ impl LayerStats {
             k: 0,
             n: 0,
             macs: 0,
-            a_density: 0.0,
-            b_density: 0.0,
-            b_density_int8: 0.0,
+            a_density: None,
+            b_density: None,
+            b_density_int8: None,
             skipped: String::new(),
         };
         match &layer.gemms {
@@ -122,9 +123,9 @@ impl LayerStats {
                     k: g.a.cols,
                     n: g.b.cols,
                     macs: (gemms.len() * g.a.rows * g.a.cols * g.b.cols) as u64,
-                    a_density: density(gemms.iter().flat_map(|g| g.a.data.iter().copied())),
-                    b_density: density(gemms.iter().flat_map(|g| g.b.data.iter().copied())),
-                    b_density_int8: *b_int8.as_ref().unwrap_or(&f64::NAN),
+                    a_density: Some(density(gemms.iter().flat_map(|g| g.a.data.iter().copied()))),
+                    b_density: Some(density(gemms.iter().flat_map(|g| g.b.data.iter().copied()))),
+                    b_density_int8: b_int8.as_ref().ok().copied(),
                     skipped: b_int8.err().map_or(String::new(), |e| e.to_string()),
                     ..empty
                 }
@@ -165,7 +166,7 @@ pub fn workload(name: &str, source: &str, stats: &[LayerStats], sparsities: &[f6
                 k: s.k,
                 n: s.n,
                 count: s.groups,
-                b_density: s.b_density_int8.max(f64::MIN_POSITIVE),
+                b_density: s.b_density_int8.unwrap_or(1.0).max(f64::MIN_POSITIVE),
             })
             .collect(),
         weight_sparsity: sparsities.to_vec(),
@@ -334,7 +335,7 @@ pub fn run(
                 k: s.k,
                 n: s.n,
                 seed: 0,
-                operands: PointOperands::Degrees { a_sparsity: sparsity, b_sparsity: 1.0 - s.b_density_int8 },
+                operands: PointOperands::Degrees { a_sparsity: sparsity, b_sparsity: 1.0 - s.b_density_int8.unwrap_or(1.0) },
                 layer: Some(LayerRef { name: s.name.clone(), count: 1 }),
             };
             let mut outcomes = Vec::new();
