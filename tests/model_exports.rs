@@ -88,6 +88,19 @@ fn a_symbolic_batch_takes_the_inputs_batch() {
         all += a;
     }
     assert_eq!(b_density(&layers[0]), nonzero as f64 / all as f64);
+    // The same input as float16 (every value here is exact in it) gives the same B.
+    let half = dir.path().join("half.npy");
+    write_npy(&half, &[2, 3, 8, 8], &data.iter().map(|&v| half::f16::from_f32(v)).collect::<Vec<_>>());
+    let from_half = capture(&model, &files(&[&half]), false).unwrap();
+    assert_eq!(from_half[0].gemms.as_ref().unwrap()[0].b.data, layers[0].gemms.as_ref().unwrap()[0].b.data);
+    // Integers are not an image: the message says what to save.
+    let ints = dir.path().join("ints.npy");
+    write_npy(&ints, &[2, 3, 8, 8], &vec![1i32; 384]);
+    let err = capture(&model, &files(&[&ints]), false).unwrap_err().to_string();
+    assert!(
+        err.contains("dtype int32; the model's input \"x\" takes f32: save the array as floats"),
+        "{err}"
+    );
     // Seeded, the batch is 1.
     let layers = capture(&model, &Inputs::default(), false).unwrap();
     assert_eq!(shapes(&layers), [("conv".to_string(), [1, 4, 27, 64])]);

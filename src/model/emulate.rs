@@ -335,7 +335,10 @@ pub fn run(
                 k: s.k,
                 n: s.n,
                 seed: 0,
-                operands: PointOperands::Degrees { a_sparsity: sparsity, b_sparsity: 1.0 - s.b_density_int8.unwrap_or(1.0) },
+                operands: PointOperands::Degrees {
+                    a_sparsity: sparsity,
+                    b_sparsity: 1.0 - s.b_density_int8.unwrap_or(1.0),
+                },
                 layer: Some(LayerRef { name: s.name.clone(), count: 1 }),
             };
             let mut outcomes = Vec::new();
