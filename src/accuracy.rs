@@ -45,36 +45,15 @@ pub struct Point {
     pub on_frontier: bool,
 }
 
-/// Reads the table without matching it, so that a bad file fails before any emulation.
-pub fn check_file(path: &Path) -> Result<(), AccuracyError> {
+/// Every row of the table, each checked on its own (design known, accuracy_loss finite,
+/// weight_sparsity one of the degree table's, a pattern that parses), from a bounded read.
+fn entries(path: &Path) -> Result<Vec<(Design, Entry)>, AccuracyError> {
     let bad = |message: String| AccuracyError::Bad { path: path.display().to_string(), message };
-    let mut reader = csv::Reader::from_path(path).map_err(|e| bad(e.to_string()))?;
-    let mut rows = 0;
-    for (i, row) in reader.deserialize::<Entry>().enumerate() {
-        let row = row.map_err(|e| bad(format!("row {}: {e}", i + 1)))?;
-        if !Design::ALL.iter().any(|d| d.id() == row.design) {
-            return Err(bad(format!(
-                "row {}: design {:?} is none of tc, stc, dstc, s2ta, highlight, highlight-dsso",
-                i + 1,
-                row.design
-            )));
-        }
-        rows += 1;
-    }
-    if rows == 0 {
-        return Err(bad("no rows".into()));
-    }
-    Ok(())
-}
-
-/// Reads the table and matches every row with an emulated whole network.
-pub fn points(path: &Path, results: &Results) -> Result<Vec<Point>, AccuracyError> {
-    let bad = |message: String| AccuracyError::Bad { path: path.display().to_string(), message };
-    let mut reader = csv::Reader::from_path(path).map_err(|e| bad(e.to_string()))?;
-    let networks = networks(results);
+    let bytes = crate::text::read_bytes(path).map_err(|e| bad(e.to_string()))?;
+    let known = crate::degrees::DegreeTable::shipped().a_sparsities();
     let mut out = Vec::new();
-    for (i, row) in reader.deserialize::<Entry>().enumerate() {
-        let row = row.map_err(|e| bad(format!("row {}: {e}", i + 1)))?;
+    for (i, row) in csv::Reader::from_reader(&bytes[..]).deserialize::<Entry>().enumerate() {
+        let row: Entry = row.map_err(|e| bad(format!("row {}: {e}", i + 1)))?;
         let design = Design::ALL.into_iter().find(|d| d.id() == row.design).ok_or_else(|| {
             bad(format!(
                 "row {}: design {:?} is none of tc, stc, dstc, s2ta, highlight, highlight-dsso",
@@ -82,9 +61,46 @@ pub fn points(path: &Path, results: &Results) -> Result<Vec<Point>, AccuracyErro
                 row.design
             ))
         })?;
-        if !(row.accuracy_loss.is_finite()) {
-            return Err(bad(format!("row {}: accuracy_loss must be a number", i + 1)));
+        if !row.accuracy_loss.is_finite() {
+            return Err(bad(format!(
+                "row {}: accuracy_loss {} must be a finite number",
+                i + 1,
+                row.accuracy_loss
+            )));
         }
+        match (row.weight_sparsity, &row.pattern) {
+            (Some(s), _) if !known.iter().any(|k| (k - s).abs() < 1e-6) => {
+                return Err(bad(format!(
+                    "row {}: weight_sparsity {s} is none of the degree table's {known:?}",
+                    i + 1
+                )));
+            }
+            (None, Some(p)) => {
+                crate::pattern::Pattern::parse(p)
+                    .map_err(|e| bad(format!("row {}: pattern {p:?}: {e}", i + 1)))?;
+            }
+            (None, None) => return Err(bad(format!("row {}: give weight_sparsity or pattern", i + 1))),
+            _ => {}
+        }
+        out.push((design, row));
+    }
+    if out.is_empty() {
+        return Err(bad("no rows".into()));
+    }
+    Ok(out)
+}
+
+/// Reads the table without matching it, so that a bad file fails before any emulation.
+pub fn check_file(path: &Path) -> Result<(), AccuracyError> {
+    entries(path).map(|_| ())
+}
+
+/// Reads the table and matches every row with an emulated whole network.
+pub fn points(path: &Path, results: &Results) -> Result<Vec<Point>, AccuracyError> {
+    let bad = |message: String| AccuracyError::Bad { path: path.display().to_string(), message };
+    let networks = networks(results);
+    let mut out = Vec::new();
+    for (i, (design, row)) in entries(path)?.into_iter().enumerate() {
         let sparsity = match (row.weight_sparsity, &row.pattern) {
             (Some(s), _) => s,
             (None, Some(p)) => pattern_sparsity(results, design, p)
@@ -107,9 +123,6 @@ pub fn points(path: &Path, results: &Results) -> Result<Vec<Point>, AccuracyErro
             accuracy_loss: row.accuracy_loss,
             on_frontier: false,
         });
-    }
-    if out.is_empty() {
-        return Err(bad("no rows".into()));
     }
     let dominated = |p: &Point| {
         out.iter().any(|q| {

@@ -54,7 +54,7 @@ pub enum EnergyError {
 
 /// The text of an energy table or mapping file.
 fn read(path: &Path) -> Result<String, EnergyError> {
-    std::fs::read_to_string(path)
+    crate::text::read_nested(path)
         .map_err(|source| EnergyError::Read { path: path.display().to_string(), source })
 }
 
@@ -262,7 +262,7 @@ impl AccelergyMap {
     }
 
     pub fn load(path: &Path) -> Result<AccelergyMap, EnergyError> {
-        let text = std::fs::read_to_string(path)
+        let text = crate::text::read_nested(path)
             .map_err(|source| EnergyError::ReadMap { path: path.display().to_string(), source })?;
         let bad = |message: String| EnergyError::BadMap { path: path.display().to_string(), message };
         let map: AccelergyMap = toml::from_str(&text).map_err(|e| bad(e.message().to_string()))?;

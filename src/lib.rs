@@ -32,4 +32,5 @@ pub mod report;
 pub mod run;
 pub mod search;
 pub mod sweep;
+pub mod text;
 pub mod validate;

@@ -155,7 +155,7 @@ fn dim(c: char) -> Option<Dim> {
 impl Mapping {
     /// Reads a mapping file.
     pub fn load(path: &std::path::Path) -> Result<Mapping, MappingError> {
-        let text = std::fs::read_to_string(path)
+        let text = crate::text::read_nested(path)
             .map_err(|source| MappingError::Read { path: path.display().to_string(), source })?;
         Mapping::parse(&text, &path.display().to_string())
     }

@@ -96,6 +96,14 @@ pub struct PointReport {
     pub ok: bool,
 }
 
+impl PointReport {
+    /// How many of the point's figures were held to a tolerance.
+    pub fn figures_checked(&self) -> usize {
+        let all = [&self.cycles, &self.mapper_edp].into_iter().chain(&self.energy).chain(&self.counts);
+        all.filter(|f| f.checked).count()
+    }
+}
+
 /// The emulator's energy components, as groups of its breakdown.
 const COMPONENTS: &[(&str, &str, &[&str])] = &[
     ("MAC", "MAC", &["mac", "mac_gated"]),
@@ -160,19 +168,40 @@ pub fn validate(
     mut progress: impl FnMut(&str),
 ) -> Result<Vec<PointReport>, ValidateError> {
     let path = dir.join("reference.json");
-    let text = std::fs::read_to_string(&path)
+    let text = crate::text::read_nested(&path)
         .map_err(|source| ValidateError::Read { path: path.display().to_string(), source })?;
     let bad = |message: String| ValidateError::Bad { path: path.display().to_string(), message };
     let reference: Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
     let points = reference["points"].as_array().ok_or_else(|| bad("no points list".into()))?;
+    if points.is_empty() {
+        return Err(bad("its points list is empty: there is nothing to validate".into()));
+    }
     let bandwidth_path = dir.join("bandwidth.toml");
-    let bandwidth_text = std::fs::read_to_string(&bandwidth_path)
+    let bandwidth_text = crate::text::read_nested(&bandwidth_path)
         .map_err(|source| ValidateError::Read { path: bandwidth_path.display().to_string(), source })?;
     let bandwidths: std::collections::HashMap<String, Bandwidth> =
         toml::from_str(&bandwidth_text).map_err(|e| ValidateError::Bad {
             path: bandwidth_path.display().to_string(),
             message: e.message().to_string(),
         })?;
+    // Every point's design has a bandwidth table, and every table serves a point: one no point
+    // reads would not be applied.
+    let designs: Vec<&str> = points.iter().filter_map(|p| p["design"].as_str()).collect();
+    if let Some(missing) = designs.iter().find(|d| !bandwidths.contains_key(**d)) {
+        return Err(ValidateError::Bad {
+            path: bandwidth_path.display().to_string(),
+            message: format!("no [{missing}] table"),
+        });
+    }
+    if let Some(unused) = bandwidths.keys().find(|d| !designs.contains(&d.as_str())) {
+        return Err(ValidateError::Bad {
+            path: bandwidth_path.display().to_string(),
+            message: format!(
+                "table [{unused}] serves none of reference.json's points ({})",
+                designs.join(", ")
+            ),
+        });
+    }
     let mut reports = Vec::new();
     for p in points {
         let name = p["name"].as_str().ok_or_else(|| bad("a point without a name".into()))?;

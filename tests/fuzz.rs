@@ -195,3 +195,90 @@ proptest! {
         }
     }
 }
+
+/// A hostile text file: brackets nested `depth` deep (the rest of a 1 MB file), or one record
+/// that never ends.
+fn hostile(kind: usize, depth: usize) -> (String, &'static str) {
+    let deep = "[".repeat(depth);
+    match kind {
+        0 => (format!("mapping:\n- target: DRAM\n  factors: {deep}\n"), "brackets nested more than 64 deep"),
+        1 => (format!("a = {deep}\n"), "brackets nested more than 64 deep"),
+        2 => (format!("{{\"points\": {deep}"), "brackets nested more than 64 deep"),
+        _ => (format!("design,weight_sparsity,accuracy_loss\n{}", "x".repeat(depth)), "row 1"),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    /// Every text input goes through the bounded reader: nested brackets up to 1 MB deep in a
+    /// mapping, an energy table, an architecture, a sweep file or a validation reference, and an
+    /// accuracy table whose first record never ends, are each one line and exit 2.
+    #[test]
+    fn hostile_text_files_are_refused_at_once(kind in 0usize..4, depth in 65usize..(1 << 20), flag in 0usize..3) {
+        let dir = tempfile::tempdir().unwrap();
+        let (text, says) = hostile(kind, depth);
+        let file = dir.path().join("hostile");
+        std::fs::write(&file, text).unwrap();
+        let f = file.display().to_string();
+        let run = |extra: &[&str]| {
+            let mut args = vec!["run", "--design", "highlight", "--m", "16", "--k", "16", "--n", "16", "--backend", "cpu"];
+            args.extend(extra);
+            args.iter().map(|s| s.to_string()).collect::<Vec<String>>()
+        };
+        let workloads = Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads/fig13.toml").display().to_string();
+        let args: Vec<String> = match (kind, flag) {
+            (0, 0) => run(&["--mapping", &f]),
+            (0, _) => run(&["--ert", &f]),
+            (1, 0) => run(&["--arch", &f]),
+            (1, _) => vec!["sweep".into(), f.clone(), "--backend".into(), "cpu".into()],
+            (2, _) => {
+                let copy = dir.path().join("v");
+                std::fs::create_dir(&copy).unwrap();
+                std::fs::copy(&file, copy.join("reference.json")).unwrap();
+                vec!["validate".into(), "--backend".into(), "cpu".into(), "--dir".into(), copy.display().to_string()]
+            }
+            _ => vec!["sweep".into(), workloads, "--accuracy".into(), f.clone(), "--backend".into(), "cpu".into()],
+        };
+        let out = Command::cargo_bin("highlight-emu").unwrap().current_dir(dir.path()).args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        prop_assert_eq!(out.status.code(), Some(2), "{:?}: {}", args, err);
+        prop_assert_eq!(err.lines().count(), 1, "{}", err);
+        prop_assert!(err.contains(says), "{}", err);
+    }
+}
+
+/// A text file past 16 MiB, or one that never ends (a device), is refused by its size.
+#[test]
+fn text_files_are_bounded_in_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.yaml");
+    std::fs::write(&big, vec![b'#'; (16 << 20) + 1]).unwrap();
+    for (flag, file) in [("--mapping", big.as_path()), ("--accuracy", Path::new("/dev/zero"))] {
+        let mut cmd = Command::cargo_bin("highlight-emu").unwrap();
+        if flag == "--accuracy" {
+            let workloads = Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads/fig13.toml");
+            cmd.arg("sweep").arg(workloads).args(["--backend", "cpu", "--accuracy"]).arg(file);
+        } else {
+            cmd.args([
+                "run",
+                "--design",
+                "tc",
+                "--m",
+                "16",
+                "--k",
+                "16",
+                "--n",
+                "16",
+                "--backend",
+                "cpu",
+                flag,
+            ])
+            .arg(file);
+        }
+        let out = cmd.current_dir(dir.path()).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag}: {err}");
+        assert!(err.contains("more than 16 MiB; accepted: text files of at most that size"), "{flag}: {err}");
+    }
+}

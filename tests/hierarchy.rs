@@ -212,6 +212,7 @@ fn validate_against_the_artifacts_points() {
     let table = emu().args(["validate", "--backend", "cpu", "--dir"]).arg(validation()).output().unwrap();
     let text = String::from_utf8(table.stdout).unwrap();
     assert!(text.contains("| M128-K1152-N1024-IAD0.44-WD0.5/TC | 1.000 | - | 1.000 |"), "{text}");
+    assert!(text.contains("\nchecked 24 points, "), "{text}");
     assert!(
         text.contains("| M512-K128-N1024-IAD0.56-WD0.25/DSTC | 1.163 (model differs) | 1.001 |"),
         "{text}"
@@ -260,6 +261,13 @@ fn validate_refuses_a_bad_bandwidth_table() {
             "[tc] dram_read, dram_write, glb_read and glb_write must be positive",
         ),
         (text.replace("[dstc]", "[other]"), "no [dstc] table"),
+        (
+            format!(
+                "{text}\n{}",
+                text.split("\n[").nth(1).map(|t| format!("[{t}")).unwrap().replacen("[tc]", "[unused]", 1)
+            ),
+            "table [unused] serves none of reference.json's points",
+        ),
     ] {
         std::fs::write(&table, bad).unwrap();
         let out = emu().args(["validate", "--backend", "cpu", "--dir"]).arg(&copy).output().unwrap();
@@ -267,4 +275,14 @@ fn validate_refuses_a_bad_bandwidth_table() {
         let err = String::from_utf8(out.stderr).unwrap();
         assert!(err.contains(says) && err.contains("bandwidth.toml"), "{err}");
     }
+    // A reference with no points validates nothing: refused, not passed.
+    std::fs::write(&table, &text).unwrap();
+    let reference = copy.join("reference.json");
+    let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&reference).unwrap()).unwrap();
+    json["points"] = serde_json::json!([]);
+    std::fs::write(&reference, json.to_string()).unwrap();
+    let out = emu().args(["validate", "--backend", "cpu", "--dir"]).arg(&copy).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("reference.json: its points list is empty: there is nothing to validate"), "{err}");
 }

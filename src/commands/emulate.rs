@@ -413,7 +413,12 @@ pub fn validate(dir: &Path, backend: &BackendArgs, as_json: bool) -> Result<()> 
     let text = if as_json {
         serde_json::to_string_pretty(&reports)? + "\n"
     } else {
-        highlight_emu::validate::table(&reports)
+        let figures: usize = reports.iter().map(|r| r.figures_checked()).sum();
+        format!(
+            "{}\nchecked {} points, {figures} figures held to a tolerance\n",
+            highlight_emu::validate::table(&reports),
+            reports.len()
+        )
     };
     let failed: Vec<&str> = reports.iter().filter(|r| !r.ok).map(|r| r.point.as_str()).collect();
     let verdict = match failed.len() {

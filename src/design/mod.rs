@@ -236,7 +236,7 @@ pub enum DesignError {
 impl Arch {
     /// Reads and checks an architecture file.
     pub fn load(path: &Path) -> Result<Arch, DesignError> {
-        let text = std::fs::read_to_string(path)
+        let text = crate::text::read_nested(path)
             .map_err(|source| DesignError::ReadArch { path: path.display().to_string(), source })?;
         Arch::parse(&text, &path.display().to_string())
     }

@@ -104,7 +104,7 @@ pub enum SweepError {
 
 impl SweepFile {
     pub fn load(path: &Path) -> Result<SweepFile, SweepError> {
-        let text = std::fs::read_to_string(path)
+        let text = crate::text::read_nested(path)
             .map_err(|source| SweepError::Read { path: path.display().to_string(), source })?;
         let bad = |message: String| SweepError::Bad { path: path.display().to_string(), message };
         let sweep: SweepFile = toml::from_str(&text).map_err(|e| bad(e.message().to_string()))?;

@@ -93,6 +93,11 @@ impl Results {
     /// Reads a `results.json`.
     pub fn load(path: &Path) -> Result<Results, SweepError> {
         let bad = |message: String| SweepError::BadPartial { path: path.display().to_string(), message };
+        // A results file of a large sweep may be far over a configuration file's bound: the
+        // memory guard bounds it instead (the text and the parsed rows, about four times it).
+        let size = std::fs::metadata(path).map_err(|e| bad(e.to_string()))?.len();
+        crate::memory::check(|| format!("reading {}", path.display()), size.checked_mul(4))
+            .map_err(|e| bad(e.to_string()))?;
         let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
         serde_json::from_str(&text).map_err(|e| bad(e.to_string()))
     }
