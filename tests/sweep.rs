@@ -112,6 +112,112 @@ fn sweep_and_merge_errors() {
     assert!(err(&["sweep", bad.to_str().unwrap()]).contains("G > H"));
 }
 
+/// A shard whose rows were removed, repeated, edited or given another design is refused by
+/// merge, naming the shard (its digest, and each owned point once with the designs every point
+/// ran, are checked), never merged into a wrong full run.
+#[test]
+fn merge_checks_the_rows_not_only_the_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tiny.toml");
+    std::fs::write(&file, SWEEP).unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    for shard in ["0/2", "1/2"] {
+        ok(&[
+            "sweep",
+            file.to_str().unwrap(),
+            "--backend",
+            "cpu",
+            "--shard",
+            shard,
+            "--out",
+            &path(&shard.replace('/', "-")),
+        ]);
+    }
+    let results = dir.path().join("1-2/results.json");
+    let original: serde_json::Value = serde_json::from_slice(&std::fs::read(&results).unwrap()).unwrap();
+    let rows = |v: &serde_json::Value| v["rows"].as_array().unwrap().clone();
+    type Tamper = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Tamper, &str)> = vec![
+        (
+            "a row removed",
+            Box::new(|v| {
+                v["rows"].as_array_mut().unwrap().pop();
+            }),
+            "rows are not the 12 it wrote",
+        ),
+        (
+            "a row repeated",
+            Box::new(move |v| {
+                let r = rows(v)[0].clone();
+                v["rows"].as_array_mut().unwrap().push(r);
+            }),
+            "rows are not the 12 it wrote",
+        ),
+        (
+            "a design renamed",
+            Box::new(|v| v["rows"][1]["design"] = "dstc".into()),
+            "rows are not the 12 it wrote",
+        ),
+        (
+            "a figure edited",
+            Box::new(|v| v["rows"][0]["result"]["cycles"] = 1.into()),
+            "rows are not the 12 it wrote",
+        ),
+    ];
+    for (what, tamper, says) in &cases {
+        let mut v = original.clone();
+        tamper(&mut v);
+        std::fs::write(&results, serde_json::to_string(&v).unwrap()).unwrap();
+        let out = emu(&["merge", &path("0-2"), &path("1-2"), "--out", &path("merged")]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+        assert!(err.contains("shard 1/2: its ") && err.contains(says), "{what}: {err}");
+    }
+    // With the digest recomputed to hide the edit, the rows themselves are still checked.
+    let reseal = |v: &mut serde_json::Value| {
+        let rows: Vec<highlight_emu::sweep::Row> = serde_json::from_value(v["rows"].clone()).unwrap();
+        let digest = highlight_emu::sweep::RowsDigest::of(&rows);
+        v["provenance"]["rows"] = serde_json::to_value(digest).unwrap();
+    };
+    let resealed: Vec<(&str, Tamper, &str)> = vec![
+        (
+            "a row removed",
+            Box::new(|v| {
+                v["rows"].as_array_mut().unwrap().pop();
+            }),
+            "point 3 (A 75 % / B 50 %) ran tc, stc, dstc, s2ta, highlight; the other points ran tc, stc, dstc, s2ta, highlight, highlight-dsso",
+        ),
+        ("a design renamed", Box::new(|v| v["rows"][1]["design"] = "dstc".into()), "has two dstc rows"),
+        (
+            "a point's shape edited",
+            Box::new(|v| v["rows"][0]["point"]["m"] = 7.into()),
+            "the tc row of point 1 is 7 x",
+        ),
+        (
+            "a point dropped",
+            Box::new(|v| {
+                let keep: Vec<_> =
+                    v["rows"].as_array().unwrap().iter().filter(|r| r["point_index"] != 3).cloned().collect();
+                v["rows"] = keep.into();
+            }),
+            "point 3 (A 75 % / B 50 %) has no rows",
+        ),
+    ];
+    for (what, tamper, says) in &resealed {
+        let mut v = original.clone();
+        tamper(&mut v);
+        reseal(&mut v);
+        std::fs::write(&results, serde_json::to_string(&v).unwrap()).unwrap();
+        let out = emu(&["merge", &path("0-2"), &path("1-2"), "--out", &path("merged")]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+        assert!(err.contains("shard 1/2: ") && err.contains(says), "{what}: {err}");
+    }
+    // Untouched, the shards merge.
+    std::fs::write(&results, serde_json::to_string(&original).unwrap()).unwrap();
+    ok(&["merge", &path("0-2"), &path("1-2"), "--out", &path("merged")]);
+}
+
 /// DNN layers at several weight sparsities: per-layer rows, the whole-network table, and the
 /// DNN claim measured rather than skipped.
 #[test]

@@ -102,7 +102,10 @@ pub fn model(args: &ModelArgs) -> Result<()> {
     let stats: Vec<LayerStats> = layers.iter().map(LayerStats::of).collect();
     let csv = layers_csv(&stats)?;
     let source = args.model.display().to_string();
-    let file = workload(&stem, &source, &stats, &args.weight_sparsity);
+    let file = workload(&stem, &source, &stats, &args.weight_sparsity, false);
+    // The provenance lists every emulated layer, activation products included, so that merge
+    // can check each shard's rows against the points they stand for.
+    let every_layer = workload(&stem, &source, &stats, &args.weight_sparsity, true);
     if let Some(w) = &args.export_workload {
         highlight_emu::output::write_bytes(w, workload_toml(&file)?.as_bytes())?;
     }
@@ -162,9 +165,10 @@ pub fn model(args: &ModelArgs) -> Result<()> {
         checked: args.backend.check && gpu.is_some(),
         points,
         shard: args.shard,
-        provenance: Some(Provenance::new(&file, &ert, args.objective)),
+        provenance: Some(Provenance::new(&every_layer, &ert, args.objective)),
         rows,
-    };
+    }
+    .sealed();
     finish(&results, &out, args.accuracy.as_deref(), &|tmp| {
         std::fs::write(tmp.join("layers.csv"), &csv).map_err(|e| format!("layers.csv: {e}"))
     })

@@ -145,12 +145,25 @@ pub fn layers_csv(stats: &[LayerStats]) -> Result<Vec<u8>, csv::Error> {
 
 /// The captured shapes and measured densities as a sweep file `sweep` runs (and, for shards,
 /// what they were computed from).
-pub fn workload(name: &str, source: &str, stats: &[LayerStats], sparsities: &[f64]) -> SweepFile {
-    // A sweep prunes every layer's A: activation products cannot be written as its layers.
-    let products = stats.iter().filter(|s| s.skipped.is_empty() && s.a_operand == "activation").count();
+///
+/// A sweep prunes every layer's A, so activation products are left out of a file to run
+/// (`products` false) and listed only where the file records what was emulated.
+pub fn workload(
+    name: &str,
+    source: &str,
+    stats: &[LayerStats],
+    sparsities: &[f64],
+    products: bool,
+) -> SweepFile {
+    let listed = |s: &&LayerStats| s.skipped.is_empty() && (products || s.a_operand == "weight");
+    let left_out = if products {
+        0
+    } else {
+        stats.iter().filter(|s| s.skipped.is_empty() && s.a_operand == "activation").count()
+    };
     SweepFile {
         name: name.to_string(),
-        description: match products {
+        description: match left_out {
             0 => format!("layers of {source}"),
             p => format!("layers of {source} (and {p} activation x activation layers, not in this file)"),
         },
@@ -159,7 +172,7 @@ pub fn workload(name: &str, source: &str, stats: &[LayerStats], sparsities: &[f6
         points: Vec::new(),
         layers: stats
             .iter()
-            .filter(|s| s.skipped.is_empty() && s.a_operand == "weight")
+            .filter(listed)
             .map(|s| SweepLayer {
                 name: s.name.clone(),
                 m: s.m,

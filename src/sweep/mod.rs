@@ -9,7 +9,7 @@ use thiserror::Error;
 
 mod results;
 
-pub use results::{Provenance, Results, Row, write_outputs};
+pub use results::{Provenance, Results, Row, RowsDigest, write_outputs};
 
 use crate::compare::{LayerRef, Point, PointOperands, compare};
 use crate::degrees::DegreeTable;
@@ -253,7 +253,8 @@ pub fn run(
         shard,
         provenance: Some(Provenance::new(file, ert, search.objective)),
         rows,
-    })
+    }
+    .sealed())
 }
 
 /// Points of a shard (or of the whole sweep).

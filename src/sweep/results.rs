@@ -30,6 +30,32 @@ pub struct Provenance {
     /// search had objectives: EDP was not searched then, so such shards merge only alike).
     #[serde(default)]
     pub objective: Option<crate::search::Objective>,
+    /// The rows as written: their count and digest, checked on merge so that a shard whose rows
+    /// were removed, repeated or edited is refused (not compared between shards).
+    #[serde(default)]
+    pub rows: Option<RowsDigest>,
+}
+
+/// How many rows a results file holds, and the FNV-1a 64 digest of their JSON.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RowsDigest {
+    pub count: usize,
+    pub fnv1a64: String,
+}
+
+impl RowsDigest {
+    pub fn of(rows: &[Row]) -> RowsDigest {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for row in rows {
+            // A row serialises (floats round-trip, maps keep their order) to the same bytes
+            // after a load as when it was written.
+            let bytes = serde_json::to_vec(row).unwrap_or_default();
+            for b in bytes.iter().chain(b"\n") {
+                hash = (hash ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
+        RowsDigest { count: rows.len(), fnv1a64: format!("{hash:016x}") }
+    }
 }
 
 impl Provenance {
@@ -40,6 +66,7 @@ impl Provenance {
             ert: ert.clone(),
             archs: Design::ALL.iter().map(|d| d.arch()).collect(),
             objective: Some(objective),
+            rows: None,
         }
     }
 
@@ -90,6 +117,15 @@ pub struct Results {
 }
 
 impl Results {
+    /// Records the rows' digest in the provenance: the results are complete.
+    pub fn sealed(mut self) -> Results {
+        let digest = RowsDigest::of(&self.rows);
+        if let Some(p) = &mut self.provenance {
+            p.rows = Some(digest);
+        }
+        self
+    }
+
     /// Reads a `results.json`.
     pub fn load(path: &Path) -> Result<Results, SweepError> {
         let bad = |message: String| SweepError::BadPartial { path: path.display().to_string(), message };
@@ -118,6 +154,17 @@ impl Results {
             return Err(merge_err(format!("shard count {count}: the sweep has {} points", first.points)));
         }
         let mut seen = vec![false; count];
+        // The points every shard's rows are checked against, and the designs every point ran.
+        let expected = provenance.sweep_file.points();
+        if expected.len() != first.points {
+            return Err(merge_err(format!(
+                "{} says {} points; its sweep file has {}",
+                first.sweep,
+                first.points,
+                expected.len()
+            )));
+        }
+        let mut designs: Option<Vec<Design>> = None;
         for p in &parts {
             if !safe_name(&p.sweep) {
                 return Err(merge_err(format!("sweep name {:?} is not a safe folder name", p.sweep)));
@@ -146,23 +193,15 @@ impl Results {
             if std::mem::replace(&mut seen[shard.index], true) {
                 return Err(merge_err(format!("shard {}/{count} given twice", shard.index)));
             }
-            if p.rows.is_empty() {
-                return Err(merge_err(format!("shard {}/{count} has no rows", shard.index)));
-            }
-            if let Some(r) = p.rows.iter().find(|r| r.point_index >= p.points || !shard.takes(r.point_index))
-            {
-                return Err(merge_err(format!(
-                    "shard {}/{count} holds point {}, which is not its own",
-                    shard.index, r.point_index
-                )));
-            }
+            check_rows(p, shard, &expected, &mut designs)
+                .map_err(|m| merge_err(format!("shard {}/{count}: {m}; rerun that shard", shard.index)))?;
         }
         if let Some(missing) = seen.iter().position(|s| !s) {
             return Err(merge_err(format!("shard {missing}/{count} is missing")));
         }
         let mut rows: Vec<Row> = parts.iter().flat_map(|p| p.rows.iter().cloned()).collect();
         rows.sort_by_key(|r| (r.point_index, Design::ALL.iter().position(|&d| d == r.outcome.design)));
-        Ok(Results { shard: None, checked: parts.iter().all(|p| p.checked), rows, ..first })
+        Ok(Results { shard: None, checked: parts.iter().all(|p| p.checked), rows, ..first }.sealed())
     }
 
     /// The CSV: one row per point and design, every counter, and each figure normalised to TC.
@@ -269,6 +308,87 @@ impl Results {
         }
         w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
     }
+}
+
+/// A shard's rows against what its index owns: its digest, each owned point once with the
+/// sweep's own point, every point with the same designs (`designs`: those of the first point
+/// seen), each once. The error names the first row that differs.
+fn check_rows(
+    p: &Results,
+    shard: Shard,
+    expected: &[Point],
+    designs: &mut Option<Vec<Design>>,
+) -> Result<(), String> {
+    match p.provenance.as_ref().and_then(|v| v.rows.as_ref()) {
+        None => return Err("no digest of its rows (written by an older highlight-emu)".into()),
+        Some(d) if *d != RowsDigest::of(&p.rows) => {
+            return Err(format!(
+                "its {} rows are not the {} it wrote (digest {}): rows were removed, repeated or edited",
+                p.rows.len(),
+                d.count,
+                d.fnv1a64
+            ));
+        }
+        Some(_) => {}
+    }
+    let mut by_point: std::collections::BTreeMap<usize, Vec<&Row>> = std::collections::BTreeMap::new();
+    for r in &p.rows {
+        if r.point_index >= expected.len() || !shard.takes(r.point_index) {
+            return Err(format!("it holds point {}, which is not its own", r.point_index));
+        }
+        by_point.entry(r.point_index).or_default().push(r);
+    }
+    for index in (0..expected.len()).filter(|&i| shard.takes(i)) {
+        let want = &expected[index];
+        let Some(rows) = by_point.get(&index) else {
+            return Err(format!("point {index} ({}) has no rows", want.label()));
+        };
+        let mut ran: Vec<Design> = Vec::with_capacity(rows.len());
+        for r in rows {
+            let same = r.point.m == want.m
+                && r.point.k == want.k
+                && r.point.n == want.n
+                && r.point.operands == want.operands
+                && r.point.layer.as_ref().map(|l| &l.name) == want.layer.as_ref().map(|l| &l.name);
+            if !same {
+                return Err(format!(
+                    "the {} row of point {index} is {} x {} x {} ({}); the sweep's point {index} is {} x {} x {} ({})",
+                    r.outcome.design.id(),
+                    r.point.m,
+                    r.point.k,
+                    r.point.n,
+                    r.point.label(),
+                    want.m,
+                    want.k,
+                    want.n,
+                    want.label()
+                ));
+            }
+            if ran.contains(&r.outcome.design) {
+                return Err(format!(
+                    "point {index} ({}) has two {} rows",
+                    want.label(),
+                    r.outcome.design.id()
+                ));
+            }
+            ran.push(r.outcome.design);
+        }
+        ran.sort_by_key(|d| Design::ALL.iter().position(|x| x == d));
+        match designs {
+            None => *designs = Some(ran),
+            Some(all) if *all != ran => {
+                let ids = |v: &[Design]| v.iter().map(|d| d.id()).collect::<Vec<_>>().join(", ");
+                return Err(format!(
+                    "point {index} ({}) ran {}; the other points ran {}",
+                    want.label(),
+                    ids(&ran),
+                    ids(all)
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// Writes `results.json` and `results.csv`, for a full run `summary.md` and the figures, then
