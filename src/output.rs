@@ -49,6 +49,13 @@ fn live() -> MutexGuard<'static, Vec<PathBuf>> {
     LIVE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Outputs this run has put in place, complete: an interrupt after that says so.
+static PLACED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn placed() -> MutexGuard<'static, Vec<PathBuf>> {
+    PLACED.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn forget(path: &Path) {
     live().retain(|p| p != path);
 }
@@ -75,11 +82,29 @@ pub fn clean_up_on_interrupt() {
         for path in temporaries.iter() {
             remove_any(path);
         }
-        let _ = writeln!(io::stderr(), "interrupted; partial outputs removed");
+        let done = placed();
+        let message = if done.is_empty() {
+            "interrupted; partial outputs removed".to_string()
+        } else {
+            let paths: Vec<String> = done.iter().map(|p| p.display().to_string()).collect();
+            format!(
+                "interrupted after the output was written: the new output is complete at {}",
+                paths.join(", ")
+            )
+        };
+        let _ = writeln!(io::stderr(), "{message}");
         std::process::exit(INTERRUPTED);
     });
     if let Err(e) = installed {
         log::warn!("no interrupt handler ({e}); an interrupted write may leave a *.partial file");
+    }
+}
+
+/// The interrupt tests pause here, just after an output was put in place
+/// (`HIGHLIGHT_EMU_TEST_PAUSE_AFTER_MS`), so that a signal lands after the swap.
+fn pause_for_tests_after() {
+    if let Some(ms) = std::env::var("HIGHLIGHT_EMU_TEST_PAUSE_AFTER_MS").ok().and_then(|v| v.parse().ok()) {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
     }
 }
 
@@ -215,9 +240,12 @@ pub fn write_file(
         return Err(e);
     }
     let persisted = tmp.persist(path).map_err(|e| io_error(path)(e.error));
+    if persisted.is_ok() {
+        placed().push(path.to_path_buf());
+    }
     drop(_temporaries);
     forget(&tmp_path);
-    persisted.map(|_| ())
+    persisted.map(|_| pause_for_tests_after())
 }
 
 /// Writes bytes to a file atomically.
@@ -452,9 +480,12 @@ pub fn write_dir(
     let placed = check().and_then(|e| {
         rename_into_place(&tmp, dir, e == Existing::Ours && dir.exists()).map_err(io_error(dir))
     });
+    if placed.is_ok() {
+        self::placed().push(dir.to_path_buf());
+    }
     // After a swap the temporary path holds the replaced folder; either way it goes.
     remove_any(&tmp);
     drop(_temporaries);
     forget(&tmp);
-    placed
+    placed.map(|()| pause_for_tests_after())
 }

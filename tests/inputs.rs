@@ -94,7 +94,22 @@ fn a_declared_pattern_is_checked_against_the_file() {
     assert_eq!(ok["z_equals_dense"], true);
     // Shapes that disagree, and a design none of whose patterns the data has.
     let err = refused(dir.path(), &["--design", "tc", "--a-file", "a.npy", "--b-file", "b.npy", "--m", "9"]);
-    assert!(err.contains("--m 9 disagrees with a.npy's 8 rows"), "{err}");
+    assert!(err.contains("M is 9 from --m but 8 from a.npy's rows"), "{err}");
+    // Two files that disagree name both, not a flag nobody gave.
+    npy::write_matrix(&dir.path().join("b20.npy"), &Matrix::from_vec(20, 4, vec![1i8; 80])).unwrap();
+    let err = refused(dir.path(), &["--design", "tc", "--a-file", "a.npy", "--b-file", "b20.npy"]);
+    assert!(err.contains("K is 16 from a.npy's columns but 20 from b20.npy's rows"), "{err}");
+    // A value that is not finite is named where it is, not blamed on prune.
+    let mut nan = Matrix::from_vec(8, 16, vec![0.5f32; 128]);
+    nan.data[3 * 16 + 5] = f32::NAN;
+    npy::write_matrix(&dir.path().join("nan.npy"), &nan).unwrap();
+    let err = refused(dir.path(), &["--design", "tc", "--a-file", "nan.npy", "--n", "4"]);
+    assert!(err.contains("nan.npy: holds NaN at [3, 5] (the first value that is not finite)"), "{err}");
+    // A complete float16 file is an unsupported dtype, not a truncated file.
+    let half: Vec<half::f16> = vec![half::f16::ONE; 128];
+    npy::write_matrix(&dir.path().join("half.npy"), &Matrix::from_vec(8, 16, half)).unwrap();
+    let err = refused(dir.path(), &["--design", "tc", "--a-file", "half.npy", "--n", "4"]);
+    assert!(err.contains("half.npy: dtype '<f2'; accepted dtypes: int8"), "{err}");
     let dense = Matrix::from_vec(2, 16, vec![1i8; 32]);
     npy::write_matrix(&dir.path().join("dense.npy"), &dense).unwrap();
     let err = refused(dir.path(), &["--design", "s2ta", "--a-file", "dense.npy", "--n", "4"]);

@@ -271,6 +271,34 @@ fn an_interrupted_write_leaves_no_partial_files() {
         "sweep",
     );
     assert_eq!(std::fs::read(dir.path().join("r/results.json")).unwrap(), before);
+
+    // A signal after the new folder is in place says it is complete, and where.
+    let started = std::time::SystemTime::now();
+    let mut child = Process::cargo_bin("highlight-emu")
+        .unwrap()
+        .current_dir(&sub)
+        .args(["sweep", "../tiny.toml", "--backend", "cpu", "--out", "../r"])
+        .env("HIGHLIGHT_EMU_TEST_PAUSE_AFTER_MS", "30000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let results = dir.path().join("r/results.json");
+    let start = Instant::now();
+    while !std::fs::metadata(&results).and_then(|m| m.modified()).is_ok_and(|t| t > started) {
+        assert!(start.elapsed() < Duration::from_secs(60), "the new output never appeared");
+        assert!(child.try_wait().unwrap().is_none(), "finished before it was interrupted");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(Process::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("interrupted after the output was written: the new output is complete at ../r"),
+        "{err}"
+    );
+    assert!(!listing(dir.path()).iter().any(|f| f.contains("partial")));
 }
 
 #[test]

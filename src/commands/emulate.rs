@@ -108,7 +108,9 @@ fn shape_of(
     a: Option<&inputs::Loaded>,
     b: Option<&inputs::Loaded>,
 ) -> Result<(usize, usize, usize)> {
-    let mut dims = [("--m", shape.m), ("--k", shape.k), ("--n", shape.n)];
+    // Each dimension with what fixed it: its flag, or the file it was read from.
+    let flag = |name: &str, v: Option<usize>| (v, name.to_string());
+    let mut dims = [flag("--m", shape.m), flag("--k", shape.k), flag("--n", shape.n)];
     let from_files = [
         a.map(|f| (0, f.matrix.rows, &f.report.file, "rows")),
         a.map(|f| (1, f.matrix.cols, &f.report.file, "columns")),
@@ -116,15 +118,18 @@ fn shape_of(
         b.map(|f| (2, f.matrix.cols, &f.report.file, "columns")),
     ];
     for (i, value, file, what) in from_files.into_iter().flatten() {
-        match dims[i].1 {
-            Some(given) if given != value => {
-                bail!("{} {given} disagrees with {file}'s {value} {what} (A is M x K, B is K x N)", dims[i].0)
+        match &dims[i] {
+            (Some(given), source) if *given != value => {
+                let dim = ["M", "K", "N"][i];
+                bail!(
+                    "{dim} is {given} from {source} but {value} from {file}'s {what} (A is M x K, B is K x N)"
+                )
             }
-            _ => dims[i].1 = Some(value),
+            _ => dims[i] = (Some(value), format!("{file}'s {what}")),
         }
     }
     match dims {
-        [(_, Some(m)), (_, Some(k)), (_, Some(n))] => Ok((m, k, n)),
+        [(Some(m), _), (Some(k), _), (Some(n), _)] => Ok((m, k, n)),
         _ => bail!("give --m, --k and --n, or operand files that fix them (--a-file M x K, --b-file K x N)"),
     }
 }

@@ -22,6 +22,16 @@ pub enum OperandRole {
     B = 1,
 }
 
+/// The first value of `m` that is not finite, as the error naming where it is.
+pub(crate) fn check_finite(m: &crate::matrix::Matrix<f32>) -> Result<(), OperandError> {
+    match m.data.iter().position(|v| !v.is_finite()) {
+        Some(i) => {
+            Err(OperandError::NotFinite { row: i / m.cols.max(1), col: i % m.cols.max(1), value: m.data[i] })
+        }
+        None => Ok(()),
+    }
+}
+
 /// Why an operand could not be made or pruned.
 #[derive(Debug, Error)]
 pub enum OperandError {
@@ -29,6 +39,6 @@ pub enum OperandError {
         "pattern {0:?} has an unconstrained rank, so its density is set by data, not by the pattern; use G:H ranks, dense, or unstructured(d)"
     )]
     DensityNotFixed(String),
-    #[error("the input holds NaN or an infinite value; prune needs finite magnitudes")]
-    NotFinite,
+    #[error("holds {value} at [{row}, {col}] (the first value that is not finite); accepted: finite values")]
+    NotFinite { row: usize, col: usize, value: f32 },
 }

@@ -26,8 +26,10 @@ impl Magnitude for f32 {
 
 /// Prunes `matrix` (rows x K, structure along K) to `pattern`.
 pub fn prune<T: Magnitude>(matrix: &Matrix<T>, pattern: &Pattern) -> Result<Matrix<T>, OperandError> {
-    if matrix.data.iter().any(|v| !v.magnitude().is_finite()) {
-        return Err(OperandError::NotFinite);
+    if let Some(i) = matrix.data.iter().position(|v| !v.magnitude().is_finite()) {
+        let cols = matrix.cols.max(1);
+        let value = matrix.data[i].magnitude() as f32;
+        return Err(OperandError::NotFinite { row: i / cols, col: i % cols, value });
     }
     let keep = match pattern {
         Pattern::Dense => vec![true; matrix.data.len()],

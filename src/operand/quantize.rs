@@ -27,9 +27,7 @@ pub struct Quantization {
 
 /// Quantises a float tensor to int8, symmetric per tensor.
 pub fn quantize(m: &Matrix<f32>) -> Result<Quantized, OperandError> {
-    if m.data.iter().any(|v| !v.is_finite()) {
-        return Err(OperandError::NotFinite);
-    }
+    super::check_finite(m)?;
     let max = m.data.iter().fold(0f64, |acc, &v| acc.max(f64::from(v).abs()));
     let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
     // f64::round rounds half away from zero.
