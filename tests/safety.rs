@@ -454,7 +454,10 @@ fn inputs_that_used_to_panic_exit_2() {
         (vec!["prune", "--pattern", "K0(2:4)", "--in", &wrap, "--out", "p.npy"], "more than 2^32 elements"),
         (vec!["prune", "--pattern", "K0(2:4)", "--in", &big, "--out", "p.npy"], "more than 2^32 elements"),
         (vec!["prune", "--pattern", "K0(2:4)", "--in", &empty, "--out", "p.npy"], "at least one row"),
-        (vec!["prune", "--pattern", "K0(2:4)", "--in", &inf, "--out", "p.npy"], "infinite"),
+        (
+            vec!["prune", "--pattern", "K0(2:4)", "--in", &inf, "--out", "p.npy"],
+            "inf.npy: holds inf at [0, 1] (the first value that is not finite); accepted: finite values",
+        ),
         (vec!["sweep", &m0, "--backend", "cpu"], "at least 1"),
         (vec!["sweep", &n0, "--backend", "cpu"], "at least 1"),
         (vec!["sweep", &k0, "--backend", "cpu"], "at least 1"),

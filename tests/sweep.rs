@@ -258,3 +258,40 @@ b_density = 1.0
     // No synthetic points, so no figures 13 and 14.
     assert!(!out.join("fig13_edp.png").exists());
 }
+
+/// Past FIG13_MAX_POINTS degree points, figure 13 (a bar group per point) is left out and the
+/// summary says so; figure 14 and every row remain. The rows stream through the disk: the
+/// results load back whole.
+#[test]
+fn a_long_sweep_leaves_figure_13_out_and_keeps_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let b: Vec<String> = (0..50).map(|i| format!("{}", i as f64 / 64.0)).collect();
+    let text = format!(
+        "name = \"long\"\n[[grid]]\nm = 8\nk = 16\nn = 8\na_sparsity = [0.0, 0.5, 0.625, 0.75, 0.875]\nb_sparsity = [{}]\n",
+        b.join(", ")
+    );
+    const { assert!(250 > highlight_emu::sweep::FIG13_MAX_POINTS) };
+    let file = dir.path().join("long.toml");
+    std::fs::write(&file, text).unwrap();
+    let out = dir.path().join("out");
+    ok(&["sweep", file.to_str().unwrap(), "--backend", "cpu", "--out", out.to_str().unwrap()]);
+    assert!(!out.join("fig13_edp.png").exists() && out.join("fig14_geomean.png").exists());
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(summary.contains("this sweep has 250, so it is left out"), "{summary}");
+    let results = highlight_emu::sweep::Results::load(&out.join("results.json")).unwrap();
+    assert_eq!(results.rows.len(), 250 * 6);
+    assert_eq!(
+        results.provenance.unwrap().rows.unwrap(),
+        highlight_emu::sweep::RowsDigest::of(&results.rows)
+    );
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 250 * 6);
+    // The energy breakdown, which the slim rows in memory drop, is in the written rows.
+    assert!(
+        results.rows.iter().all(|r| r
+            .outcome
+            .result
+            .as_ref()
+            .is_none_or(|x| !x.energy_breakdown_pj.is_empty()))
+    );
+}

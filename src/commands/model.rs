@@ -167,6 +167,7 @@ pub fn model(args: &ModelArgs) -> Result<()> {
         shard: args.shard,
         provenance: Some(Provenance::new(&every_layer, &ert, args.objective)),
         rows,
+        spill: None,
     }
     .sealed();
     finish(&results, &out, args.accuracy.as_deref(), &|tmp| {

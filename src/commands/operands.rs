@@ -90,8 +90,8 @@ pub fn prune(text: &str, input: &Path, out: &Path) -> Result<()> {
     let pattern = parse_pattern(text)?;
     highlight_emu::output::check_file_target(out)?;
     let (density, shape) = match npy::read_matrix(input)? {
-        NpyMatrix::I8(m) => write_pruned(&m, &pattern, out)?,
-        NpyMatrix::F32(m) => write_pruned(&m, &pattern, out)?,
+        NpyMatrix::I8(m) => write_pruned(&m, &pattern, input, out)?,
+        NpyMatrix::F32(m) => write_pruned(&m, &pattern, input, out)?,
     };
     outln!(
         "achieved density {} (pattern {pattern}, target {}); wrote {} ({} x {})",
@@ -104,7 +104,12 @@ pub fn prune(text: &str, input: &Path, out: &Path) -> Result<()> {
     Ok(())
 }
 
-fn write_pruned<T>(m: &Matrix<T>, pattern: &Pattern, out: &Path) -> Result<(f64, (usize, usize))>
+fn write_pruned<T>(
+    m: &Matrix<T>,
+    pattern: &Pattern,
+    input: &Path,
+    out: &Path,
+) -> Result<(f64, (usize, usize))>
 where
     T: operand::prune::Magnitude + npyz::AutoSerialize,
 {
@@ -115,7 +120,7 @@ where
         .checked_mul(2 * item + 1)
         .and_then(|b| b.checked_add(padded_bytes(1, m.cols, pattern, 8)?));
     highlight_emu::memory::check(what, need)?;
-    let pruned = operand::prune(m, pattern)?;
+    let pruned = operand::prune(m, pattern).map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
     npy::write_matrix(out, &pruned)?;
     Ok((pruned.density(), (pruned.rows, pruned.cols)))
 }

@@ -45,6 +45,8 @@ pub enum RunError {
     ZeroSize { m: usize, k: usize, n: usize },
     #[error(transparent)]
     Memory(#[from] crate::memory::TooLarge),
+    #[error("writing the rows to a temporary file: {0}")]
+    Spill(String),
     #[error(transparent)]
     Mapping(#[from] MappingError),
     #[error(transparent)]

@@ -8,8 +8,12 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 mod results;
+mod spill;
+mod write;
 
-pub use results::{Provenance, Results, Row, RowsDigest, write_outputs};
+pub use results::{Provenance, Results, Row, RowsDigest};
+pub use spill::Spill;
+pub use write::{FIG13_MAX_POINTS, write_outputs};
 
 use crate::compare::{LayerRef, Point, PointOperands, compare};
 use crate::degrees::DegreeTable;
@@ -236,12 +240,23 @@ pub fn run(
     let table = DegreeTable::shipped();
     let points = file.points();
     let mut rows = Vec::new();
+    // Full rows go to disk as they come; the memory guard covers the slim copies kept, over the
+    // whole run (each is at most its full JSON's size).
+    let mut spill = Spill::new().map_err(|e| RunError::Spill(e.to_string()))?;
+    let mut held = 0u64;
     for (point_index, point) in points.iter().enumerate() {
         if shard.is_some_and(|s| !s.takes(point_index)) {
             continue;
         }
+        crate::memory::check(|| format!("the rows of {} points so far", point_index + 1), Some(held))?;
         let outcomes = compare(point, &table, ert, search, gpu, check, None, |d| progress(point, d))?;
-        rows.extend(outcomes.into_iter().map(|outcome| Row { point_index, point: point.clone(), outcome }));
+        for outcome in outcomes {
+            let (slim, bytes) = spill
+                .push(Row { point_index, point: point.clone(), outcome })
+                .map_err(|e| RunError::Spill(e.to_string()))?;
+            held += bytes as u64;
+            rows.push(slim);
+        }
     }
     Ok(Results {
         sweep: file.name.clone(),
@@ -253,6 +268,7 @@ pub fn run(
         shard,
         provenance: Some(Provenance::new(file, ert, search.objective)),
         rows,
+        spill: Some(spill),
     }
     .sealed())
 }

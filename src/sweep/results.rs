@@ -5,15 +5,11 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::spill::Spill;
 use super::{Shard, SweepError, SweepFile, safe_name};
-use crate::claims;
-use crate::compare::{Outcome, Point, PointOperands};
-use crate::counters::Counters;
+use crate::compare::{Outcome, Point};
 use crate::design::Design;
 use crate::energy::Ert;
-use crate::hierarchy::Hierarchy;
-use crate::output::Replace;
-use crate::plot::BarChart;
 
 /// What makes results comparable: shards merge only when all of this is equal.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -45,16 +41,33 @@ pub struct RowsDigest {
 
 impl RowsDigest {
     pub fn of(rows: &[Row]) -> RowsDigest {
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut hash = Fnv::new();
         for row in rows {
             // A row serialises (floats round-trip, maps keep their order) to the same bytes
             // after a load as when it was written.
-            let bytes = serde_json::to_vec(row).unwrap_or_default();
-            for b in bytes.iter().chain(b"\n") {
-                hash = (hash ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
-            }
+            hash.row(&serde_json::to_vec(row).unwrap_or_default());
         }
-        RowsDigest { count: rows.len(), fnv1a64: format!("{hash:016x}") }
+        hash.digest(rows.len())
+    }
+}
+
+/// FNV-1a 64 over each row's JSON and a newline, fed one row at a time.
+#[derive(Clone, Copy, Debug)]
+pub struct Fnv(u64);
+
+impl Fnv {
+    pub fn new() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+
+    pub fn row(&mut self, json: &[u8]) {
+        for b in json.iter().chain(b"\n") {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    pub fn digest(&self, count: usize) -> RowsDigest {
+        RowsDigest { count, fnv1a64: format!("{:016x}", self.0) }
     }
 }
 
@@ -113,17 +126,31 @@ pub struct Results {
     /// merge.
     #[serde(default)]
     pub provenance: Option<Provenance>,
+    /// Every row; slim copies (see [`Spill`]) where `spill` holds the full ones.
     pub rows: Vec<Row>,
+    /// The full rows of a sweep, on disk, when they were streamed there.
+    #[serde(skip)]
+    pub spill: Option<Spill>,
 }
 
 impl Results {
     /// Records the rows' digest in the provenance: the results are complete.
     pub fn sealed(mut self) -> Results {
-        let digest = RowsDigest::of(&self.rows);
+        let digest = self.spill.as_ref().map_or_else(|| RowsDigest::of(&self.rows), Spill::digest);
         if let Some(p) = &mut self.provenance {
             p.rows = Some(digest);
         }
         self
+    }
+
+    /// Every row in full, as JSON lines: from the spill, or serialised from memory.
+    pub fn row_lines(&self) -> std::io::Result<Box<dyn Iterator<Item = std::io::Result<String>> + '_>> {
+        Ok(match &self.spill {
+            Some(spill) => Box::new(spill.lines()?),
+            None => {
+                Box::new(self.rows.iter().map(|r| serde_json::to_string(r).map_err(std::io::Error::from)))
+            }
+        })
     }
 
     /// Reads a `results.json`.
@@ -202,111 +229,6 @@ impl Results {
         let mut rows: Vec<Row> = parts.iter().flat_map(|p| p.rows.iter().cloned()).collect();
         rows.sort_by_key(|r| (r.point_index, Design::ALL.iter().position(|&d| d == r.outcome.design)));
         Ok(Results { shard: None, checked: parts.iter().all(|p| p.checked), rows, ..first }.sealed())
-    }
-
-    /// The CSV: one row per point and design, every counter, and each figure normalised to TC.
-    pub fn csv(&self) -> Result<Vec<u8>, csv::Error> {
-        let mut w = csv::Writer::from_writer(Vec::new());
-        let mut header: Vec<&str> = vec![
-            "point",
-            "layer",
-            "count",
-            "m",
-            "k",
-            "n",
-            "a_sparsity",
-            "b_sparsity",
-            "design",
-            "a",
-            "b",
-            "a_runs_as",
-            "a_format",
-            "b_format",
-            "objective",
-            "order",
-            "backend",
-            "supported",
-            "reason",
-        ];
-        header.extend(Counters::NAMES);
-        header.extend(Hierarchy::NAMES);
-        header.extend([
-            "run_cycles",
-            "bound",
-            "energy_pj",
-            "latency_s",
-            "edp",
-            "speedup_over_tc",
-            "cycles_vs_tc",
-            "energy_vs_tc",
-            "latency_vs_tc",
-            "edp_vs_tc",
-            "z_equals_dense",
-            "cpu_gpu_equal",
-        ]);
-        w.write_record(&header)?;
-        for row in &self.rows {
-            let p = &row.point;
-            let (a_s, b_s) = match &p.operands {
-                PointOperands::Degrees { a_sparsity, b_sparsity } => {
-                    (a_sparsity.to_string(), b_sparsity.to_string())
-                }
-                PointOperands::Patterns { .. } | PointOperands::Files { .. } => {
-                    (String::new(), String::new())
-                }
-            };
-            let mut record = vec![
-                row.point_index.to_string(),
-                p.layer.as_ref().map_or(String::new(), |l| l.name.clone()),
-                p.layer.as_ref().map_or(String::new(), |l| l.count.to_string()),
-                p.m.to_string(),
-                p.k.to_string(),
-                p.n.to_string(),
-                a_s,
-                b_s,
-                row.outcome.design.id().to_string(),
-            ];
-            match (&row.outcome.result, &row.outcome.normalised_to_tc) {
-                (Some(r), Some(n)) => {
-                    let order = serde_json::to_value(r.order).map(|v| v.as_str().unwrap_or("").to_string());
-                    record.extend([
-                        r.workload.a.clone(),
-                        r.workload.b.clone(),
-                        r.a_runs_as.clone(),
-                        r.a_format.map_or(String::new(), |f| f.id().to_string()),
-                        r.b_format.map_or(String::new(), |f| f.id().to_string()),
-                        r.search.as_ref().map_or(String::new(), |s| s.objective.id().to_string()),
-                        order.unwrap_or_default(),
-                        r.backend.id().to_string(),
-                        "true".into(),
-                        String::new(),
-                    ]);
-                    record.extend(r.counters.iter().map(|(_, v)| v.to_string()));
-                    record.extend(r.hierarchy.iter().map(|(_, v)| v.to_string()));
-                    record.extend([
-                        r.cycles.to_string(),
-                        r.bound.id().to_string(),
-                        r.energy_pj.to_string(),
-                        r.latency_s.to_string(),
-                        r.edp.to_string(),
-                        n.speedup.to_string(),
-                        n.cycles.to_string(),
-                        n.energy.to_string(),
-                        n.latency.to_string(),
-                        n.edp.to_string(),
-                        r.z_equals_dense.to_string(),
-                        r.check.as_ref().map_or(String::new(), |c| c.cpu_gpu_equal.to_string()),
-                    ]);
-                }
-                _ => {
-                    record.extend(["", "", "", "", "", "", "", "", "false"].map(String::from));
-                    record.push(row.outcome.unsupported.clone().unwrap_or_default());
-                    record.extend(std::iter::repeat_n(String::new(), header.len() - record.len()));
-                }
-            }
-            w.write_record(&record)?;
-        }
-        w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
     }
 }
 
@@ -389,105 +311,4 @@ fn check_rows(
         }
     }
     Ok(())
-}
-
-/// Writes `results.json` and `results.csv`, for a full run `summary.md` and the figures, then
-/// whatever `extra` adds (a model's `layers.csv`, figure 15),
-/// as one output folder that replaces an earlier one atomically ([`crate::output::write_dir`]).
-pub fn write_outputs(
-    results: &Results,
-    dir: &Path,
-    extra: &dyn Fn(&Path) -> Result<(), String>,
-) -> Result<(), SweepError> {
-    crate::output::write_dir(dir, Replace::Earlier, |tmp| {
-        let fail = |what: &str, e: &dyn std::fmt::Display| format!("{what}: {e}");
-        let json = serde_json::to_string_pretty(results).map_err(|e| fail("results.json", &e))?;
-        std::fs::write(tmp.join("results.json"), json + "\n").map_err(|e| fail("results.json", &e))?;
-        let csv = results.csv().map_err(|e| fail("results.csv", &e))?;
-        std::fs::write(tmp.join("results.csv"), csv).map_err(|e| fail("results.csv", &e))?;
-        if results.shard.is_none() {
-            std::fs::write(tmp.join("summary.md"), claims::summary_md(results))
-                .map_err(|e| fail("summary.md", &e))?;
-            for chart in figures(results) {
-                chart.1.write(&tmp.join(chart.0)).map_err(|e| fail(chart.0, &e))?;
-            }
-        }
-        extra(tmp)
-    })?;
-    Ok(())
-}
-
-/// Figure 13 (per point, normalised EDP, energy and latency) and figure 14 (their geomeans).
-fn figures(results: &Results) -> Vec<(&'static str, BarChart)> {
-    let degree_points: Vec<&Point> = {
-        let mut seen = std::collections::BTreeMap::new();
-        for r in results.rows.iter().filter(|r| r.point.is_synthetic()) {
-            seen.entry(r.point_index).or_insert(&r.point);
-        }
-        seen.into_values().collect()
-    };
-    let assumptions = format!(
-        "Energy table {}; backend {}; first-order model, no pipeline fill or bandwidth stalls; S2TA is the least certain.",
-        results.ert, results.backend
-    );
-    let caption = format!(
-        "Each bar: the design's figure / TC's on the same point (line at 1). No bar: the design cannot run the point.\n{assumptions}"
-    );
-    let geomean_caption = format!(
-        "Each bar: the geomean, over the points the design ran, of its figure / TC's (line at 1).\n{assumptions}"
-    );
-    let short = |p: &Point| match &p.operands {
-        PointOperands::Degrees { a_sparsity, b_sparsity } => {
-            format!("A{}/B{}", 100.0 * a_sparsity, 100.0 * b_sparsity)
-        }
-        PointOperands::Patterns { .. } | PointOperands::Files { .. } => p.label(),
-    };
-    let per_point = |title: &str, pick: claims::Pick| BarChart {
-        title: format!("{}: {title} normalised to TC (figure 13)", results.sweep),
-        caption: caption.clone(),
-        y_label: format!("{title} / TC"),
-        groups: degree_points.iter().map(|p| short(p)).collect(),
-        series: Design::ALL
-            .iter()
-            .map(|&d| {
-                let values = degree_points
-                    .iter()
-                    .map(|p| {
-                        results
-                            .rows
-                            .iter()
-                            .find(|r| &r.point == *p && r.outcome.design == d)
-                            .and_then(|r| r.outcome.normalised_to_tc.as_ref().map(pick))
-                    })
-                    .collect();
-                (d.id().to_string(), values)
-            })
-            .collect(),
-    };
-    let picks = claims::FIGURES;
-    let mut charts: Vec<(&'static str, BarChart)> = vec![
-        ("fig13_edp", per_point("EDP", picks[0].1)),
-        ("fig13_energy", per_point("energy", picks[1].1)),
-        ("fig13_latency", per_point("latency", picks[2].1)),
-    ];
-    let geo: Vec<Vec<(Design, Option<f64>)>> =
-        picks.iter().map(|(_, pick)| claims::geomeans(results, *pick)).collect();
-    charts.push((
-        "fig14_geomean",
-        BarChart {
-            title: format!("{}: geomean over the sweep, normalised to TC (figure 14)", results.sweep),
-            caption: geomean_caption,
-            y_label: "geomean / TC".into(),
-            groups: picks.iter().map(|(name, _)| name.to_string()).collect(),
-            series: Design::ALL
-                .iter()
-                .enumerate()
-                .map(|(i, &d)| (d.id().to_string(), geo.iter().map(|g| g[i].1).collect()))
-                .collect(),
-        },
-    ));
-    if degree_points.is_empty() {
-        charts.clear();
-    }
-    charts
 }
