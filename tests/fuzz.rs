@@ -282,3 +282,59 @@ fn text_files_are_bounded_in_size() {
         assert!(err.contains("more than 16 MiB; accepted: text files of at most that size"), "{flag}: {err}");
     }
 }
+
+/// Two shards of a small sweep, written by the tool and loaded back.
+fn shard_pair() -> Vec<highlight_emu::sweep::Results> {
+    static PAIR: std::sync::OnceLock<Vec<highlight_emu::sweep::Results>> = std::sync::OnceLock::new();
+    PAIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s.toml");
+        std::fs::write(&file, "name = \"s\"\n[[grid]]\nm = 8\nk = 16\nn = 8\na_sparsity = [0.0, 0.5]\nb_sparsity = [0.0, 0.5]\n")
+            .unwrap();
+        (0..2)
+            .map(|i| {
+                let out = dir.path().join(format!("s{i}"));
+                let status = Command::cargo_bin("highlight-emu")
+                    .unwrap()
+                    .args(["sweep", file.to_str().unwrap(), "--backend", "cpu", "--shard", &format!("{i}/2"), "--out"])
+                    .arg(&out)
+                    .output()
+                    .unwrap();
+                assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+                highlight_emu::sweep::Results::load(&out.join("results.json")).unwrap()
+            })
+            .collect()
+    })
+    .clone()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Any row removed, repeated, moved to another point or given another design is refused by
+    /// merge, with or without a digest recomputed to hide it; the untouched pair merges.
+    #[test]
+    fn merge_refuses_any_shard_whose_rows_were_changed(
+        shard in 0usize..2, row in 0usize..12, op in 0usize..4, reseal in any::<bool>(), other in 0usize..6,
+    ) {
+        let mut parts = shard_pair();
+        prop_assert!(highlight_emu::sweep::Results::merge(parts.clone()).is_ok());
+        let rows = &mut parts[shard].rows;
+        let i = row % rows.len();
+        match op {
+            0 => { rows.remove(i); }
+            1 => { let r = rows[i].clone(); rows.push(r); }
+            2 => rows[i].point_index = (rows[i].point_index + 2) % 4,
+            _ => {
+                let d = Design::ALL[other];
+                if rows[i].outcome.design == d { rows[i].outcome.design = Design::ALL[(other + 1) % 6]; } else { rows[i].outcome.design = d; }
+            }
+        }
+        if reseal {
+            let digest = highlight_emu::sweep::RowsDigest::of(&parts[shard].rows);
+            parts[shard].provenance.as_mut().unwrap().rows = Some(digest);
+        }
+        let err = highlight_emu::sweep::Results::merge(parts).unwrap_err().to_string();
+        prop_assert!(err.contains(&format!("shard {shard}/2: ")), "{}", err);
+    }
+}
