@@ -140,11 +140,11 @@ pub fn points(path: &Path, results: &Results) -> Result<Vec<Point>, AccuracyErro
 
 /// The weight sparsity at which `design`'s layers ran A as `pattern`.
 fn pattern_sparsity(results: &Results, design: Design, pattern: &str) -> Option<f64> {
-    results.rows.iter().find_map(|r| {
+    results.briefs().iter().find_map(|r| {
         let res = r.outcome.result.as_ref()?;
         match r.point.operands {
             crate::compare::PointOperands::Degrees { a_sparsity, .. }
-                if r.outcome.design == design && res.workload.a == pattern =>
+                if r.outcome.design == design && &*res.workload.a == pattern =>
             {
                 Some(a_sparsity)
             }

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use crate::compare::{Normalised, PointOperands};
 use crate::design::Design;
 use crate::pattern::Pattern;
-use crate::sweep::{Results, Row};
+use crate::sweep::{Brief, BriefResult, Results};
 
 /// One claim, checked.
 pub struct Claim {
@@ -20,14 +20,14 @@ pub struct Claim {
 /// The designs HighLight is compared with (HighLight-DSSO is its own variant).
 const OTHERS: [Design; 4] = [Design::Tc, Design::Stc, Design::Dstc, Design::S2ta];
 
-fn degree_rows(results: &Results, a: f64, b: f64) -> impl Iterator<Item = &Row> {
-    results.rows.iter().filter(move |r| {
+fn degree_rows(rows: &[Brief], a: f64, b: f64) -> impl Iterator<Item = &Brief> {
+    rows.iter().filter(move |r| {
         r.point.is_synthetic()
             && matches!(r.point.operands, PointOperands::Degrees { a_sparsity, b_sparsity } if a_sparsity == a && b_sparsity == b)
     })
 }
 
-fn norm(row: &Row) -> Option<&Normalised> {
+fn norm(row: &Brief) -> Option<&Normalised> {
     row.outcome.normalised_to_tc.as_ref()
 }
 
@@ -40,12 +40,11 @@ pub const FIGURES: [(&str, Pick); 3] =
 
 /// Geometric mean of each design's normalised figure over the degree points it ran.
 pub fn geomeans(results: &Results, pick: Pick) -> Vec<(Design, Option<f64>)> {
+    let rows = results.briefs();
     Design::ALL
         .iter()
         .map(|&d| {
-            let values: Vec<f64> = results
-                .rows
-                .iter()
+            let values: Vec<f64> = rows.iter()
                 .filter(|r| r.outcome.design == d && r.point.is_synthetic())
                 .filter_map(|r| norm(r).map(&pick))
                 .collect();
@@ -58,8 +57,10 @@ pub fn geomeans(results: &Results, pick: Pick) -> Vec<(Design, Option<f64>)> {
 
 /// Every claim of docs/DESIGN.md 9 against `results`.
 pub fn check(results: &Results) -> Vec<Claim> {
+    let briefs = results.briefs();
+    let rows: &[Brief] = &briefs;
     let mut claims = Vec::new();
-    let at = |d: Design, a: f64, b: f64| degree_rows(results, a, b).find(|r| r.outcome.design == d);
+    let at = |d: Design, a: f64, b: f64| degree_rows(rows, a, b).find(|r| r.outcome.design == d);
 
     let parity = at(Design::Highlight, 0.0, 0.0).and_then(norm).map(|n| n.edp);
     claims.push(Claim {
@@ -69,9 +70,7 @@ pub fn check(results: &Results) -> Vec<Claim> {
         agrees: parity.map(|e| (e - 1.0).abs() <= 0.1),
     });
 
-    let balance: Vec<f64> = results
-        .rows
-        .iter()
+    let balance: Vec<f64> = rows.iter()
         .filter(|r| r.outcome.design == Design::Highlight && r.point.is_synthetic())
         .filter_map(|r| {
             let result = r.outcome.result.as_ref()?;
@@ -90,9 +89,7 @@ pub fn check(results: &Results) -> Vec<Claim> {
         agrees: (!balance.is_empty()).then(|| balance.iter().all(|&d| d < 1e-9)),
     });
 
-    let stc: Vec<f64> = results
-        .rows
-        .iter()
+    let stc: Vec<f64> = rows.iter()
         .filter(|r| r.outcome.design == Design::Stc)
         .filter_map(|r| norm(r).map(|n| n.speedup))
         .collect();
@@ -123,18 +120,14 @@ pub fn check(results: &Results) -> Vec<Claim> {
         agrees: dstc.map(|e| e > 1.0),
     });
 
-    let dsso: Vec<(f64, f64)> = results
-        .rows
-        .iter()
+    let dsso: Vec<(f64, f64)> = rows.iter()
         .filter(|r| r.outcome.design == Design::HighlightDsso)
         .filter_map(|r| {
             let result = r.outcome.result.as_ref()?;
             if !result.a_runs_as.starts_with("dual-side") {
                 return None;
             }
-            let hl = results
-                .rows
-                .iter()
+            let hl = rows.iter()
                 .find(|h| h.point_index == r.point_index && h.outcome.design == Design::Highlight)?;
             let h1 = Pattern::parse(&result.workload.b).ok()?.ruled_ranks().first()?.h;
             Some((hl.outcome.result.as_ref()?.cycles as f64 / result.cycles as f64, f64::from(h1) / 2.0))
@@ -180,17 +173,13 @@ pub fn check(results: &Results) -> Vec<Claim> {
 
     let mut points = 0;
     let mut best = 0;
-    for index in results
-        .rows
-        .iter()
+    for index in rows.iter()
         .filter(|r| r.point.is_synthetic())
         .map(|r| r.point_index)
         .collect::<std::collections::BTreeSet<_>>()
     {
         let edp = |d: Design| {
-            results
-                .rows
-                .iter()
+            rows.iter()
                 .find(|r| r.point_index == index && r.outcome.design == d)
                 .and_then(norm)
                 .map(|n| n.edp)
@@ -239,15 +228,14 @@ pub fn check(results: &Results) -> Vec<Claim> {
 /// HighLight's EDP gain at every DNN layer point: over TC, and over the best sparse design
 /// (STC, DSTC, S2TA) that ran the point.
 fn dnn_gains(results: &Results) -> (Vec<f64>, Vec<f64>) {
+    let rows = results.briefs();
     let indices: std::collections::BTreeSet<usize> =
-        results.rows.iter().filter(|r| r.point.layer.is_some()).map(|r| r.point_index).collect();
+        rows.iter().filter(|r| r.point.layer.is_some()).map(|r| r.point_index).collect();
     let mut dense = Vec::new();
     let mut sparse = Vec::new();
     for index in indices {
         let edp = |d: Design| {
-            results
-                .rows
-                .iter()
+            rows.iter()
                 .find(|r| r.point_index == index && r.outcome.design == d)?
                 .outcome
                 .result
@@ -281,17 +269,19 @@ pub struct Network {
 
 /// The whole-network figures of every design the results hold, per weight sparsity.
 pub fn networks(results: &Results) -> Vec<Network> {
-    let mut by_sparsity: std::collections::BTreeMap<u64, Vec<&Row>> = std::collections::BTreeMap::new();
-    for r in results.rows.iter().filter(|r| r.point.layer.is_some()) {
+    let rows = results.briefs();
+    let mut by_sparsity: std::collections::BTreeMap<u64, Vec<&Brief>> = std::collections::BTreeMap::new();
+    for r in rows.iter().filter(|r| r.point.layer.is_some()) {
         if let PointOperands::Degrees { a_sparsity, .. } = r.point.operands {
             by_sparsity.entry((a_sparsity * 1e6).round() as u64).or_default().push(r);
         }
     }
     let mut out = Vec::new();
-    for (key, rows) in by_sparsity {
-        let layers = rows.iter().map(|r| r.point_index).collect::<std::collections::BTreeSet<_>>().len();
+    for (key, at_sparsity) in &by_sparsity {
+        let key = *key;
+        let layers = at_sparsity.iter().map(|r| r.point_index).collect::<std::collections::BTreeSet<_>>().len();
         let total = |d: Design| {
-            let ran: Vec<_> = rows
+            let ran: Vec<_> = at_sparsity
                 .iter()
                 .filter(|r| r.outcome.design == d)
                 .filter_map(|r| Some((r.outcome.result.as_ref()?, r.point.layer.as_ref()?.count as f64)))
@@ -302,7 +292,7 @@ pub fn networks(results: &Results) -> Vec<Network> {
         };
         let (tc_e, tc_l, _) = total(Design::Tc);
         // Only the designs the results hold (a model run may take a few).
-        for d in Design::ALL.into_iter().filter(|&d| results.rows.iter().any(|r| r.outcome.design == d)) {
+        for d in Design::ALL.into_iter().filter(|&d| rows.iter().any(|r| r.outcome.design == d)) {
             let (e, l, n) = total(d);
             let whole = n == layers;
             out.push(Network {
@@ -379,12 +369,12 @@ pub fn summary_md(results: &Results) -> String {
 /// What every verdict stands on: per design, the objective its mapping and formats were chosen
 /// for, and how often each format was chosen for A and B (docs/DESIGN.md 5 and 11).
 fn footing_md(results: &Results) -> String {
+    let rows = results.briefs();
     let mut out = String::from(
         "\n## The footing of each verdict\n\nEvery design ran at the best mapping, machine loops (column tile, DSTC's sub-tile) and operand formats its hardware allows, under one objective; formats as chosen, with how many runs chose each.\n\n| design | objective | A stored as | B stored as | runs |\n|---|---|---|---|---|\n",
     );
     for design in Design::ALL {
-        let runs: Vec<&crate::run::RunResult> = results
-            .rows
+        let runs: Vec<&BriefResult> = rows
             .iter()
             .filter(|r| r.outcome.design == design)
             .filter_map(|r| r.outcome.result.as_ref())
@@ -392,7 +382,7 @@ fn footing_md(results: &Results) -> String {
         if runs.is_empty() {
             continue;
         }
-        let tally = |format: fn(&crate::run::RunResult) -> Option<crate::format::Format>| {
+        let tally = |format: fn(&BriefResult) -> Option<crate::format::Format>| {
             let mut counts: Vec<(String, usize)> = Vec::new();
             for r in &runs {
                 let name = format(r).map_or("not recorded".to_string(), |f| f.id().to_string());
@@ -404,7 +394,7 @@ fn footing_md(results: &Results) -> String {
             counts.iter().map(|(n, c)| format!("{n} ({c})")).collect::<Vec<_>>().join(", ")
         };
         let mut objectives: Vec<&str> =
-            runs.iter().map(|r| r.search.as_ref().map_or("not recorded", |s| s.objective.id())).collect();
+            runs.iter().map(|r| r.objective.map_or("not recorded", |o| o.id())).collect();
         objectives.sort_unstable();
         objectives.dedup();
         let _ = writeln!(

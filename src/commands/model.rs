@@ -168,6 +168,8 @@ pub fn model(args: &ModelArgs) -> Result<()> {
         provenance: Some(Provenance::new(&every_layer, &ert, args.objective)),
         rows,
         spill: None,
+        briefs: Vec::new(),
+        failed: Vec::new(),
     }
     .sealed();
     finish(&results, &out, args.accuracy.as_deref(), &|tmp| {

@@ -107,7 +107,7 @@ pub fn finish(
     })?;
     let text = match results.shard {
         Some(s) => {
-            format!("shard {}/{}: {} rows in {}\n", s.index, s.count, results.rows.len(), out.display())
+            format!("shard {}/{}: {} rows in {}\n", s.index, s.count, results.row_count(), out.display())
         }
         None => {
             let mut files: Vec<String> = std::fs::read_dir(out)?
@@ -124,7 +124,7 @@ pub fn finish(
         }
     };
     let verdict = results
-        .rows
+        .verdict_rows()
         .iter()
         .filter_map(|row| {
             let context = format!("{} at {}: ", row.outcome.design.id(), row.point.label());

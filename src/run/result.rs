@@ -114,6 +114,15 @@ pub struct RunResult {
     pub inputs: Option<Inputs>,
 }
 
+impl RunResult {
+    /// Whether Z equals the dense product and a GPU run's cross-check found no difference.
+    pub fn passed(&self) -> bool {
+        self.z_equals_dense
+            && self.z_mismatch.is_none()
+            && self.check.as_ref().is_none_or(|c| c.first_difference.is_none())
+    }
+}
+
 /// The operands a run read from files.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Inputs {

@@ -7,11 +7,13 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+mod brief;
 mod results;
 mod spill;
 mod write;
 
 pub use results::{Provenance, Results, Row, RowsDigest};
+pub use brief::{Brief, BriefOutcome, BriefResult, Briefs};
 pub use spill::Spill;
 pub use write::{FIG13_MAX_POINTS, write_outputs};
 
@@ -227,6 +229,9 @@ pub fn default_out(name: &str, shard: Option<Shard>) -> PathBuf {
     }
 }
 
+/// Bytes one [`Brief`] holds, with its share of the point and the strings it shares.
+const BRIEF_BYTES: u64 = (std::mem::size_of::<Brief>() + 64) as u64;
+
 /// Runs the sweep's points (all, or the shard's) on every design.
 pub fn run(
     file: &SweepFile,
@@ -239,10 +244,11 @@ pub fn run(
 ) -> Result<Results, RunError> {
     let table = DegreeTable::shipped();
     let points = file.points();
-    let mut rows = Vec::new();
-    // Full rows go to disk as they come; the memory guard covers the slim copies kept, over the
-    // whole run (each is at most its full JSON's size).
+    // Full rows go to disk as they come; what stays is a brief of each (and any row whose check
+    // failed), which the memory guard covers over the whole run.
     let mut spill = Spill::new().map_err(|e| RunError::Spill(e.to_string()))?;
+    let mut briefs = Briefs::default();
+    let mut failed = Vec::new();
     let mut held = 0u64;
     for (point_index, point) in points.iter().enumerate() {
         if shard.is_some_and(|s| !s.takes(point_index)) {
@@ -251,11 +257,14 @@ pub fn run(
         crate::memory::check(|| format!("the rows of {} points so far", point_index + 1), Some(held))?;
         let outcomes = compare(point, &table, ert, search, gpu, check, None, |d| progress(point, d))?;
         for outcome in outcomes {
-            let (slim, bytes) = spill
-                .push(Row { point_index, point: point.clone(), outcome })
-                .map_err(|e| RunError::Spill(e.to_string()))?;
-            held += bytes as u64;
-            rows.push(slim);
+            let row = Row { point_index, point: point.clone(), outcome };
+            spill.push(&row).map_err(|e| RunError::Spill(e.to_string()))?;
+            briefs.push(&row);
+            held += BRIEF_BYTES;
+            if row.outcome.result.as_ref().is_some_and(|r| !r.passed()) {
+                held += 4096;
+                failed.push(row);
+            }
         }
     }
     Ok(Results {
@@ -267,8 +276,10 @@ pub fn run(
         points: points.len(),
         shard,
         provenance: Some(Provenance::new(file, ert, search.objective)),
-        rows,
+        rows: Vec::new(),
         spill: Some(spill),
+        briefs: briefs.list,
+        failed,
     }
     .sealed())
 }

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::brief::{Brief, Briefs};
 use super::spill::Spill;
 use super::{Shard, SweepError, SweepFile, safe_name};
 use crate::compare::{Outcome, Point};
@@ -126,11 +127,18 @@ pub struct Results {
     /// merge.
     #[serde(default)]
     pub provenance: Option<Provenance>,
-    /// Every row; slim copies (see [`Spill`]) where `spill` holds the full ones.
+    /// Every row in full; empty where `spill` holds them (a sweep streams its rows to disk).
     pub rows: Vec<Row>,
     /// The full rows of a sweep, on disk, when they were streamed there.
     #[serde(skip)]
     pub spill: Option<Spill>,
+    /// Of streamed rows, what the summary and figures read ([`Brief`]); made from `rows` on
+    /// demand otherwise.
+    #[serde(skip)]
+    pub briefs: Vec<Brief>,
+    /// Of streamed rows, the full ones whose Z or cross-check failed, which the verdict names.
+    #[serde(skip)]
+    pub failed: Vec<Row>,
 }
 
 impl Results {
@@ -141,6 +149,24 @@ impl Results {
             p.rows = Some(digest);
         }
         self
+    }
+
+    /// What the summary and figures read of every row.
+    pub fn briefs(&self) -> std::borrow::Cow<'_, [Brief]> {
+        match &self.spill {
+            Some(_) => std::borrow::Cow::Borrowed(&self.briefs),
+            None => std::borrow::Cow::Owned(Briefs::of(&self.rows)),
+        }
+    }
+
+    /// How many rows the results hold.
+    pub fn row_count(&self) -> usize {
+        self.spill.as_ref().map_or(self.rows.len(), Spill::count)
+    }
+
+    /// The rows the verdict reads: those that failed, where the rows were streamed.
+    pub fn verdict_rows(&self) -> &[Row] {
+        if self.spill.is_some() { &self.failed } else { &self.rows }
     }
 
     /// Every row in full, as JSON lines: from the spill, or serialised from memory.

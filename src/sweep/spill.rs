@@ -1,7 +1,6 @@
 //! A sweep's rows on disk as they are produced (issue 20): each full row goes to an unnamed
-//! temporary file (removed by the system however the process ends) as one JSON line, and only a
-//! slim copy, what the summary, the figures and the verdict read, stays in memory. The outputs
-//! are then written by streaming the file, so memory grows by the slim rows alone.
+//! temporary file (removed by the system however the process ends) as one JSON line, and only
+//! its [`super::Brief`] stays in memory. The outputs are then written by streaming the file.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
@@ -32,15 +31,18 @@ impl Spill {
         })
     }
 
-    /// Writes `row` and returns its slim copy and the bytes the full row took.
-    pub fn push(&mut self, row: Row) -> std::io::Result<(Row, usize)> {
-        let bytes = serde_json::to_vec(&row)?;
+    /// Writes `row` as one line.
+    pub fn push(&mut self, row: &Row) -> std::io::Result<()> {
+        let bytes = serde_json::to_vec(row)?;
         self.digest.row(&bytes);
         self.count += 1;
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
         file.write_all(&bytes)?;
-        file.write_all(b"\n")?;
-        Ok((slim(row), bytes.len()))
+        file.write_all(b"\n")
+    }
+
+    pub fn count(&self) -> usize {
+        self.count
     }
 
     pub fn digest(&self) -> RowsDigest {
@@ -55,15 +57,4 @@ impl Spill {
         reader.seek(SeekFrom::Start(0))?;
         Ok(BufReader::new(reader).lines().take(self.count))
     }
-}
-
-/// What the summary, the figures, figure 15 and the verdict read of a row: everything but the
-/// energy breakdown, the mapping text and the input-file report, which only the outputs carry.
-fn slim(mut row: Row) -> Row {
-    if let Some(r) = &mut row.outcome.result {
-        r.energy_breakdown_pj = serde_json::Map::new();
-        r.mapping = String::new();
-        r.inputs = None;
-    }
-    row
 }

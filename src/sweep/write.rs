@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::brief::Brief;
 use super::results::{Provenance, Results, Row};
 use super::{Shard, SweepError};
 use crate::claims;
@@ -187,7 +188,7 @@ pub fn write_outputs(
         if results.shard.is_none() {
             let mut summary = claims::summary_md(results);
             let synthetic: std::collections::BTreeSet<usize> =
-                results.rows.iter().filter(|r| r.point.is_synthetic()).map(|r| r.point_index).collect();
+                results.briefs().iter().filter(|r| r.point.is_synthetic()).map(|r| r.point_index).collect();
             summary += &fig13_left_out(synthetic.len()).unwrap_or_default();
             std::fs::write(tmp.join("summary.md"), summary).map_err(|e| fail("summary.md", &e))?;
             for chart in figures(results) {
@@ -214,10 +215,11 @@ pub fn fig13_left_out(points: usize) -> Option<String> {
 
 /// Figure 13 (per point, normalised EDP, energy and latency) and figure 14 (their geomeans).
 fn figures(results: &Results) -> Vec<(&'static str, BarChart)> {
+    let rows = results.briefs();
     let degree_points: Vec<&Point> = {
         let mut seen = std::collections::BTreeMap::new();
-        for r in results.rows.iter().filter(|r| r.point.is_synthetic()) {
-            seen.entry(r.point_index).or_insert(&r.point);
+        for r in rows.iter().filter(|r| r.point.is_synthetic()) {
+            seen.entry(r.point_index).or_insert(&*r.point);
         }
         seen.into_values().collect()
     };
@@ -238,11 +240,11 @@ fn figures(results: &Results) -> Vec<(&'static str, BarChart)> {
         PointOperands::Patterns { .. } | PointOperands::Files { .. } => p.label(),
     };
     // Each point's row per design, found once.
-    let by_point: std::collections::HashMap<(usize, Design), &Row> =
-        results.rows.iter().map(|r| ((r.point_index, r.outcome.design), r)).collect();
+    let by_point: std::collections::HashMap<(usize, Design), &Brief> =
+        rows.iter().map(|r| ((r.point_index, r.outcome.design), r)).collect();
     let indices: Vec<usize> = {
         let mut seen = std::collections::BTreeSet::new();
-        for r in results.rows.iter().filter(|r| r.point.is_synthetic()) {
+        for r in rows.iter().filter(|r| r.point.is_synthetic()) {
             seen.insert(r.point_index);
         }
         seen.into_iter().collect()
