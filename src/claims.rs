@@ -44,7 +44,8 @@ pub fn geomeans(results: &Results, pick: Pick) -> Vec<(Design, Option<f64>)> {
     Design::ALL
         .iter()
         .map(|&d| {
-            let values: Vec<f64> = rows.iter()
+            let values: Vec<f64> = rows
+                .iter()
                 .filter(|r| r.outcome.design == d && r.point.is_synthetic())
                 .filter_map(|r| norm(r).map(&pick))
                 .collect();
@@ -70,7 +71,8 @@ pub fn check(results: &Results) -> Vec<Claim> {
         agrees: parity.map(|e| (e - 1.0).abs() <= 0.1),
     });
 
-    let balance: Vec<f64> = rows.iter()
+    let balance: Vec<f64> = rows
+        .iter()
         .filter(|r| r.outcome.design == Design::Highlight && r.point.is_synthetic())
         .filter_map(|r| {
             let result = r.outcome.result.as_ref()?;
@@ -89,7 +91,8 @@ pub fn check(results: &Results) -> Vec<Claim> {
         agrees: (!balance.is_empty()).then(|| balance.iter().all(|&d| d < 1e-9)),
     });
 
-    let stc: Vec<f64> = rows.iter()
+    let stc: Vec<f64> = rows
+        .iter()
         .filter(|r| r.outcome.design == Design::Stc)
         .filter_map(|r| norm(r).map(|n| n.speedup))
         .collect();
@@ -120,14 +123,16 @@ pub fn check(results: &Results) -> Vec<Claim> {
         agrees: dstc.map(|e| e > 1.0),
     });
 
-    let dsso: Vec<(f64, f64)> = rows.iter()
+    let dsso: Vec<(f64, f64)> = rows
+        .iter()
         .filter(|r| r.outcome.design == Design::HighlightDsso)
         .filter_map(|r| {
             let result = r.outcome.result.as_ref()?;
             if !result.a_runs_as.starts_with("dual-side") {
                 return None;
             }
-            let hl = rows.iter()
+            let hl = rows
+                .iter()
                 .find(|h| h.point_index == r.point_index && h.outcome.design == Design::Highlight)?;
             let h1 = Pattern::parse(&result.workload.b).ok()?.ruled_ranks().first()?.h;
             Some((hl.outcome.result.as_ref()?.cycles as f64 / result.cycles as f64, f64::from(h1) / 2.0))
@@ -173,7 +178,8 @@ pub fn check(results: &Results) -> Vec<Claim> {
 
     let mut points = 0;
     let mut best = 0;
-    for index in rows.iter()
+    for index in rows
+        .iter()
         .filter(|r| r.point.is_synthetic())
         .map(|r| r.point_index)
         .collect::<std::collections::BTreeSet<_>>()
@@ -279,7 +285,8 @@ pub fn networks(results: &Results) -> Vec<Network> {
     let mut out = Vec::new();
     for (key, at_sparsity) in &by_sparsity {
         let key = *key;
-        let layers = at_sparsity.iter().map(|r| r.point_index).collect::<std::collections::BTreeSet<_>>().len();
+        let layers =
+            at_sparsity.iter().map(|r| r.point_index).collect::<std::collections::BTreeSet<_>>().len();
         let total = |d: Design| {
             let ran: Vec<_> = at_sparsity
                 .iter()

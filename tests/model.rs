@@ -379,6 +379,28 @@ fn accuracy_table_gives_figure_15_and_its_frontier() {
         String::from_utf8_lossy(&out.stderr)
             .contains("no emulated whole network of highlight at weight sparsity 0.625")
     );
+    // A loss that is not a number, or a sparsity the degree table lacks, is refused before any
+    // layer runs: no output folder, the row named.
+    for (text, says) in [
+        (
+            "design,weight_sparsity,accuracy_loss\nhighlight,0.5,NaN\n",
+            "row 1: accuracy_loss NaN must be a finite number",
+        ),
+        (
+            "design,weight_sparsity,accuracy_loss\ntc,0,0\nhighlight,0.3,1\n",
+            "row 2: weight_sparsity 0.3 is none of the degree table's",
+        ),
+    ] {
+        std::fs::write(dir.path().join("early.csv"), text).unwrap();
+        let out = run("early.csv", "res3");
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(says),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!dir.path().join("res3").exists());
+    }
 }
 
 /// `model --shard` partials merge into the results of one full run.

@@ -12,8 +12,8 @@ mod results;
 mod spill;
 mod write;
 
-pub use results::{Provenance, Results, Row, RowsDigest};
 pub use brief::{Brief, BriefOutcome, BriefResult, Briefs};
+pub use results::{Provenance, Results, Row, RowsDigest};
 pub use spill::Spill;
 pub use write::{FIG13_MAX_POINTS, write_outputs};
 
