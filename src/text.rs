@@ -51,8 +51,12 @@ pub fn check_depth(text: &str) -> Result<(), String> {
     for c in text.chars() {
         let before = std::mem::replace(&mut previous, c);
         if c == '\n' {
+            // A quote left open by a stray apostrophe (`the '90s`) ends with its line, so it
+            // cannot hide the brackets that follow.
             line += 1;
             comment = false;
+            quote = None;
+            escaped = false;
             continue;
         }
         if comment {
@@ -99,6 +103,7 @@ mod tests {
         let quoted = format!("a = \"{deep}\"\nb = '{deep}' # {deep}\n");
         assert!(check_depth(&quoted).is_ok());
         assert!(check_depth(&format!("name: don't\n{deep}")).is_err());
+        assert!(check_depth(&format!("description: the '90s look\nx: {deep}")).is_err());
         assert!(check_depth(&format!("a: \"\\\"\"\n{deep}")).unwrap_err().contains("at line 2"));
     }
 }

@@ -429,6 +429,18 @@ fn model_shards_merge_into_the_full_run() {
         text.lines().map(str::to_string).collect::<Vec<_>>()
     };
     assert_eq!(csv("merged"), csv("full"));
+    // A layer's count weights the whole network: changed, even with the digest recomputed to
+    // hide it, the shard is refused.
+    let path = dir.path().join("s1/results.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    v["rows"][0]["point"]["layer"]["count"] = 50.into();
+    let rows: Vec<highlight_emu::sweep::Row> = serde_json::from_value(v["rows"].clone()).unwrap();
+    v["provenance"]["rows"] = serde_json::to_value(highlight_emu::sweep::RowsDigest::of(&rows)).unwrap();
+    std::fs::write(&path, v.to_string()).unwrap();
+    let out = emu_in(dir.path()).args(["merge", "s0", "s1", "s2", "--out", "merged2"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("shard 1/3: the tc row of point 1 is ") && err.contains("\"count\":50"), "{err}");
 }
 
 /// GEMMs with a zero dimension, as malformed exports have them: a MatMul with a [4, 0] weight and

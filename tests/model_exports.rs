@@ -101,6 +101,11 @@ fn a_symbolic_batch_takes_the_inputs_batch() {
         err.contains("dtype int32; the model's input \"x\" takes f32: save the array as floats"),
         "{err}"
     );
+    // An empty batch is refused, not multiplied.
+    let empty = dir.path().join("empty.npy");
+    write_npy::<f32>(&empty, &[0, 3, 8, 8], &[]);
+    let err = capture(&model, &files(&[&empty]), false).unwrap_err().to_string();
+    assert!(err.contains("gives [0, 3, 8, 8]: axis 0 is 0; accepted: positive sizes"), "{err}");
     // Seeded, the batch is 1.
     let layers = capture(&model, &Inputs::default(), false).unwrap();
     assert_eq!(shapes(&layers), [("conv".to_string(), [1, 4, 27, 64])]);

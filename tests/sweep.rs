@@ -180,6 +180,7 @@ fn merge_checks_the_rows_not_only_the_header() {
         v["provenance"]["rows"] = serde_json::to_value(digest).unwrap();
     };
     let resealed: Vec<(&str, Tamper, &str)> = vec![
+        ("a seed edited", Box::new(|v| v["rows"][2]["point"]["seed"] = 9.into()), "\"seed\":9,"),
         (
             "a row removed",
             Box::new(|v| {
@@ -191,7 +192,7 @@ fn merge_checks_the_rows_not_only_the_header() {
         (
             "a point's shape edited",
             Box::new(|v| v["rows"][0]["point"]["m"] = 7.into()),
-            "the tc row of point 1 is 7 x",
+            "the tc row of point 1 is {\"m\":7,",
         ),
         (
             "a point dropped",

@@ -147,7 +147,8 @@ pub fn layers_csv(stats: &[LayerStats]) -> Result<Vec<u8>, csv::Error> {
 /// what they were computed from).
 ///
 /// A sweep prunes every layer's A, so activation products are left out of a file to run
-/// (`products` false) and listed only where the file records what was emulated.
+/// (`products` false) and listed only where the file records what was emulated (`products`
+/// true: every emulated layer, each counted once, as the rows are).
 pub fn workload(
     name: &str,
     source: &str,
@@ -167,7 +168,7 @@ pub fn workload(
             0 => format!("layers of {source}"),
             p => format!("layers of {source} (and {p} activation x activation layers, not in this file)"),
         },
-        seed: 1,
+        seed: SEED,
         grid: Vec::new(),
         points: Vec::new(),
         layers: stats
@@ -178,12 +179,22 @@ pub fn workload(
                 m: s.m,
                 k: s.k,
                 n: s.n,
-                count: s.groups,
-                b_density: s.b_density_int8.unwrap_or(1.0).max(f64::MIN_POSITIVE),
+                // A model's row sums its groups, so the record of what ran counts each layer once.
+                count: if products { 1 } else { s.groups },
+                b_density: b_density(s),
             })
             .collect(),
         weight_sparsity: sparsities.to_vec(),
     }
+}
+
+/// The seed of a model's points and exported workloads: its operands are captured, not drawn,
+/// so it only keeps the two alike.
+const SEED: u64 = 1;
+
+/// A captured layer's B density as its point and its sweep-file layer both take it.
+fn b_density(s: &LayerStats) -> f64 {
+    s.b_density_int8.unwrap_or(1.0).max(f64::MIN_POSITIVE)
 }
 
 /// [`workload`] as TOML.
@@ -343,15 +354,13 @@ pub fn run(
                     e.insert(quantize_groups(&gemms.iter().map(|g| g.b.clone()).collect::<Vec<_>>())?)
                 }
             };
+            // The point exactly as the provenance's record of the layers gives it back.
             let point = Point {
                 m: s.m,
                 k: s.k,
                 n: s.n,
-                seed: 0,
-                operands: PointOperands::Degrees {
-                    a_sparsity: sparsity,
-                    b_sparsity: 1.0 - s.b_density_int8.unwrap_or(1.0),
-                },
+                seed: SEED,
+                operands: PointOperands::Degrees { a_sparsity: sparsity, b_sparsity: 1.0 - b_density(s) },
                 layer: Some(LayerRef { name: s.name.clone(), count: 1 }),
             };
             let mut outcomes = Vec::new();

@@ -28,12 +28,26 @@ pub(super) fn run(
     }
 }
 
-/// Runs `f`, turning a panic into its message; the panic is not printed.
+thread_local! {
+    /// Set while this thread runs tract under [`caught`]: its panics are not printed.
+    static SILENT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f`, turning a panic into its message; the panic is not printed. One hook, installed
+/// once, defers to the earlier one on every other thread and at every other time.
 fn caught<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let earlier = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !SILENT.with(std::cell::Cell::get) {
+                earlier(info)
+            }
+        }));
+    });
+    SILENT.with(|s| s.set(true));
     let result = catch_unwind(AssertUnwindSafe(f));
-    std::panic::set_hook(hook);
+    SILENT.with(|s| s.set(false));
     result.map_err(|payload| {
         payload
             .downcast_ref::<String>()

@@ -159,6 +159,9 @@ fn bind(declared: &Declared, shape: &[usize], bound: &mut Bindings, given: &str)
             declared.shown()
         )
     };
+    if let Some(axis) = shape.iter().position(|&s| s == 0) {
+        return Err(refuse(format!("axis {axis} is 0; accepted: positive sizes")));
+    }
     let Some(dims) = &declared.dims else { return Ok(()) };
     if dims.len() != shape.len() {
         return Err(refuse(format!("{} dimensions, not {}", dims.len(), shape.len())));

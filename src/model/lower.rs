@@ -88,7 +88,7 @@ pub fn shape(
     }
     let plan = Batched::new(left, right)?;
     let groups = plan.groups(weight);
-    let per_group = plan.batches() / groups;
+    let per_group = plan.batches() / groups.max(1);
     Ok(match weight {
         Weight::Right => [groups, plan.n, plan.k, plan.t * per_group],
         Weight::Left => [groups, plan.t, plan.k, plan.n * per_group],
@@ -284,6 +284,9 @@ impl Batched {
 
 fn matmul((ls, l): Tensor, (rs, r): Tensor, weight: Weight, held: u64) -> Result<Vec<Gemm>, String> {
     let plan = Batched::new(&ls, &rs)?;
+    if plan.batches() == 0 {
+        return Err(format!("empty: the product's batch axes {:?} hold no matrix", plan.out));
+    }
     let (t, k, n) = (plan.t, plan.k, plan.n);
     let groups = plan.groups(weight);
     let per_group = plan.batches() / groups.max(1);

@@ -293,23 +293,14 @@ fn check_rows(
         };
         let mut ran: Vec<Design> = Vec::with_capacity(rows.len());
         for r in rows {
-            let same = r.point.m == want.m
-                && r.point.k == want.k
-                && r.point.n == want.n
-                && r.point.operands == want.operands
-                && r.point.layer.as_ref().map(|l| &l.name) == want.layer.as_ref().map(|l| &l.name);
-            if !same {
+            // All of it: the seed, and a layer's count, which weights the whole network.
+            if r.point != *want {
+                let json = |p: &Point| serde_json::to_string(p).unwrap_or_default();
                 return Err(format!(
-                    "the {} row of point {index} is {} x {} x {} ({}); the sweep's point {index} is {} x {} x {} ({})",
+                    "the {} row of point {index} is {}; the sweep's point {index} is {}",
                     r.outcome.design.id(),
-                    r.point.m,
-                    r.point.k,
-                    r.point.n,
-                    r.point.label(),
-                    want.m,
-                    want.k,
-                    want.n,
-                    want.label()
+                    json(&r.point),
+                    json(want)
                 ));
             }
             if ran.contains(&r.outcome.design) {
