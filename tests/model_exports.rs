@@ -530,4 +530,24 @@ fn a_panic_inside_tract_names_the_node() {
             "{stderr}"
         );
     }
+    // An error (not a panic) in tract's analysis leads with the ONNX node and op too.
+    let graph = pb::GraphProto {
+        name: "bad".into(),
+        node: vec![
+            node("join", "Concat", &["x", "x"], "y", vec![int("axis", 9)]),
+            node("conv", "Conv", &["y", "w"], "z", vec![]),
+        ],
+        initializer: vec![tensor("w", &[1, 3, 1, 1], vec![1.0; 3])],
+        input: vec![value_of("x", 1, &["1", "3", "4", "4"])],
+        output: vec![value_of("z", 1, &["2", "1", "4", "4"])],
+        ..Default::default()
+    };
+    save(graph, &dir.path().join("concat.onnx"));
+    let out = emu_in(dir.path()).args(["model", "concat.onnx", "--capture-only"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("error: concat.onnx: node join (Concat): tract could not type it: "),
+        "{stderr}"
+    );
 }

@@ -17,7 +17,7 @@ pub(super) fn run(
     outputs: &[&str],
 ) -> Result<TVec<TValue>, String> {
     match caught(|| attempt(onnx, dir, proto, &inputs, outputs)) {
-        Ok(result) => result,
+        Ok(result) => result.map_err(|message| named(message, proto)),
         Err(panic) => Err(match culprit(onnx, dir, proto, &inputs) {
             Some(node) => {
                 let name = if node.name.is_empty() { node.op_type.clone() } else { node.name.clone() };
@@ -31,6 +31,27 @@ pub(super) fn run(
 thread_local! {
     /// Set while this thread runs tract under [`caught`]: its panics are not printed.
     static SILENT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Tract's error, led by the ONNX node it names (`node #12 "conv"` in tract's words) and that
+/// node's ONNX op, as every refusal of a node reads: `node NAME (OP): ...`.
+fn named(message: String, proto: &pb::ModelProto) -> String {
+    let name = message.split("node #").skip(1).find_map(|rest| {
+        let rest = rest.trim_start_matches(|c: char| c.is_ascii_digit()).strip_prefix(" \"")?;
+        rest.split_once('"').map(|(name, _)| name)
+    });
+    let nodes = proto.graph.as_ref().map_or(&[][..], |g| &g.node[..]);
+    // Tract names a node by its ONNX name, or by its first output where it has none.
+    let node = name.and_then(|n| {
+        nodes
+            .iter()
+            .find(|x| x.name == n)
+            .or_else(|| nodes.iter().find(|x| x.name.is_empty() && x.output.first().is_some_and(|o| o == n)))
+    });
+    match (name, node) {
+        (Some(n), Some(node)) => format!("node {n} ({}): {message}", node.op_type),
+        _ => message,
+    }
 }
 
 /// Runs `f`, turning a panic into its message; the panic is not printed. One hook, installed
