@@ -58,8 +58,7 @@ pub fn geomeans(results: &Results, pick: Pick) -> Vec<(Design, Option<f64>)> {
 
 /// Every claim of docs/DESIGN.md 9 against `results`.
 pub fn check(results: &Results) -> Vec<Claim> {
-    let briefs = results.briefs();
-    let rows: &[Brief] = &briefs;
+    let rows = results.briefs();
     let mut claims = Vec::new();
     let at = |d: Design, a: f64, b: f64| degree_rows(rows, a, b).find(|r| r.outcome.design == d);
 

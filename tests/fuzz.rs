@@ -196,6 +196,18 @@ proptest! {
     }
 }
 
+/// `run` of a small HighLight point on the CPU reference, then `extra`.
+fn small_run(extra: &[&str]) -> Vec<String> {
+    let base = ["run", "--design", "highlight", "--m", "16", "--k", "16", "--n", "16", "--backend", "cpu"];
+    base.iter().chain(extra).map(|s| s.to_string()).collect()
+}
+
+/// `sweep` of workloads/fig13.toml on the CPU reference, then `extra`.
+fn fig13_sweep(extra: &[&str]) -> Vec<String> {
+    let workloads = Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads/fig13.toml").display().to_string();
+    ["sweep", &workloads, "--backend", "cpu"].iter().chain(extra).map(|s| s.to_string()).collect()
+}
+
 /// A hostile text file: brackets nested `depth` deep (the rest of a 1 MB file), or one record
 /// that never ends.
 fn hostile(kind: usize, depth: usize) -> (String, &'static str) {
@@ -221,16 +233,10 @@ proptest! {
         let file = dir.path().join("hostile");
         std::fs::write(&file, text).unwrap();
         let f = file.display().to_string();
-        let run = |extra: &[&str]| {
-            let mut args = vec!["run", "--design", "highlight", "--m", "16", "--k", "16", "--n", "16", "--backend", "cpu"];
-            args.extend(extra);
-            args.iter().map(|s| s.to_string()).collect::<Vec<String>>()
-        };
-        let workloads = Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads/fig13.toml").display().to_string();
         let args: Vec<String> = match (kind, flag) {
-            (0, 0) => run(&["--mapping", &f]),
-            (0, _) => run(&["--ert", &f]),
-            (1, 0) => run(&["--arch", &f]),
+            (0, 0) => small_run(&["--mapping", &f]),
+            (0, _) => small_run(&["--ert", &f]),
+            (1, 0) => small_run(&["--arch", &f]),
             (1, _) => vec!["sweep".into(), f.clone(), "--backend".into(), "cpu".into()],
             (2, _) => {
                 let copy = dir.path().join("v");
@@ -238,7 +244,7 @@ proptest! {
                 std::fs::copy(&file, copy.join("reference.json")).unwrap();
                 vec!["validate".into(), "--backend".into(), "cpu".into(), "--dir".into(), copy.display().to_string()]
             }
-            _ => vec!["sweep".into(), workloads, "--accuracy".into(), f.clone(), "--backend".into(), "cpu".into()],
+            _ => fig13_sweep(&["--accuracy", &f]),
         };
         let out = Command::cargo_bin("highlight-emu").unwrap().current_dir(dir.path()).args(&args).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
@@ -254,29 +260,15 @@ fn text_files_are_bounded_in_size() {
     let dir = tempfile::tempdir().unwrap();
     let big = dir.path().join("big.yaml");
     std::fs::write(&big, vec![b'#'; (16 << 20) + 1]).unwrap();
-    for (flag, file) in [("--mapping", big.as_path()), ("--accuracy", Path::new("/dev/zero"))] {
-        let mut cmd = Command::cargo_bin("highlight-emu").unwrap();
-        if flag == "--accuracy" {
-            let workloads = Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads/fig13.toml");
-            cmd.arg("sweep").arg(workloads).args(["--backend", "cpu", "--accuracy"]).arg(file);
-        } else {
-            cmd.args([
-                "run",
-                "--design",
-                "tc",
-                "--m",
-                "16",
-                "--k",
-                "16",
-                "--n",
-                "16",
-                "--backend",
-                "cpu",
-                flag,
-            ])
-            .arg(file);
-        }
-        let out = cmd.current_dir(dir.path()).output().unwrap();
+    let big = big.display().to_string();
+    for args in [small_run(&["--mapping", &big]), fig13_sweep(&["--accuracy", "/dev/zero"])] {
+        let flag = &args[args.len() - 2];
+        let out = Command::cargo_bin("highlight-emu")
+            .unwrap()
+            .current_dir(dir.path())
+            .args(&args)
+            .output()
+            .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{flag}: {err}");
         assert!(err.contains("more than 16 MiB; accepted: text files of at most that size"), "{flag}: {err}");

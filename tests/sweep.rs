@@ -30,6 +30,17 @@ fn ok(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Shards 0/2 and 1/2 of `file` into `dir`/0-2 and `dir`/1-2; what each printed.
+fn shards(dir: &std::path::Path, file: &str) -> Vec<String> {
+    ["0/2", "1/2"]
+        .iter()
+        .map(|shard| {
+            let out = dir.join(shard.replace('/', "-"));
+            ok(&["sweep", file, "--backend", "cpu", "--shard", shard, "--out", out.to_str().unwrap()])
+        })
+        .collect()
+}
+
 #[test]
 fn shards_merge_into_the_full_run() {
     let dir = tempfile::tempdir().unwrap();
@@ -40,17 +51,7 @@ fn shards_merge_into_the_full_run() {
     let summary = ok(&["sweep", file, "--backend", "cpu", "--out", &path("full")]);
     assert!(summary.contains("| HighLight on dense x dense is at EDP parity with TC |"), "{summary}");
     assert!(summary.contains("2.00x (H1/2 = 2) | yes"), "{summary}");
-    for shard in ["0/2", "1/2"] {
-        let out = ok(&[
-            "sweep",
-            file,
-            "--backend",
-            "cpu",
-            "--shard",
-            shard,
-            "--out",
-            &path(&shard.replace('/', "-")),
-        ]);
+    for (shard, out) in ["0/2", "1/2"].iter().zip(shards(dir.path(), file)) {
         assert!(out.starts_with(&format!("shard {shard}")), "{out}");
     }
     ok(&["merge", &path("0-2"), &path("1-2"), "--out", &path("merged")]);
@@ -121,18 +122,7 @@ fn merge_checks_the_rows_not_only_the_header() {
     let file = dir.path().join("tiny.toml");
     std::fs::write(&file, SWEEP).unwrap();
     let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
-    for shard in ["0/2", "1/2"] {
-        ok(&[
-            "sweep",
-            file.to_str().unwrap(),
-            "--backend",
-            "cpu",
-            "--shard",
-            shard,
-            "--out",
-            &path(&shard.replace('/', "-")),
-        ]);
-    }
+    shards(dir.path(), file.to_str().unwrap());
     let results = dir.path().join("1-2/results.json");
     let original: serde_json::Value = serde_json::from_slice(&std::fs::read(&results).unwrap()).unwrap();
     let rows = |v: &serde_json::Value| v["rows"].as_array().unwrap().clone();

@@ -168,7 +168,7 @@ pub fn model(args: &ModelArgs) -> Result<()> {
         provenance: Some(Provenance::new(&every_layer, &ert, args.objective)),
         rows,
         spill: None,
-        briefs: Vec::new(),
+        briefs: Default::default(),
         failed: Vec::new(),
     }
     .sealed();

@@ -299,24 +299,25 @@ fn matmul((ls, l): Tensor, (rs, r): Tensor, weight: Weight, held: u64) -> Result
     let need = floats.and_then(|f| f.checked_mul(4 * groups as u64)).and_then(|b| b.checked_add(held));
     crate::memory::check(|| format!("{groups} GEMM(s) of {m} x {k} x {cols}"), need)
         .map_err(|e| e.to_string())?;
-    let mut a: Vec<Vec<f32>> = vec![Vec::new(); groups];
+    let mut a: Vec<Option<Vec<f32>>> = vec![None; groups];
     let mut b: Vec<Vec<f32>> = vec![vec![0f32; k * cols]; groups];
     let mut filled = vec![0usize; groups];
     for batch in 0..plan.batches() {
         let (li, ri) = (plan.index(batch, &plan.left), plan.index(batch, &plan.right));
         let x = &l[li * t * k..(li + 1) * t * k];
         let w = &r[ri * k * n..(ri + 1) * k * n];
-        let (g, weight_matrix, other) = match weight {
-            Weight::Right => (
-                ri,
-                Matrix::from_vec(k, n, w.to_vec()).transpose(),
-                Matrix::from_vec(t, k, x.to_vec()).transpose(),
-            ),
-            Weight::Left => (li, Matrix::from_vec(t, k, x.to_vec()), Matrix::from_vec(k, n, w.to_vec())),
-        };
-        if a[g].is_empty() {
-            a[g] = weight_matrix.data;
+        let g = if weight == Weight::Right { ri } else { li };
+        // The weight's matrix, once per group however many batches meet it.
+        if a[g].is_none() {
+            a[g] = Some(match weight {
+                Weight::Right => Matrix::from_vec(k, n, w.to_vec()).transpose().data,
+                Weight::Left => x.to_vec(),
+            });
         }
+        let other = match weight {
+            Weight::Right => Matrix::from_vec(t, k, x.to_vec()).transpose(),
+            Weight::Left => Matrix::from_vec(k, n, w.to_vec()),
+        };
         // The other operand's columns join the group's B.
         for row in 0..k {
             let to = row * cols + filled[g];
@@ -324,8 +325,12 @@ fn matmul((ls, l): Tensor, (rs, r): Tensor, weight: Weight, held: u64) -> Result
         }
         filled[g] += other.cols;
     }
-    Ok(a.into_iter()
+    // Every weight matrix meets at least one batch (its axes are the product's), so each is set.
+    a.into_iter()
         .zip(b)
-        .map(|(a, b)| Gemm { a: Matrix::from_vec(m, k, a), b: Matrix::from_vec(k, cols, b) })
-        .collect())
+        .map(|(a, b)| {
+            let a = a.ok_or("a weight matrix no batch meets")?;
+            Ok(Gemm { a: Matrix::from_vec(m, k, a), b: Matrix::from_vec(k, cols, b) })
+        })
+        .collect()
 }

@@ -278,7 +278,7 @@ pub fn run(
         provenance: Some(Provenance::new(file, ert, search.objective)),
         rows: Vec::new(),
         spill: Some(spill),
-        briefs: briefs.list,
+        briefs: briefs.list.into(),
         failed,
     }
     .sealed())

@@ -132,10 +132,10 @@ pub struct Results {
     /// The full rows of a sweep, on disk, when they were streamed there.
     #[serde(skip)]
     pub spill: Option<Spill>,
-    /// Of streamed rows, what the summary and figures read ([`Brief`]); made from `rows` on
-    /// demand otherwise.
+    /// What the summary and figures read of each row ([`Brief`]): kept as a streamed sweep
+    /// runs, else made from `rows` once, on first use (so `rows` is complete before that).
     #[serde(skip)]
-    pub briefs: Vec<Brief>,
+    pub briefs: std::sync::OnceLock<Vec<Brief>>,
     /// Of streamed rows, the full ones whose Z or cross-check failed, which the verdict names.
     #[serde(skip)]
     pub failed: Vec<Row>,
@@ -152,11 +152,8 @@ impl Results {
     }
 
     /// What the summary and figures read of every row.
-    pub fn briefs(&self) -> std::borrow::Cow<'_, [Brief]> {
-        match &self.spill {
-            Some(_) => std::borrow::Cow::Borrowed(&self.briefs),
-            None => std::borrow::Cow::Owned(Briefs::of(&self.rows)),
-        }
+    pub fn briefs(&self) -> &[Brief] {
+        self.briefs.get_or_init(|| Briefs::of(&self.rows))
     }
 
     /// How many rows the results hold.
@@ -254,7 +251,8 @@ impl Results {
         }
         let mut rows: Vec<Row> = parts.iter().flat_map(|p| p.rows.iter().cloned()).collect();
         rows.sort_by_key(|r| (r.point_index, Design::ALL.iter().position(|&d| d == r.outcome.design)));
-        Ok(Results { shard: None, checked: parts.iter().all(|p| p.checked), rows, ..first }.sealed())
+        let checked = parts.iter().all(|p| p.checked);
+        Ok(Results { shard: None, checked, rows, briefs: Default::default(), ..first }.sealed())
     }
 }
 

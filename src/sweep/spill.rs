@@ -49,7 +49,8 @@ impl Spill {
         self.digest.digest(self.count)
     }
 
-    /// Every row's JSON line, in the order written.
+    /// Every row's JSON line, in the order written. The reader shares the file's offset with the
+    /// writer: read once the rows are all written, one reading at a time.
     pub fn lines(&self) -> std::io::Result<impl Iterator<Item = std::io::Result<String>>> {
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
         file.flush()?;
