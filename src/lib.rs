@@ -17,6 +17,7 @@ pub mod evaluator;
 pub mod format;
 pub mod gpu;
 pub mod hierarchy;
+pub mod hss;
 pub mod inputs;
 pub mod mapper;
 pub mod mapping;

@@ -243,8 +243,17 @@ impl Arch {
 
     /// Parses and checks architecture TOML; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Arch, DesignError> {
+        let arch: Arch = toml::from_str(text).map_err(|e| DesignError::BadArch {
+            path: origin.to_string(),
+            message: e.message().to_string(),
+        })?;
+        arch.check(origin)
+    }
+
+    /// Checks the counts, clock, output and SAF ranks of an architecture; `origin` names it.
+    pub fn check(self, origin: &str) -> Result<Arch, DesignError> {
+        let arch = self;
         let bad = |message: String| DesignError::BadArch { path: origin.to_string(), message };
-        let arch: Arch = toml::from_str(text).map_err(|e| bad(e.message().to_string()))?;
         let counts = [arch.arrays, arch.rows_per_array, arch.pes_per_row, arch.macs_per_pe, arch.tile_n];
         if counts.contains(&0) {
             return Err(bad(

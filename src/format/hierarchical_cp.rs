@@ -4,6 +4,7 @@
 //! slots, each with its K0 coordinate and an int8 value. Fibers with fewer nonzeros are padded
 //! with zero-valued slots, because the hardware always processes exactly G slots.
 
+use super::nrank_cp::with_padding_coords;
 use super::{FormatError, Storage, coord_bits};
 use crate::matrix::Matrix;
 
@@ -129,19 +130,4 @@ impl HierarchicalCp {
                 + value_slots * coord_bits(self.shape.h0 as usize),
         }
     }
-}
-
-/// The occupied coordinates plus the lowest unused ones, up to `slots`, in increasing order: a
-/// padding slot takes a coordinate of its own so that every fiber stays a valid CP list.
-fn with_padding_coords(occupied: &[usize], slots: usize) -> Vec<usize> {
-    let mut coords = occupied.to_vec();
-    let mut candidate = 0;
-    while coords.len() < slots {
-        if !occupied.contains(&candidate) {
-            coords.push(candidate);
-        }
-        candidate += 1;
-    }
-    coords.sort_unstable();
-    coords
 }

@@ -3,10 +3,12 @@
 pub mod bitmask;
 pub mod blocked_csr;
 pub mod hierarchical_cp;
+pub mod nrank_cp;
 
 pub use bitmask::Bitmask;
 pub use blocked_csr::{BFormat, BlockedCsr, CsrAddresses};
 pub use hierarchical_cp::{HierarchicalCp, TwoRankHss};
+pub use nrank_cp::{NRankCp, TreeRank};
 
 use serde::Serialize;
 use thiserror::Error;
@@ -67,4 +69,8 @@ pub enum FormatError {
         "row {row}, K1 fiber {fiber}, K0 block {block}: {occupancy} nonzeros, but the format holds G0 = {g0} per block"
     )]
     Rank0Occupancy { row: usize, fiber: usize, block: u32, occupancy: usize, g0: u32 },
+    #[error(
+        "row {row}, top-rank fiber {fiber}: a rank {rank} fiber has {occupancy} nonempty children, but the format holds G = {g}"
+    )]
+    RankOccupancy { row: usize, fiber: usize, rank: usize, occupancy: usize, g: usize },
 }

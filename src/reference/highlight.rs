@@ -181,7 +181,7 @@ fn count_cycles(df: &Dataflow, pes: u64, slots: u64, cycles: u64, c: &mut Counte
 /// One MAC over the `z_tile.len()` cycles of a tile: multiplies `a_value` by B[kk, nt..], adds
 /// into the partial sums, and returns (performed, gated) MAC counts.
 #[inline]
-fn mac_slot(
+pub(crate) fn mac_slot(
     gating: bool,
     a_value: i32,
     b: &Matrix<i8>,
@@ -218,17 +218,7 @@ fn b_fetch(df: &Dataflow, a: &HierarchicalCp, b_format: &BFormat) -> Counters {
         let (lo, hi) = (first_fiber * span, a.k.min(last_fiber * span));
         for col in 0..n {
             match b_format {
-                BFormat::Dense(_) => c.glb_read_b += (hi - lo) as u64,
-                BFormat::BlockedCsr(csr) => {
-                    let blocks = lo / csr.block..hi.div_ceil(csr.block);
-                    let first = col * csr.blocks;
-                    let nonzeros = u64::from(
-                        csr.block_end[first + blocks.end - 1] - csr.block_start[first + blocks.start],
-                    );
-                    c.glb_read_b += nonzeros;
-                    c.glb_read_b_meta_bits += nonzeros * coord_bits(csr.block)
-                        + csr.addresses.fetched(blocks.start, blocks.end) * coord_bits(csr.k + 1);
-                }
+                BFormat::Dense(_) | BFormat::BlockedCsr(_) => window_reads(b_format, lo, hi, col, &mut c),
                 BFormat::Columns(cp) => {
                     // Only B's nonempty K1 blocks are stored, fetched and buffered.
                     let s = cp.shape;
@@ -247,4 +237,22 @@ fn b_fetch(df: &Dataflow, a: &HierarchicalCp, b_format: &BFormat) -> Counters {
         }
     }
     c
+}
+
+/// GLB reads of B's column `col` over K range `lo..hi`, stored dense or as blocked CSR (stored
+/// words, one offset per nonzero, the blocks' addresses).
+pub(crate) fn window_reads(b_format: &BFormat, lo: usize, hi: usize, col: usize, c: &mut Counters) {
+    match b_format {
+        BFormat::Dense(_) => c.glb_read_b += (hi - lo) as u64,
+        BFormat::BlockedCsr(csr) => {
+            let blocks = lo / csr.block..hi.div_ceil(csr.block);
+            let first = col * csr.blocks;
+            let nonzeros =
+                u64::from(csr.block_end[first + blocks.end - 1] - csr.block_start[first + blocks.start]);
+            c.glb_read_b += nonzeros;
+            c.glb_read_b_meta_bits += nonzeros * coord_bits(csr.block)
+                + csr.addresses.fetched(blocks.start, blocks.end) * coord_bits(csr.k + 1);
+        }
+        BFormat::Columns(_) => unreachable!("B columns are read by the dual-side fetch"),
+    }
 }

@@ -3,4 +3,5 @@
 
 pub mod dstc;
 pub mod highlight;
+pub mod hss;
 pub mod s2ta;

@@ -1,0 +1,215 @@
+//! The HSS design space (docs/DESIGN.md 12): design files, degrees and mux cost by structure, and
+//! the N-rank engine, checked bit for bit against the machines it generalises.
+
+use highlight_emu::design::Design;
+use highlight_emu::format::{BFormat, NRankCp};
+use highlight_emu::hss::{HssArch, support};
+use highlight_emu::matrix::{Matrix, dense_product};
+use highlight_emu::pattern::Pattern;
+use highlight_emu::reference::hss::{HssCounters, run};
+use highlight_emu::run::{Compressed, Operands, Prepared, Workload};
+use proptest::prelude::*;
+
+fn workload(m: usize, k: usize, n: usize, a: &str, b: &str, seed: u64) -> Workload {
+    Workload { m, k, n, a: Pattern::parse(a).unwrap(), b: Pattern::parse(b).unwrap(), seed }
+}
+
+/// Runs `w` on the HSS design with B stored as `b_format` (the same as the old machine's).
+fn run_hss(hss: &HssArch, w: &Workload, ops: &Operands, b_format: &BFormat) -> (Matrix<i32>, HssCounters) {
+    let df = hss.dataflow(&w.a, &w.b).unwrap();
+    let a = NRankCp::compress(&ops.a, &df.a_tree()).unwrap();
+    let b_columns = df.b_tree().map(|tree| NRankCp::compress(&ops.b.transpose(), &tree).unwrap());
+    let dense_view = BFormat::Dense(ops.b.clone());
+    let b_format = if b_columns.is_some() { &dense_view } else { b_format };
+    run(&df, &a, &ops.b, b_format, b_columns.as_ref())
+}
+
+fn shipped(name: &str) -> HssArch {
+    HssArch::shipped(name).unwrap()
+}
+
+#[test]
+fn s_and_ss_have_fifteen_degrees_and_ss_muxes_cost_less_than_half() {
+    let (s, ss, sss) = (support(&shipped("s")), support(&shipped("ss")), support(&shipped("sss")));
+    let within =
+        |d: &[highlight_emu::hss::cost::Degree]| d.iter().filter(|d| d.sparsity <= 0.875 + 1e-9).count();
+    assert_eq!((s.a_degrees.len(), within(&s.a_degrees)), (15, 15));
+    assert_eq!((ss.a_degrees.len(), within(&ss.a_degrees)), (15, 15));
+    assert!(within(&sss.a_degrees) >= 15, "{:?}", sss.a_degrees);
+    // S: 64 rows x 8 PEs x 2 MACs of 16-to-1 (15 cells each). SS: 64 x 8 PEs of 8-to-1 (7) and
+    // 64 x 16 MACs of 4-to-1 (3).
+    assert_eq!(s.cells(), 1024 * 15);
+    assert_eq!(ss.cells(), 512 * 7 + 1024 * 3);
+    assert!(s.cells() as f64 / ss.cells() as f64 > 2.0);
+    assert!(sss.cells() < ss.cells());
+    // Energy: a select costs H_max inputs, as HighLight's rank muxes today.
+    assert_eq!(ss.inputs_per_cycle(), 512 * 8 + 1024 * 4);
+    assert_eq!(ss.a_degrees.last().unwrap().patterns, vec!["K1(2:8)->K0(2:4)".to_string()]);
+}
+
+#[test]
+fn bad_design_files_are_refused_with_the_rule() {
+    let base = include_str!("../assets/arch/hss/ss.toml");
+    let cases = [
+        (
+            base.replace("macs_per_pe = 2", "macs_per_pe = 4"),
+            "macs_per_pe = 4 must equal the PE-level ranks' slots per fiber (2",
+        ),
+        (
+            base.replace("h = [2, 3, 4]\n", "h = [4, 3]\n"),
+            "rank 0 ([[ranks]] entry 2): h must list supported H values in ascending order",
+        ),
+        (
+            base.replace("g = 2\nh = [2, 3, 4]", "g = 3\nh = [2, 3, 4]"),
+            "a skip SAF needs g with 1 <= g <= the smallest h (2)",
+        ),
+        (
+            base.replace("level = \"array\"", "LEVEL")
+                .replace("level = \"pe\"", "level = \"array\"")
+                .replace("LEVEL", "level = \"pe\""),
+            "rank 0 is at the array level below rank 1 at the PE level",
+        ),
+        (
+            base.replace("saf = \"skip\"\nlevel = \"pe\"", "saf = \"skip\"\nlevel = \"pe\"\noperand = \"b\""),
+            "only the outermost rank may be driven by B",
+        ),
+        (base.replace("h = [2, 3, 4, 5, 6, 7, 8]", "h = [2, 17]"), "each 1 to 16"),
+        (
+            base.replace("saf = \"skip\"\nlevel = \"pe\"", "saf = \"skap\"\nlevel = \"pe\""),
+            "unknown variant `skap`",
+        ),
+    ];
+    for (text, want) in cases {
+        let err = HssArch::parse(&text, "x.toml").unwrap_err().to_string();
+        assert!(err.starts_with("architecture file x.toml: "), "{err}");
+        assert!(err.contains(want), "{err}\nwants {want}");
+    }
+    let five =
+        base.replace("[b]", &("[[ranks]]\nh = [1]\nsaf = \"none\"\nlevel = \"pe\"\n\n".repeat(3) + "[b]"));
+    assert!(HssArch::parse(&five, "x.toml").unwrap_err().to_string().contains("needs 1 to 4 [[ranks]]"));
+}
+
+/// Patterns HighLight runs: dense, K0(2:H0) and K1(2:H1)->K0(2:H0), sparser G included.
+fn highlight_a() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("dense".to_string()),
+        (1u32..=2, 2u32..=4).prop_map(|(g, h)| format!("K0({g}:{h})")),
+        (1u32..=2, 2u32..=8, 1u32..=2, 2u32..=4)
+            .prop_map(|(g1, h1, g0, h0)| format!("K1({g1}:{h1})->K0({g0}:{h0})")),
+        Just("K1(4:4)->K0(2:4)".to_string()),
+    ]
+}
+
+fn any_b() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("dense".to_string()),
+        (1u32..=100).prop_map(|p| format!("unstructured({})", f64::from(p) / 100.0))
+    ]
+}
+
+/// The old machine's run and the HSS file's, which must agree bit for bit.
+fn compare(design: Design, file: &str, w: &Workload) -> Result<(), TestCaseError> {
+    let ops = w.operands().unwrap();
+    let dense = dense_product(&ops.a, &ops.b);
+    let prepared = Prepared::new(design, design.arch(), w, &ops, (None, None)).unwrap();
+    let (z_old, c_old) = prepared.run_cpu(&ops);
+    let Compressed::TensorCore { dataflow, b: b_format, .. } = &prepared.compressed else { unreachable!() };
+    let hss = shipped(file);
+    let (z, c) = run_hss(&hss, w, &ops, b_format);
+    prop_assert_eq!(&z_old, &dense);
+    prop_assert_eq!(&z, &dense, "{} A {} B {}", file, w.a, w.b);
+    prop_assert_eq!(c.counters, c_old, "{} A {} B {}", file, w.a, w.b);
+    let df = hss.dataflow(&w.a, &w.b).unwrap();
+    prop_assert_eq!(c.counters.cycles, df.cycles(w.m, w.k, w.n));
+    prop_assert_eq!(df.cycles(w.m, w.k, w.n), dataflow.cycles(w.m, w.k, w.n));
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// HighLight, TC and STC as files: Z and every counter equal to today's machines, ragged
+    /// shapes included, B dense or unstructured (stored as the old machine stores it).
+    #[test]
+    fn tc_stc_and_highlight_files_match_their_machines(a in highlight_a(), b in any_b(), m in 1usize..100, k in 1usize..80, n in 1usize..150, seed: u64) {
+        let w = workload(m, k, n, &a, &b, seed);
+        compare(Design::Highlight, "ss", &w)?;
+        compare(Design::Tc, "tc", &w)?;
+        if Design::Stc.machine(&Design::Stc.arch(), &w.a, &w.b).is_ok() {
+            compare(Design::Stc, "stc", &w)?;
+        }
+    }
+
+    /// HighLight-DSSO as a file, in both modes: B driving Rank1 (B = K1(2:H1)->K0(H0:H0)) and A
+    /// driving both ranks.
+    #[test]
+    fn dsso_file_matches_highlight_dsso(h1 in 2u32..=8, g0 in 1u32..=2, h0 in 2u32..=4, dual: bool, m in 1usize..60, k in 1usize..80, n in 1usize..90, seed: u64) {
+        let (a, b) = if dual {
+            (format!("K0({g0}:{h0})"), format!("K1(2:{h1})->K0({h0}:{h0})"))
+        } else {
+            (format!("K1(2:{h1})->K0({g0}:{h0})"), "unstructured(0.6)".to_string())
+        };
+        compare(Design::HighlightDsso, "dsso", &workload(m, k, n, &a, &b, seed))?;
+    }
+}
+
+/// SSS's three ranks: Z exact, cycles the dense cycles over the product of H/G, metadata each
+/// rank's coordinates.
+#[test]
+fn three_ranks_run_exactly_at_every_degree() {
+    let sss = shipped("sss");
+    for (h2, h1, h0) in [(2, 2, 2), (6, 4, 3), (3, 2, 3), (5, 3, 2)] {
+        let a = format!("K2(2:{h2})->K1(2:{h1})->K0(2:{h0})");
+        let w = workload(70, 4 * h2 * h1 * h0 as usize, 130, &a, "unstructured(0.5)", 7);
+        let ops = w.operands().unwrap();
+        let (z, c) = run_hss(&sss, &w, &ops, &BFormat::Dense(ops.b.clone()));
+        assert_eq!(z, dense_product(&ops.a, &ops.b), "{a}");
+        // 2 fibers of H2*H1*H0 per k-step: 4 fibers = 2 k-steps; 70 rows = 2 groups of 64.
+        assert_eq!(c.counters.cycles, 2 * 130 * 2, "{a}");
+        // Each rank selects once per slot per cycle: rank2 4, rank1 8, rank0 16 per row.
+        let cycles_per_row = 2 * 130;
+        assert_eq!(
+            c.ranks.iter().map(|r| r.mux).collect::<Vec<_>>(),
+            [4, 8, 16].map(|s| 70 * s * cycles_per_row as u64)
+        );
+    }
+}
+
+/// SS-gate: Rank1 skips, Rank0 gates in the PE: each PE holds a whole K0 block, and a MAC whose
+/// child at Rank0 (its value) is empty is gated there; cycles fall with Rank1 only.
+#[test]
+fn gating_rank_counts_its_empty_children() {
+    let gate = shipped("ss-gate");
+    for (a, n) in [("K1(2:4)->K0(1:4)", 128), ("K1(2:4)->K0(4:4)", 8), ("K1(1:4)->K0(3:4)", 5)] {
+        let w = workload(64, 64, n, a, "unstructured(0.3)", 3);
+        let mut ops = w.operands().unwrap();
+        // Empty the first block of every row: some fibers keep fewer than G1 = 2 blocks.
+        for row in 0..64 {
+            ops.a.data[row * 64..row * 64 + 4].fill(0);
+        }
+        let ops = Operands::new(ops.a, ops.b);
+        let (z, c) = run_hss(&gate, &w, &ops, &BFormat::Dense(ops.b.clone()));
+        assert_eq!(z, dense_product(&ops.a, &ops.b), "{a}");
+        // 4 PEs per row x 4 MACs: a fiber of 16 K in 2 PEs, 2 fibers per step.
+        assert_eq!(c.counters.cycles, (n * 2) as u64, "{a}");
+        // Counted independently: each fiber's 2 block slots hold its nonempty blocks, then
+        // padding blocks; every zero in them is an empty Rank0 child.
+        let mut zeros_kept = 0;
+        for row in 0..64 {
+            for fiber in ops.a.row(row).chunks(16) {
+                let nonempty: Vec<&[i8]> = fiber.chunks(4).filter(|b| b.iter().any(|&v| v != 0)).collect();
+                zeros_kept += nonempty.iter().map(|b| b.iter().filter(|&&v| v == 0).count()).sum::<usize>();
+                zeros_kept += 4 * (2 - nonempty.len());
+            }
+        }
+        assert_eq!(c.ranks[1].gated, (zeros_kept * n) as u64, "{a}");
+        let b_nonzeros = |k: usize| ops.b.row(k).iter().filter(|&&v| v != 0).count();
+        let effectual: usize = (0..64)
+            .flat_map(|r| (0..64).map(move |k| (r, k)))
+            .filter(|&(r, k)| ops.a.get(r, k) != 0)
+            .map(|(_, k)| b_nonzeros(k))
+            .sum();
+        assert_eq!(c.counters.mac, effectual as u64, "{a}");
+        assert_eq!(c.counters.mac + c.counters.mac_gated, (64 * 4 * 8 * n) as u64, "{a}");
+    }
+}
