@@ -1,63 +1,76 @@
-// GPU twin of src/reference/highlight.rs: the tensor-core loop nest of docs/DESIGN.md 6, which
-// TC, STC, HighLight and HighLight-DSSO are configurations of (rank1_saf, rank0_saf, vfmu,
-// gating, b_drives, skip_select).
+// GPU twin of src/reference/hss.rs and src/reference/highlight.rs: the tensor-core loop nest of
+// docs/DESIGN.md 6 and 12, for any HSS design of up to four ranks (TC, STC, HighLight and
+// HighLight-DSSO among them). The ranks reach the kernel as a shape (src/gpu/highlight/shape.rs):
+// leaves per top-rank fiber, each leaf's K offset within its fiber resolved on the host, and each
+// rank's selects and coordinate bits per fiber.
 //
 // One workgroup emulates ARRAYS_PER_WORKGROUP PE arrays of a row group (up to 16 rows of M each)
 // on one RF tile of 128 output columns and one split of K (wg.z; all of K unless the host splits
 // it); each invocation is COLUMNS cycles of the tile, i.e. output columns lid, lid + 128 / COLUMNS,
 // and so on. Per k-step:
-//   1. load A: the arrays' PE registers receive each PE's block slot (G0 values with their K0
-//      coordinates, and the block's K1 coordinate) from the hierarchical CP buffers, four slots
-//      to a word with the window offsets their muxes select resolved here; in HighLight-DSSO's
-//      dual-side mode (b_drives = 1) every K1 block of each fiber, slot by slot. Double-buffered
+//   1. load A: the arrays' PE registers receive each PE's leaves (values with their offsets in the
+//      fiber, which the muxes of every rank select) from the N-rank CP buffer, four slots to a
+//      word with the window offsets resolved here; in dual-side mode (B drives the top rank) every
+//      top-rank child of each fiber, slot by slot. Double-buffered
 //      (DOUBLE_BUFFER), the next k-step's are loaded while this one's are read, so a k-step
 //      takes one barrier;
 //   2. VFMU: each cycle fetches the k-step's window of B's column n (dense as words, blocked CSR,
-//      or B's nonempty K1 blocks in dual-side mode) once for all rows of all the workgroup's
-//      arrays, expanded to dense;
-//   3. rank1 mux: each PE picks its K1 block of the window (by A's K1 coordinate, or by B's in
-//      dual-side mode); rank0 mux: each MAC picks its B value by A's K0 coordinate: four MACs'
-//      bytes gathered into a word and one dot4I8Packed (each word of A read once for all the
-//      invocation's columns); a MAC is gated when its A slot or B value is zero (counted from
-//      the nonzero bytes);
+//      or B's nonempty top-rank children in dual-side mode) once for all rows of all the
+//      workgroup's arrays, expanded to dense;
+//   3. the ranks' muxes: each MAC picks its B value at its leaf's offset (A's coordinates, or in
+//      dual-side mode B's top-rank coordinate then A's below it): four MACs' bytes gathered into a
+//      word and one dot4I8Packed (each word of A read once for all the invocation's columns); a
+//      MAC is gated when its A slot or B value is zero (counted from the nonzero bytes), and a
+//      leaf under an empty child of a gating rank is counted at that rank;
 //   4. the row's products are summed and accumulated into the RF partial sum of Z[m, n], added
 //      into Z at the end.
 // The structural counts (muxes, registers, adders, RF) are added per row and cycle from the
 // configuration; the workgroup's counts go to `counters`, one row of ROW_WORDS words per
-// workgroup (the counts, then the k-steps completed), summed and checked on the host. Counting
-// conventions are the CPU reference's.
+// workgroup (the counts, then the k-steps completed), and its per-rank counts to `rank_counters`
+// (RANK_WORDS per workgroup: selects, coordinate bits, gated MACs, for ranks 0 to 3), summed and
+// checked on the host. Counting conventions are the CPU reference's.
 
 struct Params {
     rows: u32,              // rows of A and Z in this dispatch (whole row groups, or the rest)
     k: u32,                 // K before padding
     n: u32,                 // columns of B and Z
-    fibers: u32,            // K1 fibers per row
+    fibers: u32,            // top-rank fibers per row
     b_blocks: u32,          // CSR blocks per column, or (B dense) words per column
     addr_bits: u32,         // CSR address bits
     addr_per_block: u32,    // CSR addresses read per block of a fetch
     addr_first: u32,        // and once more where a fetch opens its column (block 0)
     a_tile: u32,            // the emulated column tile A stays stationary for (divides TILE_N)
-    split_fibers: u32,      // K1 fibers per split of K: workgroup z takes fibers
+    split_fibers: u32,      // fibers per split of K: workgroup z takes fibers
                             // [z * split_fibers, (z + 1) * split_fibers)
 }
 
 // The machine's configuration, baked into each pipeline (src/gpu/highlight.rs keeps one per
 // configuration): loop bounds and modes are constants, so the compiler unrolls and folds them.
-override G1: u32;                // block slots per fiber the PEs process
-override H1: u32;
-override G0: u32;
-override H0: u32;
-override A_G1: u32;              // block slots per fiber A stores (H1 in dual-side mode, else G1)
-override FIBERS_PER_STEP: u32;   // K1 fibers a row of PEs covers per k-step
-override RANK1_SAF: u32;         // 1: K1 coordinates are read, rank1 muxes select blocks
-override RANK0_SAF: u32;         // 1: A is read compressed with K0 coordinates, rank0 muxes select
+override LEAVES: u32;            // MAC slots per top-rank fiber the PEs process
+override STORED: u32;            // A leaves per fiber as stored (every top child in dual-side mode)
+override SPAN: u32;              // K positions of a fiber
+override TOP_W: u32;             // top-rank children processed per fiber (dual-side mode)
+override PER_CHILD: u32;         // A leaves stored per top-rank child (dual-side mode)
+override PES_PER_FIBER: u32;     // PEs a fiber occupies (skip-select muxes)
+override FIBERS_PER_STEP: u32;   // fibers a row of PEs covers per k-step
+override MUX_0: u32;             // selects per fiber per cycle of rank 0 (0: it does not select)
+override MUX_1: u32;
+override MUX_2: u32;
+override MUX_3: u32;
+override META_0: u32;            // A coordinate bits per stored fiber of rank 0
+override META_1: u32;
+override META_2: u32;
+override META_3: u32;
+override A_COMPRESSED: u32;      // 1: A is read as stored (CP); 0: densely, only k < K
+override IN_ORDER: u32;          // 1: leaf s of a fiber is at offset s (no rank selects)
 override VFMU: u32;              // 1: a VFMU buffers the B window
 override GATING: u32;            // 1: zero operands are gated; 0: every MAC slot is performed
-override B_DRIVES: u32;          // 1: dual-side mode, B's K1 coordinates drive the rank1 muxes
+override B_DRIVES: u32;          // 1: dual-side mode, B's top-rank coordinates pick A's children
 override SKIP_SELECT: u32;       // 1: the 2:1 skip-select mux per PE is present and counted
-override B_MODE: u32;            // 0: B dense; 1: blocked CSR; 2: B's columns in hierarchical CP
-override H1_BITS: u32;           // K1 coordinate bits
-override H0_BITS: u32;           // K0 coordinate bits
+override B_MODE: u32;            // 0: B dense; 1: blocked CSR; 2: B's columns in N-rank CP
+override CSR_BLOCK: u32;         // blocked CSR's block
+override B_LEAVES: u32;          // B leaves per fiber (dual-side mode)
+override B_META: u32;            // B coordinate bits per fiber (dual-side mode)
 override OFFSET_BITS: u32;       // CSR offset bits
 override ROWS_PER_ARRAY: u32;
 override ARRAYS_PER_GROUP: u32;
@@ -72,17 +85,18 @@ override DOUBLE_BUFFER: u32;     // 1: the next k-step's A is loaded while this 
 
 const TILE_N = 128u;            // RF tile columns
 const MAX_SLOTS = 64u;          // A value slots a row holds per k-step
-const MAX_WINDOW_WORDS = 32u;   // B window of one k-step: up to 128 int8 values, 4 per word
+const MAX_WINDOW_WORDS = 64u;   // B window of one k-step: up to 256 int8 values, 4 per word
 const MAX_COLUMNS = 4u;         // output columns per invocation
 const MAX_ACC = 64u;            // RF partial sums an invocation holds: rows x columns
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a_k1: array<u32>;        // K1 coordinate per block slot
-@group(0) @binding(2) var<storage, read> a_slot: array<u32>;      // value (8 bits) | K0 coordinate << 8
+@group(0) @binding(1) var<storage, read_write> rank_counters: array<u32>; // RANK_WORDS per workgroup
+// value (8 bits) | offset in the fiber << 8 | the gating rank above it (255: none) << 16
+@group(0) @binding(2) var<storage, read> a_slot: array<u32>;
 @group(0) @binding(3) var<storage, read> b_dense: array<u32>;     // B column by column, 4 int8 per word
-@group(0) @binding(4) var<storage, read> b_index: array<u32>;     // CSR block start, or B's K1 coordinates
+@group(0) @binding(4) var<storage, read> b_index: array<u32>;     // CSR block start, or B's top coordinates
 @group(0) @binding(5) var<storage, read> b_block_end: array<u32>; // CSR block end
-@group(0) @binding(6) var<storage, read> b_value: array<u32>;     // value (8 bits) | offset or K0 << 8
+@group(0) @binding(6) var<storage, read> b_value: array<u32>;     // value (8 bits) | offset << 8
 // Z, zeroed by the host: each split of K adds its partial sums.
 @group(0) @binding(7) var<storage, read_write> z: array<atomic<i32>>;
 @group(0) @binding(8) var<storage, read_write> counters: array<u32>;
@@ -92,9 +106,16 @@ override INVOCATIONS: u32 = TILE_N / COLUMNS;
 // Rows of M one workgroup emulates: its arrays' rows.
 override WG_ROWS: u32 = ROWS_PER_ARRAY * ARRAYS_PER_WORKGROUP;
 // A slots a row's PEs hold per k-step, in words of four.
-override WORDS_PER_ROW: u32 = (FIBERS_PER_STEP * A_G1 * G0 + 3u) / 4u;
+override WORDS_PER_ROW: u32 = (FIBERS_PER_STEP * STORED + 3u) / 4u;
 // Words of a k-step's B window.
-override WINDOW_WORDS: u32 = (FIBERS_PER_STEP * H1 * H0 + 3u) / 4u;
+override WINDOW_WORDS: u32 = (FIBERS_PER_STEP * SPAN + 3u) / 4u;
+
+// Per-rank counts: selects of ranks 0 to 3, then their coordinate bits, then their gated MACs.
+const RANK_WORDS = 12u;
+const R_MUX = 0u;
+const R_META = 4u;
+const R_GATED = 8u;
+var<workgroup> wg_rank_counts: array<atomic<u32>, RANK_WORDS>;
 // Words of one buffer of the PE registers (double-buffered: this k-step's and the next's).
 override REG_WORDS: u32 = WG_ROWS * WORDS_PER_ROW;
 
@@ -127,7 +148,8 @@ fn window_byte(i: u32, kl: u32) -> u32 {
 
 // Loads the PE registers of the rows in [first_row, first_row + rows) for the k-step starting at
 // `first_fiber` into buffer `buf`, all invocations together: a word of four slots each. Slots
-// beyond the k-step's fibers, or beyond the split's, hold zeros.
+// beyond the k-step's fibers, or beyond the split's, hold zeros. A leaf under an empty child of a
+// gating rank is counted there once per cycle of the tile (`tile_cycles`).
 fn load_a(
     lid: u32,
     first_row: u32,
@@ -136,10 +158,11 @@ fn load_a(
     split_end: u32,
     buf: u32,
     a_loads: u32,
+    tile_cycles: u32,
     count: ptr<function, array<u32, NUM_COUNTERS>>,
+    rank_count: ptr<function, array<u32, RANK_WORDS>>,
 ) {
-    let span = H1 * H0;
-    let stored_per_step = FIBERS_PER_STEP * A_G1 * G0;
+    let stored_per_step = FIBERS_PER_STEP * STORED;
     for (var i = lid; i < rows * WORDS_PER_ROW; i += INVOCATIONS) {
         let r = i / WORDS_PER_ROW;
         let q = i % WORDS_PER_ROW;
@@ -147,27 +170,33 @@ fn load_a(
         var offset4 = 0u;
         for (var t = 0u; t < 4u; t++) {
             let s = q * 4u + t;
-            let block = s / G0;
-            let fiber = first_fiber + block / A_G1;
+            let fiber_local = s / STORED;
+            let fiber = first_fiber + fiber_local;
             if s < stored_per_step && fiber < split_end {
-                let block_slot = ((first_row + r) * p.fibers + fiber) * A_G1 + block % A_G1;
-                let word = a_slot[block_slot * G0 + s % G0];
-                let k1 = a_k1[block_slot];
-                let k0 = word >> 8u;
+                let leaf = ((first_row + r) * p.fibers + fiber) * STORED + s % STORED;
+                let word = a_slot[leaf];
+                let offset = (word >> 8u) & 0xffu;
                 a4 |= (word & 0xffu) << (8u * t);
-                offset4 |= (((block / A_G1) * H1 + k1) * H0 + k0) << (8u * t);
+                offset4 |= (fiber_local * SPAN + offset) << (8u * t);
                 if B_DRIVES == 1u {
                     reg_slot[(buf * WG_ROWS + r) * MAX_SLOTS + s] = word;
                 }
+                let gated_by = word >> 16u;
+                if gated_by != 255u {
+                    (*rank_count)[R_GATED + gated_by] += tile_cycles;
+                }
                 // Loaded once here, counted once per emulated column tile in these columns.
                 (*count)[C_PE_REG_WRITE] += a_loads;
-                if RANK0_SAF == 1u {
+                if A_COMPRESSED == 1u {
                     (*count)[C_GLB_READ_A] += a_loads;
-                    (*count)[C_GLB_READ_A_META_BITS] += H0_BITS * a_loads;
-                    if RANK1_SAF == 1u && B_DRIVES == 0u && s % G0 == 0u {
-                        (*count)[C_GLB_READ_A_META_BITS] += H1_BITS * a_loads;
+                    if s % STORED == 0u {
+                        (*rank_count)[R_META] += META_0 * a_loads;
+                        (*rank_count)[R_META + 1u] += META_1 * a_loads;
+                        (*rank_count)[R_META + 2u] += META_2 * a_loads;
+                        (*rank_count)[R_META + 3u] += META_3 * a_loads;
+                        (*count)[C_GLB_READ_A_META_BITS] += (META_0 + META_1 + META_2 + META_3) * a_loads;
                     }
-                } else if fiber * span + k1 * H0 + k0 < p.k {
+                } else if fiber * SPAN + offset < p.k {
                     // Stored densely: only k < K is read.
                     (*count)[C_GLB_READ_A] += a_loads;
                 }
@@ -187,6 +216,7 @@ fn main(
     @builtin(local_invocation_index) lid: u32,
 ) {
     var count: array<u32, NUM_COUNTERS>;
+    var rank_count: array<u32, RANK_WORDS>;
     var acc: array<i32, MAX_ACC>;                  // acc[j * WG_ROWS + r]: column j, row r
     var window: array<u32, MAX_COLUMNS * MAX_WINDOW_WORDS>;
 
@@ -198,33 +228,37 @@ fn main(
     // The B window is fetched once per cycle for every array of the group: the workgroup with
     // the group's first array counts it.
     let fetch_counter = ((wg.y * ARRAYS_PER_WORKGROUP) % ARRAYS_PER_GROUP) == 0u;
-    let span = H1 * H0;
+    let span = SPAN;
     // The emulated machine reloads A per column tile of p.a_tile columns: as many as this
     // workgroup's columns hold.
-    let a_loads = (min(TILE_N, p.n - min(p.n, wg.x * TILE_N)) + p.a_tile - 1u) / p.a_tile;
+    let tile_cycles = min(TILE_N, p.n - min(p.n, wg.x * TILE_N));
+    let a_loads = (tile_cycles + p.a_tile - 1u) / p.a_tile;
 
     start_workgroup(lid);
+    if lid < RANK_WORDS {
+        atomicStore(&wg_rank_counts[lid], 0u);
+    }
     var steps = 0u;
 
     let split_start = wg.z * p.split_fibers;
     let split_end = min(p.fibers, split_start + p.split_fibers);
     if DOUBLE_BUFFER == 1u {
-        load_a(lid, first_row, rows_active, split_start, split_end, 0u, a_loads, &count);
+        load_a(lid, first_row, rows_active, split_start, split_end, 0u, a_loads, tile_cycles, &count, &rank_count);
     }
     for (var first_fiber = split_start; first_fiber < split_end; first_fiber += FIBERS_PER_STEP) {
         let fibers_here = min(FIBERS_PER_STEP, split_end - first_fiber);
-        let pes = fibers_here * G1;
-        let slots = pes * G0;
+        let pes = fibers_here * PES_PER_FIBER;
+        let slots = fibers_here * LEAVES;
         // 1. Double-buffered, this k-step's registers were loaded before the barrier and the next
         // k-step's go to the other buffer, which every invocation finished reading before it;
         // else this k-step's are loaded between two barriers.
         let buf = (steps % 2u) * DOUBLE_BUFFER;
         workgroupBarrier();
         if DOUBLE_BUFFER == 0u {
-            load_a(lid, first_row, rows_active, first_fiber, split_end, 0u, a_loads, &count);
+            load_a(lid, first_row, rows_active, first_fiber, split_end, 0u, a_loads, tile_cycles, &count, &rank_count);
             workgroupBarrier();
         } else if first_fiber + FIBERS_PER_STEP < split_end {
-            load_a(lid, first_row, rows_active, first_fiber + FIBERS_PER_STEP, split_end, 1u - buf, a_loads, &count);
+            load_a(lid, first_row, rows_active, first_fiber + FIBERS_PER_STEP, split_end, 1u - buf, a_loads, tile_cycles, &count, &rank_count);
         }
 
         if columns_active > 0u {
@@ -258,13 +292,13 @@ fn main(
                             count[C_GLB_READ_B] += hi - lo;
                         }
                     } else if B_MODE == 1u {
-                        let first_block = lo / H0;
-                        let end_block = (hi + H0 - 1u) / H0;
+                        let first_block = lo / CSR_BLOCK;
+                        let end_block = (hi + CSR_BLOCK - 1u) / CSR_BLOCK;
                         let base = n * p.b_blocks;
                         for (var blk = first_block; blk < end_block; blk++) {
                             for (var e = b_index[base + blk]; e < b_block_end[base + blk]; e++) {
                                 let word = b_value[e];
-                                let kl = blk * H0 - lo + (word >> 8u);
+                                let kl = blk * CSR_BLOCK - lo + (word >> 8u);
                                 window[wj + (kl >> 2u)] |= (word & 0xffu) << ((kl & 3u) * 8u);
                             }
                         }
@@ -276,25 +310,22 @@ fn main(
                                    + select(0u, p.addr_first, first_block == 0u)) * p.addr_bits;
                         }
                     } else {
-                        // B's nonempty K1 blocks only: G1 block slots of H0 values per fiber.
+                        // B's nonempty top-rank children only: B_LEAVES values per fiber.
                         for (var f = 0u; f < fibers_here; f++) {
-                            for (var s1 = 0u; s1 < G1; s1++) {
-                                let block_slot = (n * p.fibers + first_fiber + f) * G1 + s1;
-                                let k1 = b_index[block_slot];
-                                for (var e = 0u; e < H0; e++) {
-                                    let word = b_value[block_slot * H0 + e];
-                                    let kl = (f * H1 + k1) * H0 + (word >> 8u);
-                                    window[wj + (kl >> 2u)] |= (word & 0xffu) << ((kl & 3u) * 8u);
-                                }
+                            let first = (n * p.fibers + first_fiber + f) * B_LEAVES;
+                            for (var e = 0u; e < B_LEAVES; e++) {
+                                let word = b_value[first + e];
+                                let kl = f * SPAN + (word >> 8u);
+                                window[wj + (kl >> 2u)] |= (word & 0xffu) << ((kl & 3u) * 8u);
                             }
                         }
-                        width = pes * H0;
+                        width = fibers_here * B_LEAVES;
                         if fetch_counter {
                             count[C_GLB_READ_B] += width;
-                            count[C_GLB_READ_B_META_BITS] += pes * H1_BITS + width * H0_BITS;
+                            count[C_GLB_READ_B_META_BITS] += fibers_here * B_META;
                         }
                     }
-                    if B_DRIVES == 0u && (RANK1_SAF == 1u || RANK0_SAF == 1u) && WINDOW_SHARED == 1u {
+                    if B_DRIVES == 0u && IN_ORDER == 0u && WINDOW_SHARED == 1u {
                         for (var w = 0u; w < WINDOW_WORDS; w++) {
                             window_ws[w * TILE_N + lid + j * INVOCATIONS] = window[wj + w];
                         }
@@ -325,7 +356,7 @@ fn main(
                         let a_nonzero = nonzero_bytes(a4);
                         for (var j = 0u; j < COLUMNS; j++) {
                             var b4: u32;
-                            if RANK1_SAF == 0u && RANK0_SAF == 0u {
+                            if IN_ORDER == 1u {
                                 // Dense A in order: slot s selects window value s.
                                 b4 = window[j * MAX_WINDOW_WORDS + q];
                             } else if WINDOW_SHARED == 1u {
@@ -353,17 +384,16 @@ fn main(
                     let n = first_n + j * INVOCATIONS;
                     for (var r = 0u; r < rows_active; r++) {
                         var sum = 0i;
-                        for (var pe = 0u; pe < pes; pe++) {
-                            let fiber_local = pe / G1;
-                            // Rank1 mux: B's K1 coordinate picks the PE's block of A and of the window.
-                            let k1 = b_index[(n * p.fibers + first_fiber + fiber_local) * G1 + pe % G1];
-                            let a_first = (buf * WG_ROWS + r) * MAX_SLOTS + (fiber_local * A_G1 + k1) * G0;
-                            let block = fiber_local * H1 + k1;
-                            for (var e = 0u; e < G0; e++) {
+                        for (var top = 0u; top < fibers_here * TOP_W; top++) {
+                            let fiber_local = top / TOP_W;
+                            // The top rank's mux: B's coordinate picks A's child and its window.
+                            let child = b_index[(n * p.fibers + first_fiber + fiber_local) * TOP_W + top % TOP_W];
+                            let a_first = (buf * WG_ROWS + r) * MAX_SLOTS + fiber_local * STORED + child * PER_CHILD;
+                            for (var e = 0u; e < PER_CHILD; e++) {
                                 let slot = reg_slot[a_first + e];
                                 let a = byte_of(slot, 0u);
-                                // Rank0 mux: the MAC's B value within the block, by A's K0 coordinate.
-                                let kl = block * H0 + (slot >> 8u);
+                                // The lower ranks' muxes: the MAC's B value at A's leaf offset.
+                                let kl = fiber_local * SPAN + ((slot >> 8u) & 0xffu);
                                 let b = byte_of(window[j * MAX_WINDOW_WORDS + (kl >> 2u)], kl);
                                 sum += a * b;
                                 macs += select(0u, 1u, a != 0i && b != 0i);
@@ -380,12 +410,11 @@ fn main(
             }
             count[C_MAC] += macs;
             count[C_MAC_GATED] += rows_slots - macs;
-            if RANK1_SAF == 1u {
-                count[C_RANK1_MUX] += rows_active * pes * columns_active;
-            }
-            if RANK0_SAF == 1u {
-                count[C_RANK0_MUX] += rows_slots;
-            }
+            let fiber_cycles = rows_active * fibers_here * columns_active;
+            rank_count[R_MUX] += MUX_0 * fiber_cycles;
+            rank_count[R_MUX + 1u] += MUX_1 * fiber_cycles;
+            rank_count[R_MUX + 2u] += MUX_2 * fiber_cycles;
+            rank_count[R_MUX + 3u] += MUX_3 * fiber_cycles;
             if SKIP_SELECT == 1u {
                 count[C_SKIP_SELECT_MUX] += rows_active * pes * columns_active;
             }
@@ -410,8 +439,17 @@ fn main(
 
     workgroupBarrier();
     add_to_workgroup(&count, steps);
+    for (var c = 0u; c < RANK_WORDS; c++) {
+        if rank_count[c] != 0u {
+            atomicAdd(&wg_rank_counts[c], rank_count[c]);
+        }
+    }
     workgroupBarrier();
+    let row = (wg.z * groups.y + wg.y) * groups.x + wg.x;
     if lid < ROW_WORDS {
-        counters[((wg.z * groups.y + wg.y) * groups.x + wg.x) * ROW_WORDS + lid] = row_word(lid);
+        counters[row * ROW_WORDS + lid] = row_word(lid);
+    }
+    if lid < RANK_WORDS {
+        rank_counters[row * RANK_WORDS + lid] = atomicLoad(&wg_rank_counts[lid]);
     }
 }

@@ -94,3 +94,46 @@ impl std::iter::Sum for Counters {
         total
     }
 }
+
+/// Per-rank activity of a run, outermost rank first.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RankCounts {
+    /// Selects of the rank's muxes.
+    pub mux: u64,
+    /// Coordinate bits of the rank read from the GLB.
+    pub meta_bits: u64,
+    /// MAC slots gated because their child at this rank is empty.
+    pub gated: u64,
+}
+
+/// Counters of an HSS run: the shared ones (with `rank1_mux` and `rank0_mux` from ranks 1 and 0)
+/// and each rank's.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HssCounters {
+    pub counters: Counters,
+    pub ranks: Vec<RankCounts>,
+}
+
+impl HssCounters {
+    /// Zero counts for `ranks` ranks.
+    pub fn new(ranks: usize) -> HssCounters {
+        HssCounters { counters: Counters::default(), ranks: vec![RankCounts::default(); ranks] }
+    }
+
+    /// Sums two runs' counts.
+    pub fn plus(mut self, other: HssCounters) -> HssCounters {
+        self.counters += other.counters;
+        for (r, o) in self.ranks.iter_mut().zip(other.ranks) {
+            r.mux += o.mux;
+            r.meta_bits += o.meta_bits;
+            r.gated += o.gated;
+        }
+        self
+    }
+
+    /// Sets the shared `rank1_mux` and `rank0_mux` from ranks 1 and 0 (the last two).
+    pub fn share_rank_muxes(&mut self) {
+        self.counters.rank1_mux = self.ranks.iter().rev().nth(1).map_or(0, |r| r.mux);
+        self.counters.rank0_mux = self.ranks.last().map_or(0, |r| r.mux);
+    }
+}

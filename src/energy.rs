@@ -161,7 +161,7 @@ pub fn evaluate(
     for (&(counter, action, per), count) in
         charged(hierarchy.iter(), HIERARCHY_CHARGES).chain(charged(counters.iter(), CHARGES))
     {
-        breakdown.push((counter, charge(counter, count, action, per, arch, ert)?));
+        breakdown.push((counter, charge(counter, count, action, per.scale(arch), ert)?));
     }
     // The hierarchy's part, then the counters': the sums the search adds, bit for bit.
     let (hierarchy_part, counters_part) = breakdown.split_at(hierarchy_charges);
@@ -181,13 +181,15 @@ pub fn evaluate(
 /// The energy of the counters alone and of the hierarchy's counts alone, summed in
 /// [`evaluate`]'s order: their sum is its `energy_pj` exactly.
 pub fn counters_energy(counters: &Counters, arch: &Arch, ert: &Ert) -> Result<f64, EnergyError> {
-    charged(counters.iter(), CHARGES).map(|(&(c, action, per), n)| charge(c, n, action, per, arch, ert)).sum()
+    charged(counters.iter(), CHARGES)
+        .map(|(&(c, action, per), n)| charge(c, n, action, per.scale(arch), ert))
+        .sum()
 }
 
 /// See [`counters_energy`].
 pub fn hierarchy_energy(hierarchy: &Hierarchy, arch: &Arch, ert: &Ert) -> Result<f64, EnergyError> {
     charged(hierarchy.iter(), HIERARCHY_CHARGES)
-        .map(|(&(c, action, per), n)| charge(c, n, action, per, arch, ert))
+        .map(|(&(c, action, per), n)| charge(c, n, action, per.scale(arch), ert))
         .sum()
 }
 
@@ -201,15 +203,22 @@ fn charged(
     counts.filter_map(move |(c, n)| table.iter().find(|(name, _, _)| *name == c).map(|ch| (ch, n)))
 }
 
-/// `count` actions of `counter` in pJ.
-fn charge(
-    counter: &str,
-    count: u64,
-    action: &str,
-    per: Per,
-    arch: &Arch,
-    ert: &Ert,
-) -> Result<f64, EnergyError> {
+impl Per {
+    /// Actions of the ERT per count.
+    fn scale(self, arch: &Arch) -> f64 {
+        match self {
+            Per::Count => 1.0,
+            Per::Bit => 1.0 / 8.0,
+            Per::Rank1Mux => arch.rank1.map_or(0.0, |r| f64::from(r.h_max)),
+            Per::Rank0Mux => arch.rank0.map_or(0.0, |r| f64::from(r.h_max)),
+            Per::TwoToOne => 2.0,
+        }
+    }
+}
+
+/// `count` actions of `counter`, `scale` ERT actions each, in pJ: what a caller outside the
+/// counter tables charges (an HSS rank's muxes, `mux_input` x H_max per select).
+pub fn charge(counter: &str, count: u64, action: &str, scale: f64, ert: &Ert) -> Result<f64, EnergyError> {
     if count == 0 {
         return Ok(0.0);
     }
@@ -219,13 +228,6 @@ fn charge(
         counter: counter.to_string(),
         have: ert.actions.keys().cloned().collect::<Vec<_>>().join(", "),
     })?;
-    let scale = match per {
-        Per::Count => 1.0,
-        Per::Bit => 1.0 / 8.0,
-        Per::Rank1Mux => arch.rank1.map_or(0.0, |r| f64::from(r.h_max)),
-        Per::Rank0Mux => arch.rank0.map_or(0.0, |r| f64::from(r.h_max)),
-        Per::TwoToOne => 2.0,
-    };
     let energy = count as f64 * pj * scale;
     if !energy.is_finite() {
         return Err(EnergyError::NotFinite { ert: ert.name.clone(), counter: counter.to_string(), pj });

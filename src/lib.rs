@@ -12,6 +12,7 @@ pub mod compare;
 pub mod counters;
 pub mod degrees;
 pub mod design;
+pub mod design_space;
 pub mod energy;
 pub mod evaluator;
 pub mod format;

@@ -91,16 +91,26 @@ enum Command {
         out: Option<PathBuf>,
     },
     /// The sparsity degrees a design exploits (paper figure 6a) and its muxing cost against a
-    /// one-rank design of the same flexibility (figure 6b).
+    /// one-rank design of the same flexibility (figure 6b); or, given an HSS accelerator file
+    /// (or a shipped name: s, ss, sss, ss-gate, dsso), its degree table and mux cost by structure.
     Degrees {
+        /// An HSS accelerator file (assets/arch/hss/*.toml) or a shipped HSS design's name.
+        #[arg(required_unless_present = "design", conflicts_with_all = ["design", "arch"])]
+        file: Option<String>,
         #[arg(long, value_enum)]
-        design: Design,
+        design: Option<Design>,
         /// Architecture file instead of assets/arch/<design>.toml.
         #[arg(long)]
         arch: Option<PathBuf>,
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
+    },
+    /// The HSS design space (paper section 5): run any N-rank HSS accelerator from a file, and
+    /// measure figure 6.
+    Hss {
+        #[command(subcommand)]
+        command: commands::hss::HssCommand,
     },
     /// Emulation throughput per design: GPU time (median after a warm-up), wall time, MACs and
     /// emulated cycles per second, at M = K = N = each size, dense and 75 %-sparse A.
@@ -420,6 +430,7 @@ fn main() -> ExitCode {
             | Command::Devices
             | Command::Validate { .. }
             | Command::Model(_)
+            | Command::Hss { .. }
     );
     // Kept until exit: the runtime folder Mesa probes for, when the session has none.
     let _runtime_dir = uses_gpu.then(private_runtime_dir).flatten();
@@ -435,7 +446,12 @@ fn main() -> ExitCode {
         Command::Sweep(args) => commands::sweep(&args),
         Command::Merge { dirs, out } => commands::merge(&dirs, out.as_deref()),
         Command::Model(args) => commands::model(&args),
-        Command::Degrees { design, arch, json } => commands::degrees(design, arch.as_deref(), json),
+        Command::Degrees { file: Some(file), json, .. } => commands::hss::degrees_of_file(&file, json),
+        Command::Degrees { design, arch, json, .. } => match design {
+            Some(design) => commands::degrees(design, arch.as_deref(), json),
+            None => Err(anyhow::anyhow!("degrees needs --design NAME or an HSS design file")),
+        },
+        Command::Hss { command } => commands::hss::hss(&command),
         Command::Bench { sizes, designs, repeats, backend, json } => {
             commands::bench(&sizes, &designs, usize::from(repeats), &backend, json)
         }

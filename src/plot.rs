@@ -193,3 +193,62 @@ impl Scatter {
         root.present().map_err(err)
     }
 }
+
+/// Lines of `(x, y, marked)` points per series, a marker on each marked point (figure 6(a):
+/// normalised latency against sparsity degree, markers at the degrees a design supports).
+pub struct LinePlot {
+    pub title: String,
+    pub caption: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub series: Vec<(String, Vec<ScatterPoint>)>,
+}
+
+impl LinePlot {
+    /// Writes `<stem>.png` and `<stem>.svg`.
+    pub fn write(&self, stem: &Path) -> Result<(), String> {
+        register_font();
+        let size = (1000, 640);
+        self.draw(BitMapBackend::new(&stem.with_extension("png"), size).into_drawing_area())?;
+        self.draw(SVGBackend::new(&stem.with_extension("svg"), size).into_drawing_area())
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>) -> Result<(), String> {
+        let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+        let body = framed(&root, &self.caption)?;
+        let points = || self.series.iter().flat_map(|(_, p)| p.iter());
+        let x_max = points().fold(0.0f64, |m, p| m.max(p.0)) * 1.05 + 0.01;
+        let y_max = points().fold(0.0f64, |m, p| m.max(p.1)) * 1.1 + 0.01;
+        let mut chart = ChartBuilder::on(&body)
+            .caption(&self.title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0f64..x_max, 0f64..y_max)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(self.x_label.as_str())
+            .y_desc(self.y_label.as_str())
+            .label_style(("sans-serif", 13))
+            .draw()
+            .map_err(err)?;
+        for (s, (name, pts)) in self.series.iter().enumerate() {
+            let color = COLORS[(s + 1) % COLORS.len()];
+            let mut line: Vec<(f64, f64)> = pts.iter().map(|p| (p.0, p.1)).collect();
+            line.sort_by(|a, b| a.0.total_cmp(&b.0));
+            chart
+                .draw_series(LineSeries::new(line, color.stroke_width(2)))
+                .map_err(err)?
+                .label(name.as_str())
+                .legend(move |(x, y)| Circle::new((x + 6, y), 5, color.filled()));
+            chart
+                .draw_series(
+                    pts.iter().filter(|p| p.2).map(|&(x, y, _)| Circle::new((x, y), 5, color.filled())),
+                )
+                .map_err(err)?;
+        }
+        legend(&mut chart)?;
+        root.present().map_err(err)
+    }
+}

@@ -297,12 +297,15 @@ fn large_shapes_split_into_dispatches() {
 }
 
 use highlight_emu::gpu::ROW_WORDS;
+use highlight_emu::gpu::highlight::KernelShape;
 use highlight_emu::gpu::selfcheck::Expected;
 
 /// What the self-check expects of a prepared design's run.
 fn expected_of(prepared: &Prepared, w: &Workload) -> Expected {
     match &prepared.compressed {
-        Compressed::TensorCore { dataflow, .. } => Expected::tensor_core(dataflow, w.m, w.k, w.n),
+        Compressed::TensorCore { dataflow, .. } => {
+            Expected::tensor_core(&KernelShape::of_dataflow(dataflow), w.m, w.k, w.n)
+        }
         Compressed::Dstc { a_columns, b_rows, .. } => Expected::dstc(a_columns, b_rows),
         Compressed::S2ta { s2ta, a, .. } => Expected::s2ta(s2ta, w.m, w.n, a.fibers),
     }

@@ -1,13 +1,18 @@
 //! The HSS design space (docs/DESIGN.md 12): design files, degrees and mux cost by structure, and
 //! the N-rank engine, checked bit for bit against the machines it generalises.
 
+mod common;
+
+use common::gpu_or_skip;
+use highlight_emu::counters::HssCounters;
 use highlight_emu::design::Design;
 use highlight_emu::format::{BFormat, NRankCp};
 use highlight_emu::hss::{HssArch, support};
 use highlight_emu::matrix::{Matrix, dense_product};
 use highlight_emu::pattern::Pattern;
-use highlight_emu::reference::hss::{HssCounters, run};
-use highlight_emu::run::{Compressed, Operands, Prepared, Workload};
+use highlight_emu::reference::hss::run;
+use highlight_emu::run::hss::HssPrepared;
+use highlight_emu::run::{Compressed, GpuBackend, Operands, Prepared, Workload};
 use proptest::prelude::*;
 
 fn workload(m: usize, k: usize, n: usize, a: &str, b: &str, seed: u64) -> Workload {
@@ -212,4 +217,41 @@ fn gating_rank_counts_its_empty_children() {
         assert_eq!(c.counters.mac, effectual as u64, "{a}");
         assert_eq!(c.counters.mac + c.counters.mac_gated, (64 * 4 * 8 * n) as u64, "{a}");
     }
+}
+
+/// Every shipped design on the GPU kernel equals the CPU reference: Z (the dense product), every
+/// counter and every rank's counts, at each of its degrees (its sparsest pattern), ragged shapes,
+/// B dense and unstructured, and for DSSO B driving Rank1.
+#[test]
+fn gpu_equals_cpu_for_every_shipped_design() {
+    let Some(gpu) = gpu_or_skip("gpu_equals_cpu_for_every_shipped_design") else {
+        return;
+    };
+    let gpu = GpuBackend::new(gpu);
+    let mut runs = 0;
+    for (name, _) in highlight_emu::hss::spec::SHIPPED {
+        let hss = shipped(name);
+        let s = support(&hss);
+        let mut cases: Vec<(String, String)> = Vec::new();
+        for (i, d) in s.a_degrees.iter().enumerate() {
+            let b = if i % 2 == 0 { "dense" } else { "unstructured(0.4)" };
+            cases.push((d.patterns[0].clone(), b.to_string()));
+        }
+        for d in &s.b_degrees {
+            cases.push(("K0(2:4)".into(), d.patterns[0].replace(", dense below", "->K0(4:4)")));
+        }
+        for (i, (a, b)) in cases.iter().enumerate() {
+            let (m, k, n) = (1 + 37 * i % 90, 1 + 53 * i % 97, 1 + 71 * i % 150);
+            let w = workload(m, k, n, a, b, i as u64);
+            let ops = w.operands().unwrap();
+            let prepared = HssPrepared::new(&hss, &w, &ops).unwrap();
+            let (z_gpu, c_gpu, _) = prepared.run_gpu(&gpu).unwrap();
+            let (z_cpu, c_cpu) = prepared.run_cpu(&ops);
+            assert_eq!(z_cpu, dense_product(&ops.a, &ops.b), "{name} A {a} B {b}");
+            assert_eq!(z_gpu, z_cpu, "{name} A {a} B {b} {m}x{k}x{n}");
+            assert_eq!(c_gpu, c_cpu, "{name} A {a} B {b} {m}x{k}x{n}");
+            runs += 1;
+        }
+    }
+    assert!(runs > 60, "{runs}");
 }

@@ -41,6 +41,7 @@ pub fn parse_pattern(text: &str) -> Result<Pattern> {
 }
 
 mod emulate;
+pub mod hss;
 mod model;
 mod operands;
 mod sweeps;

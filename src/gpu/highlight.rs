@@ -1,18 +1,23 @@
-//! Host side of `shaders/highlight.wgsl`, the GPU twin of [`crate::reference::highlight`]: buffers
-//! from the compressed formats, one pipeline per configuration (its shape and modes baked in as
-//! override constants), dispatches split to fit the device, and
-//! the per-workgroup counters checked ([`super::selfcheck`]) and summed in u64.
+//! Host side of `shaders/highlight.wgsl`, the GPU twin of [`crate::reference::highlight`] and
+//! [`crate::reference::hss`]: buffers from the compressed formats, one pipeline per
+//! configuration (its [`KernelShape`] and modes baked in as override constants), dispatches split
+//! to fit the device, and the per-workgroup counters checked ([`super::selfcheck`]) and summed in
+//! u64.
 
 use bytemuck::{Pod, Zeroable};
 
 use super::selfcheck::Expected;
 use super::{Gpu, GpuError, ROW_WORDS, pack_i8, pack_u32, sum_partials};
-use crate::counters::Counters;
+use crate::counters::{Counters, HssCounters, RankCounts};
 use crate::design::Dataflow;
-use crate::format::{BFormat, HierarchicalCp, coord_bits};
+use crate::format::{BFormat, HierarchicalCp, NRankCp, coord_bits};
+use crate::hss::HssDataflow;
 use crate::matrix::Matrix;
 
+pub mod shape;
 mod tiling;
+pub use shape::KernelShape;
+use shape::{KERNEL_RANKS, leaf_words_of_cp, leaf_words_of_nrank};
 use tiling::columns_of;
 
 const SHADER: &str = include_str!("../../shaders/highlight.wgsl");
@@ -22,7 +27,7 @@ const SHADER: &str = include_str!("../../shaders/highlight.wgsl");
 const TILE_N: usize = 128;
 const MAX_ROWS: usize = 16;
 const MAX_SLOTS: usize = 64;
-const MAX_WINDOW: usize = 128;
+const MAX_WINDOW: usize = 256;
 const MAX_COLUMNS: usize = 4;
 const MAX_ACC: usize = 64;
 /// MAC slots one dispatch emulates at most (7e10: under a tenth of a second at 1e12 slots per
@@ -52,24 +57,37 @@ struct Params {
     split_fibers: u32,
 }
 
+/// Per-rank counts a workgroup writes: selects, coordinate bits and gated MACs of ranks 0 to 3.
+const RANK_WORDS: usize = 3 * KERNEL_RANKS;
+
 /// The shader's override constants, in its order: the machine's configuration, then where the
 /// muxes gather from and how the work is tiled; one pipeline each.
-const OVERRIDES: [&str; 22] = [
-    "G1",
-    "H1",
-    "G0",
-    "H0",
-    "A_G1",
+const OVERRIDES: [&str; 32] = [
+    "LEAVES",
+    "STORED",
+    "SPAN",
+    "TOP_W",
+    "PER_CHILD",
+    "PES_PER_FIBER",
     "FIBERS_PER_STEP",
-    "RANK1_SAF",
-    "RANK0_SAF",
+    "MUX_0",
+    "MUX_1",
+    "MUX_2",
+    "MUX_3",
+    "META_0",
+    "META_1",
+    "META_2",
+    "META_3",
+    "A_COMPRESSED",
+    "IN_ORDER",
     "VFMU",
     "GATING",
     "B_DRIVES",
     "SKIP_SELECT",
     "B_MODE",
-    "H1_BITS",
-    "H0_BITS",
+    "CSR_BLOCK",
+    "B_LEAVES",
+    "B_META",
     "OFFSET_BITS",
     "ROWS_PER_ARRAY",
     "ARRAYS_PER_GROUP",
@@ -90,7 +108,7 @@ pub struct GpuRun {
 /// The tensor-core kernel (HighLight and TC): one pipeline per configuration, built on first use
 /// and kept for the device's life.
 pub struct HighlightKernel {
-    pipelines: std::sync::Mutex<std::collections::HashMap<[u32; 22], wgpu::ComputePipeline>>,
+    pipelines: std::sync::Mutex<std::collections::HashMap<[u32; 32], wgpu::ComputePipeline>>,
     /// MAC slots one dispatch emulates at most ([`MAX_SLOTS_PER_DISPATCH`]; less in tests).
     max_slots_per_dispatch: u64,
     /// Splits of K between workgroups, where forced; else enough for [`TARGET_WORKGROUPS`] on
@@ -197,26 +215,32 @@ impl HighlightKernel {
         self
     }
 
-    /// Checks that the kernel's fixed sizes hold this dataflow and shape.
-    fn check(&self, df: &Dataflow, k: usize) -> Result<(), GpuError> {
-        let s = df.shape;
-        let blocks = df.fibers_per_step * df.a_shape().g1 as usize;
+    /// Checks that the kernel's fixed sizes hold this machine and shape.
+    fn check(&self, shape: &KernelShape, k: usize) -> Result<(), GpuError> {
         let problems = [
             (
-                df.tile_n == 0 || !TILE_N.is_multiple_of(df.tile_n),
+                shape.tile_n == 0 || !TILE_N.is_multiple_of(shape.tile_n),
                 format!(
                     "column tiles that divide its {TILE_N}-column RF tile (the machine has {})",
-                    df.tile_n
+                    shape.tile_n
                 ),
             ),
             (
-                df.rows_per_array > MAX_ROWS,
-                format!("at most {MAX_ROWS} rows per array (got {})", df.rows_per_array),
+                shape.rows_per_array > MAX_ROWS,
+                format!("at most {MAX_ROWS} rows per array (got {})", shape.rows_per_array),
             ),
-            (blocks * s.g0 as usize > MAX_SLOTS, format!("at most {MAX_SLOTS} A values per row and k-step")),
             (
-                df.fibers_per_step * s.fiber_span() > MAX_WINDOW,
+                shape.fibers_per_step * shape.stored > MAX_SLOTS,
+                format!("at most {MAX_SLOTS} A values per row and k-step"),
+            ),
+            (
+                shape.fibers_per_step * shape.span > MAX_WINDOW,
                 format!("B windows of at most {MAX_WINDOW} values"),
+            ),
+            (
+                shape.gate_ranks && !shape.gating,
+                "a rank's gating only where the MACs gate zero operands too ([b] gate_zeros = true)"
+                    .to_string(),
             ),
             (k > MAX_K, format!("K up to {MAX_K}, so that per-workgroup counts cannot wrap (got K = {k})")),
         ];
@@ -226,16 +250,77 @@ impl HighlightKernel {
         }
     }
 
-    /// Emulates `Z = A x B` on the device. Rows of A are split into dispatches of whole row
-    /// groups where the device's binding size or workgroup count limits require it.
+    /// Emulates HighLight's two-rank loop nest (TC, STC, HighLight, HighLight-DSSO) on the device.
     pub fn run(&self, gpu: &Gpu, df: &Dataflow, a: &HierarchicalCp, b: &BFormat) -> Result<GpuRun, GpuError> {
+        let shape = KernelShape::of_dataflow(df);
+        let b_columns = match b {
+            BFormat::Columns(cp) => {
+                let h0 = cp.shape.h0;
+                let g0 = cp.shape.g0 as usize;
+                let values = cp.value.iter().zip(&cp.k0_coord).enumerate().map(|(v, (&value, &k0))| {
+                    let k1 = u32::from(cp.k1_coord[v / g0]);
+                    u32::from(value as u8) | (k1 * h0 + u32::from(k0)) << 8
+                });
+                Some((pack_u32(cp.k1_coord.iter().map(|&c| u32::from(c))), pack_u32(values)))
+            }
+            _ => None,
+        };
+        let a = KernelA { rows: a.rows, k: a.k, fibers: a.fibers, leaves: leaf_words_of_cp(a) };
+        let (mut run, ranks) = self.run_shape(gpu, &shape, &a, b, b_columns)?;
+        run.counters.rank1_mux = ranks[1].mux;
+        run.counters.rank0_mux = ranks[0].mux;
+        Ok(run)
+    }
+
+    /// Emulates an HSS design (docs/DESIGN.md 12) on the device: `b_format` as the GLB stores B
+    /// (dense or blocked CSR), or `b_columns` where B drives the top rank. Counts per rank come
+    /// outermost first, as the CPU reference's.
+    pub fn run_hss(
+        &self,
+        gpu: &Gpu,
+        df: &HssDataflow,
+        a: &NRankCp,
+        b_format: &BFormat,
+        b_columns: Option<&NRankCp>,
+    ) -> Result<(Matrix<i32>, HssCounters, Option<f64>), GpuError> {
+        let shape = KernelShape::of_hss(df).ok_or_else(|| {
+            GpuError::Unsupported(format!("the GPU kernel emulates at most {KERNEL_RANKS} ranks"))
+        })?;
+        let b_columns = b_columns.map(|bc| {
+            let span = df.span() as u32;
+            let values =
+                bc.value.iter().zip(&bc.position).map(|(&v, &k)| u32::from(v as u8) | (k % span) << 8);
+            (pack_u32(bc.coords[0].iter().map(|&c| u32::from(c))), pack_u32(values))
+        });
+        let kernel_a = KernelA { rows: a.rows, k: a.k, fibers: a.fibers, leaves: leaf_words_of_nrank(a) };
+        let (run, ranks) = self.run_shape(gpu, &shape, &kernel_a, b_format, b_columns)?;
+        let n = df.ranks.len();
+        let mut counters =
+            HssCounters { counters: run.counters, ranks: ranks[..n].iter().rev().cloned().collect() };
+        counters.share_rank_muxes();
+        Ok((run.z, counters, run.gpu_time_ms))
+    }
+
+    /// Emulates `Z = A x B` on the device for a machine of shape `shape`; B is `b` (its dense
+    /// view or blocked CSR), or in dual-side mode `b_columns` (top-rank coordinates and leaf
+    /// words). Rows of A are split into dispatches of whole row groups where the device's binding
+    /// size or workgroup count limits require it. Returns the run and the per-rank counts by rank
+    /// number.
+    fn run_shape(
+        &self,
+        gpu: &Gpu,
+        shape: &KernelShape,
+        a: &KernelA,
+        b: &BFormat,
+        b_columns: Option<(Vec<u8>, Vec<u8>)>,
+    ) -> Result<(GpuRun, [RankCounts; KERNEL_RANKS]), GpuError> {
         let (m, k) = (a.rows, a.k);
-        self.check(df, k)?;
-        let tiling = self.tiling(gpu, df, (m, k, a.shape.g1 as usize), b);
-        gpu.check_loop_trips("highlight", self.loop_trips(df, &tiling, m, k, b))?;
-        let wg_rows = tiling.arrays * df.rows_per_array;
+        self.check(shape, k)?;
+        let tiling = self.tiling(gpu, shape, (m, k), b);
+        gpu.check_loop_trips("highlight", self.loop_trips(shape, &tiling, m, k, b))?;
+        let wg_rows = tiling.arrays * shape.rows_per_array;
         let limits = gpu.device.limits();
-        let workgroup_bytes = self.workgroup_bytes(df, a.shape.g1 as usize, wg_rows);
+        let workgroup_bytes = self.workgroup_bytes(shape, wg_rows);
         if u64::from(limits.max_compute_workgroup_storage_size) < workgroup_bytes {
             return Err(GpuError::Unsupported(format!(
                 "the tensor-core kernel needs {workgroup_bytes} bytes of workgroup memory; the device has {}",
@@ -247,10 +332,8 @@ impl HighlightKernel {
             .min(limits.max_buffer_size)
             .min(self.binding_limit.unwrap_or(u64::MAX));
         let max_groups = limits.max_compute_workgroups_per_dimension as usize;
-        // Block slots per fiber as A stores them.
-        let (g1, g0) = (a.shape.g1 as usize, df.shape.g0 as usize);
         let n = b.n();
-        let expected = Expected::tensor_core(df, m, k, n);
+        let expected = Expected::tensor_core(shape, m, k, n);
         let tiles = n.div_ceil(TILE_N);
         if tiles > max_groups {
             return Err(GpuError::TooLarge(format!(
@@ -264,13 +347,14 @@ impl HighlightKernel {
             BFormat::BlockedCsr(csr) => csr.addresses.per_block_and_first(),
             _ => (0, 0),
         };
-        let (b_mode, b_blocks, offset_bits, b_buffers) = match b {
-            BFormat::Dense(b) => {
+        let (b_mode, b_blocks, offset_bits, b_buffers) = match (b, b_columns) {
+            (_, Some((index, values))) => (2, 0, 0, [empty.to_vec(), index, empty.to_vec(), values]),
+            (BFormat::Dense(b), None) => {
                 // Column by column, four k to a word, so a k-step's window is a run of words;
                 // zero-padded past the last k-step's window and one word more for the shifted
                 // reads of an unaligned window.
-                let window = df.fibers_per_step * df.shape.fiber_span();
-                let words = (df.k_steps(k) * window).div_ceil(4) + 1;
+                let window = shape.fibers_per_step * shape.span;
+                let words = (shape.k_steps(k) * window).div_ceil(4) + 1;
                 let mut columns = vec![0i8; n * words * 4];
                 for (kk, row) in b.data.chunks_exact(n).enumerate() {
                     for (j, &v) in row.iter().enumerate() {
@@ -279,13 +363,7 @@ impl HighlightKernel {
                 }
                 (0, words as u32, 0, [pack_i8(&columns), empty.to_vec(), empty.to_vec(), empty.to_vec()])
             }
-            BFormat::Columns(cp) => {
-                let values =
-                    cp.value.iter().zip(&cp.k0_coord).map(|(&v, &c)| u32::from(v as u8) | u32::from(c) << 8);
-                let k1 = pack_u32(cp.k1_coord.iter().map(|&c| u32::from(c)));
-                (2, 0, 0, [empty.to_vec(), k1, empty.to_vec(), pack_u32(values)])
-            }
-            BFormat::BlockedCsr(csr) => {
+            (BFormat::BlockedCsr(csr), None) => {
                 let nonzeros =
                     csr.value.iter().zip(&csr.offset).map(|(&v, &o)| u32::from(v as u8) | u32::from(o) << 8);
                 let buffers = [
@@ -296,6 +374,7 @@ impl HighlightKernel {
                 ];
                 (1, csr.blocks as u32, coord_bits(csr.block) as u32, buffers)
             }
+            (BFormat::Columns(_), None) => unreachable!("B's columns come with their leaf words"),
         };
         if let Some(big) = b_buffers.iter().find(|buf| buf.len() as u64 > max_binding) {
             return Err(GpuError::TooLarge(format!(
@@ -307,7 +386,7 @@ impl HighlightKernel {
             b_buffers.iter().map(|bytes| gpu.storage_buffer("b", bytes)).collect();
 
         // Splits of K: each takes steps_per_split k-steps and adds its partial sums into Z.
-        let k_steps = df.k_steps(k).max(1);
+        let k_steps = shape.k_steps(k).max(1);
         let software = gpu.info.device_type == wgpu::DeviceType::Cpu;
         let wanted = self.k_splits.unwrap_or_else(|| {
             if software { 1 } else { TARGET_WORKGROUPS.div_ceil(m.div_ceil(wg_rows) * tiles) }
@@ -316,16 +395,16 @@ impl HighlightKernel {
         let splits = k_steps.div_ceil(steps_per_split);
 
         // Rows per dispatch: whole row groups whose A, Z and counter buffers fit the limits.
-        let group = df.rows_per_group();
-        let row_bytes = (a.fibers * g1 * g0 * 4).max(n * 4) as u64;
-        let workgroups_per_group = df.arrays / tiling.arrays;
+        let group = shape.rows_per_group();
+        let row_bytes = (a.fibers * shape.stored * 4).max(n * 4) as u64;
+        let workgroups_per_group = shape.arrays / tiling.arrays;
         let counter_bytes_per_group = (workgroups_per_group * tiles * splits * ROW_WORDS * 4) as u64;
         let groups_by_binding = max_binding / row_bytes.max(1) / group as u64;
         let groups_by_counters = max_binding / counter_bytes_per_group;
         let groups_by_dispatch = (max_groups / workgroups_per_group) as u64;
         // A dispatch holds at most MAX_SLOTS_PER_DISPATCH MAC slots (at least one row group), so
         // that no single dispatch runs long enough for a display watchdog to reset the device.
-        let slots_per_group = (group * n * df.fibers(k)) as u64 * u64::from(df.shape.g1 * df.shape.g0);
+        let slots_per_group = (group * n * shape.fibers(k) * shape.leaves) as u64;
         let groups_by_work = (self.max_slots_per_dispatch / slots_per_group.max(1)).max(1);
         let groups_per_dispatch =
             groups_by_binding.min(groups_by_counters).min(groups_by_dispatch).min(groups_by_work) as usize;
@@ -336,25 +415,37 @@ impl HighlightKernel {
             )));
         }
         let rows_per_dispatch = groups_per_dispatch * group;
-        let config: [u32; 22] = [
-            df.shape.g1,
-            df.shape.h1,
-            df.shape.g0,
-            df.shape.h0,
-            a.shape.g1,
-            df.fibers_per_step as u32,
-            u32::from(df.rank1_saf),
-            u32::from(df.rank0_saf),
-            u32::from(df.vfmu),
-            u32::from(df.gating),
-            u32::from(df.b_drives_rank1),
-            u32::from(df.skip_select),
+        let [m0, m1, m2, m3] = shape.mux.map(|v| v as u32);
+        let [e0, e1, e2, e3] = shape.meta.map(|v| v as u32);
+        let config: [u32; 32] = [
+            shape.leaves as u32,
+            shape.stored as u32,
+            shape.span as u32,
+            shape.top_w as u32,
+            shape.per_child as u32,
+            shape.pes_per_fiber as u32,
+            shape.fibers_per_step as u32,
+            m0,
+            m1,
+            m2,
+            m3,
+            e0,
+            e1,
+            e2,
+            e3,
+            u32::from(shape.a_compressed),
+            u32::from(shape.in_order),
+            u32::from(shape.vfmu),
+            u32::from(shape.gating),
+            u32::from(shape.b_drives),
+            u32::from(shape.skip_select),
             b_mode,
-            coord_bits(df.shape.h1 as usize) as u32,
-            coord_bits(df.shape.h0 as usize) as u32,
+            shape.csr_block as u32,
+            shape.b_leaves as u32,
+            shape.b_meta as u32,
             offset_bits,
-            df.rows_per_array as u32,
-            df.arrays as u32,
+            shape.rows_per_array as u32,
+            shape.arrays as u32,
             u32::from(self.window_shared),
             tiling.arrays as u32,
             tiling.columns as u32,
@@ -374,18 +465,13 @@ impl HighlightKernel {
 
         let mut z = Matrix::zeros(m, n);
         let mut counters = Counters::default();
+        let mut ranks: [RankCounts; KERNEL_RANKS] = Default::default();
         let mut gpu_ns: Option<f64> = None;
         for first_row in (0..m).step_by(rows_per_dispatch) {
             let rows = rows_per_dispatch.min(m - first_row);
-            let block_slots = (first_row * a.fibers * g1)..((first_row + rows) * a.fibers * g1);
-            let value_slots = (block_slots.start * g0)..(block_slots.end * g0);
-            let a_k1 = pack_u32(a.k1_coord[block_slots].iter().map(|&c| u32::from(c)));
-            let a_slot = pack_u32(
-                a.value[value_slots.clone()]
-                    .iter()
-                    .zip(&a.k0_coord[value_slots])
-                    .map(|(&v, &c)| u32::from(v as u8) | u32::from(c) << 8),
-            );
+            let leaves =
+                (first_row * a.fibers * shape.stored)..((first_row + rows) * a.fibers * shape.stored);
+            let a_slot = pack_u32(a.leaves[leaves].iter().copied());
             let params = Params {
                 rows: rows as u32,
                 k: k as u32,
@@ -395,19 +481,19 @@ impl HighlightKernel {
                 addr_bits: coord_bits(k + 1) as u32,
                 addr_per_block: addr_per_block as u32,
                 addr_first: addr_first as u32,
-                a_tile: df.tile_n as u32,
-                split_fibers: (steps_per_split * df.fibers_per_step) as u32,
+                a_tile: shape.tile_n as u32,
+                split_fibers: (steps_per_split * shape.fibers_per_step) as u32,
             };
             let array_blocks = rows.div_ceil(wg_rows);
             let workgroups = array_blocks * tiles;
             let params_buf = gpu.uniform_buffer("params", bytemuck::bytes_of(&params));
-            let a_k1_buf = gpu.storage_buffer("a_k1", &a_k1);
             let a_slot_buf = gpu.storage_buffer("a_slot", &a_slot);
             let z_buf = gpu.output_buffer("z", (rows * n * 4) as u64);
             let counter_buf = gpu.output_buffer("counters", (workgroups * splits * ROW_WORDS * 4) as u64);
+            let rank_buf = gpu.output_buffer("rank_counters", (workgroups * splits * RANK_WORDS * 4) as u64);
             let buffers = [
                 &params_buf,
-                &a_k1_buf,
+                &rank_buf,
                 &a_slot_buf,
                 &b_bufs[0],
                 &b_bufs[1],
@@ -420,7 +506,7 @@ impl HighlightKernel {
                 &pipeline,
                 &buffers,
                 (tiles as u32, array_blocks as u32, splits as u32),
-                &[&z_buf, &counter_buf],
+                &[&z_buf, &counter_buf, &rank_buf],
             )?;
             let z_words: Vec<i32> = bytemuck::pod_collect_to_vec(&outputs[0]);
             z.data[first_row * n..(first_row + rows) * n].copy_from_slice(&z_words);
@@ -428,9 +514,25 @@ impl HighlightKernel {
             Expected { split: Some((workgroups, steps_per_split as u32)), ..expected }
                 .check_rows(&rows_words)?;
             counters += sum_partials(&rows_words);
+            let rank_words: Vec<u32> = bytemuck::pod_collect_to_vec(&outputs[2]);
+            for row in rank_words.chunks_exact(RANK_WORDS) {
+                for (r, counts) in ranks.iter_mut().enumerate() {
+                    counts.mux += u64::from(row[r]);
+                    counts.meta_bits += u64::from(row[KERNEL_RANKS + r]);
+                    counts.gated += u64::from(row[2 * KERNEL_RANKS + r]);
+                }
+            }
             gpu_ns = ns.map(|t| gpu_ns.unwrap_or(0.0) + t);
         }
         expected.check_counters(&counters)?;
-        Ok(GpuRun { z, counters, gpu_time_ms: gpu_ns.map(|t| t * 1e-6) })
+        Ok((GpuRun { z, counters, gpu_time_ms: gpu_ns.map(|t| t * 1e-6) }, ranks))
     }
+}
+
+/// A as the kernel reads it: each stored leaf's word, `fibers` fibers of leaves per row.
+struct KernelA {
+    rows: usize,
+    k: usize,
+    fibers: usize,
+    leaves: Vec<u32>,
 }

@@ -4,9 +4,9 @@
 //! loses work returns plausible numbers, such as cycles 0 beside a correct Z; these checks catch
 //! that. Z against the dense product is checked by the caller ([`crate::run::run`]).
 
+use super::highlight::KernelShape;
 use super::{GpuError, ROW_WORDS};
 use crate::counters::Counters;
-use crate::design::Dataflow;
 use crate::design::s2ta::S2ta;
 use crate::format::Bitmask;
 
@@ -27,17 +27,17 @@ pub struct Expected {
 }
 
 impl Expected {
-    /// The tensor-core loop nest (TC, STC, HighLight, HighLight-DSSO): every workgroup does every
-    /// k-step; cycles are [`Dataflow::cycles`]; each of the M x N outputs takes G1 x G0 MAC slots
-    /// per K1 fiber, K padding included, as the CPU reference counts them.
-    pub fn tensor_core(df: &Dataflow, m: usize, k: usize, n: usize) -> Expected {
-        let s = df.shape;
+    /// The tensor-core loop nest (TC, STC, HighLight, HighLight-DSSO, any HSS design): every
+    /// workgroup does every k-step; cycles are [`KernelShape::cycles`]; each of the M x N outputs
+    /// takes the processed leaves of every fiber, K padding included, as the CPU references count
+    /// them.
+    pub fn tensor_core(shape: &KernelShape, m: usize, k: usize, n: usize) -> Expected {
         Expected {
-            steps: df.k_steps(k) as u32,
+            steps: shape.k_steps(k) as u32,
             split: None,
             step: "k-steps",
-            cycles: Some(df.cycles(m, k, n)),
-            mac_slots: (m * n * df.fibers(k)) as u64 * u64::from(s.g1 * s.g0),
+            cycles: Some(shape.cycles(m, k, n)),
+            mac_slots: (m * n * shape.fibers(k) * shape.leaves) as u64,
         }
     }
 

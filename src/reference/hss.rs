@@ -22,45 +22,10 @@
 use rayon::prelude::*;
 
 use super::highlight::{mac_slot, window_reads};
-use crate::counters::Counters;
+use crate::counters::{Counters, HssCounters};
 use crate::format::{BFormat, NRankCp, coord_bits, nrank_cp::NOT_GATED};
 use crate::hss::HssDataflow;
 use crate::matrix::Matrix;
-
-/// Per-rank activity of a run, outermost rank first.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct RankCounts {
-    /// Selects of the rank's muxes.
-    pub mux: u64,
-    /// Coordinate bits of the rank read from the GLB.
-    pub meta_bits: u64,
-    /// MAC slots gated because their child at this rank is empty.
-    pub gated: u64,
-}
-
-/// Counters of an HSS run: the shared ones (with `rank1_mux` and `rank0_mux` from ranks 1 and 0)
-/// and each rank's.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct HssCounters {
-    pub counters: Counters,
-    pub ranks: Vec<RankCounts>,
-}
-
-impl HssCounters {
-    fn new(ranks: usize) -> HssCounters {
-        HssCounters { counters: Counters::default(), ranks: vec![RankCounts::default(); ranks] }
-    }
-
-    fn add(mut self, other: HssCounters) -> HssCounters {
-        self.counters += other.counters;
-        for (r, o) in self.ranks.iter_mut().zip(other.ranks) {
-            r.mux += o.mux;
-            r.meta_bits += o.meta_bits;
-            r.gated += o.gated;
-        }
-        self
-    }
-}
 
 /// Runs `Z = A x B`. `b` is B's dense view, `b_format` what the GLB stores (dense or blocked
 /// CSR); `b_columns` is B^T in CP where B drives the outermost rank.
@@ -83,7 +48,7 @@ pub fn run(
         .par_chunks_mut(n)
         .enumerate()
         .map(|(row, z_row)| pe_row(df, a, b, b_columns, row, z_row))
-        .reduce(|| HssCounters::new(df.ranks.len()), HssCounters::add);
+        .reduce(|| HssCounters::new(df.ranks.len()), HssCounters::plus);
     let groups = a.rows.div_ceil(df.rows_per_group()) as u64;
     let mut fetch = b_fetch(df, a, b_format, b_columns);
     for v in
@@ -93,8 +58,7 @@ pub fn run(
     }
     fetch.cycles *= groups;
     total.counters += fetch;
-    total.counters.rank1_mux = total.ranks.iter().rev().nth(1).map_or(0, |r| r.mux);
-    total.counters.rank0_mux = total.ranks.last().map_or(0, |r| r.mux);
+    total.share_rank_muxes();
     (z, total)
 }
 

@@ -19,6 +19,7 @@ use crate::matrix::{Matrix, dense_product};
 use crate::operand::{OperandError, OperandRole, generate};
 use crate::pattern::Pattern;
 use crate::search::{Search, SearchError};
+pub mod hss;
 mod prepared;
 mod result;
 

@@ -3,9 +3,10 @@
 //! workgroup memory, the u32 counts and a software adapter's loop limit; and the loop trips and
 //! workgroup memory of a tiling.
 
-use super::{HighlightKernel, MAX_ACC, MAX_COLUMNS, MAX_SLOTS, MAX_WORKGROUP_SLOTS, TILE_N};
+use super::{
+    HighlightKernel, KernelShape, MAX_ACC, MAX_COLUMNS, MAX_SLOTS, MAX_WORKGROUP_SLOTS, RANK_WORDS, TILE_N,
+};
 use crate::counters::Counters;
-use crate::design::Dataflow;
 use crate::format::BFormat;
 use crate::gpu::{Gpu, ROW_WORDS};
 
@@ -28,15 +29,8 @@ impl HighlightKernel {
     /// the row group, whose partial sums fit an invocation's, whose registers fit the device's
     /// workgroup memory and whose counts cannot wrap, such that the adapter runs every loop to
     /// its end (else one column and array, refused by the checks if that does not fit either).
-    /// A stores `a_g1` block slots per fiber.
-    pub(super) fn tiling(
-        &self,
-        gpu: &Gpu,
-        df: &Dataflow,
-        (m, k, a_g1): (usize, usize, usize),
-        b: &BFormat,
-    ) -> Tiling {
-        let kpad = df.k_steps(k).max(1) * df.fibers_per_step * df.shape.fiber_span();
+    pub(super) fn tiling(&self, gpu: &Gpu, df: &KernelShape, (m, k): (usize, usize), b: &BFormat) -> Tiling {
+        let kpad = df.k_steps(k).max(1) * df.fibers_per_step * df.span;
         let memory = u64::from(gpu.device.limits().max_compute_workgroup_storage_size);
         let arrays_for = |columns: usize| {
             (1..=self.arrays_per_workgroup.min(df.arrays))
@@ -45,7 +39,7 @@ impl HighlightKernel {
                     let rows = d * df.rows_per_array;
                     df.arrays.is_multiple_of(d)
                         && rows * columns <= MAX_ACC
-                        && self.workgroup_bytes(df, a_g1, rows) <= memory
+                        && self.workgroup_bytes(df, rows) <= memory
                         && rows.saturating_mul(TILE_N).saturating_mul(kpad) <= MAX_WORKGROUP_SLOTS
                 })
                 .unwrap_or(1)
@@ -60,45 +54,46 @@ impl HighlightKernel {
     /// An upper bound on the loop iterations one invocation runs, tiled as `t`, with `m` rows of
     /// A and B stored as `b`: every loop of the shader, nested ones multiplied, except loops of
     /// one iteration (a single column, say), which the compiler removes.
-    pub(super) fn loop_trips(&self, df: &Dataflow, t: &Tiling, m: usize, k: usize, b: &BFormat) -> u64 {
+    pub(super) fn loop_trips(&self, df: &KernelShape, t: &Tiling, m: usize, k: usize, b: &BFormat) -> u64 {
         // A loop of `n` iterations around `body` iterations.
         let nest = |n: u64, body: u64| if n == 1 { body } else { n * (1 + body) };
-        let s = df.shape;
         let wg_rows = (t.arrays * df.rows_per_array) as u64;
         let (fibers, rows, columns) = (df.fibers_per_step as u64, wg_rows.min(m as u64), t.columns as u64);
-        let (g1, h1, g0, h0) = (u64::from(s.g1), u64::from(s.h1), u64::from(s.g0), u64::from(s.h0));
-        let words_per_row = (fibers * u64::from(df.a_shape().g1) * g0).div_ceil(4);
-        let window_words = (fibers * h1 * h0).div_ceil(4);
+        let words_per_row = (fibers * df.stored as u64).div_ceil(4);
+        let window_words = (fibers * df.span as u64).div_ceil(4);
+        let csr_blocks = (df.span as u64).div_ceil(df.csr_block as u64);
         // Words of A, each of four slots.
         let load = nest((rows * words_per_row).div_ceil(TILE_N as u64 / columns), 4);
         let fetch = match b {
             BFormat::Dense(_) => window_words,
-            // The window cleared, then up to H1 blocks per fiber, each of up to H0 nonzeros.
-            BFormat::BlockedCsr(_) => window_words + fibers * h1 * (1 + h0),
-            BFormat::Columns(_) => window_words + fibers * (1 + g1 * (1 + h0)),
+            // The window cleared, then the fibers' blocks, each of up to a block of nonzeros.
+            BFormat::BlockedCsr(_) => window_words + fibers * csr_blocks * (1 + df.csr_block as u64),
+            BFormat::Columns(_) => window_words + fibers * (1 + df.b_leaves as u64),
         };
         let copy = if self.window_shared { window_words } else { 0 };
         // Every row of the arrays in words of four slots, each for every column; in dual-side
         // mode, column by column and slot by slot.
-        let macs = if df.b_drives_rank1 {
-            nest(columns, rows * (1 + fibers * g1 * (1 + g0)))
+        let macs = if df.b_drives {
+            nest(columns, rows * (1 + fibers * df.top_w as u64 * (1 + df.per_child as u64)))
         } else {
             nest(wg_rows, nest(words_per_row, nest(columns, 0)))
         };
         let per_step = load + nest(columns, fetch + copy) + macs;
-        (df.k_steps(k) as u64 + 1) * per_step + nest(columns, rows) + Counters::NAMES.len() as u64
+        (df.k_steps(k) as u64 + 1) * per_step
+            + nest(columns, rows)
+            + (Counters::NAMES.len() + RANK_WORDS) as u64
     }
 
     /// Workgroup memory the shader declares for a configuration with `wg_rows` rows per
     /// workgroup: A's words and offsets and the dual-side slots (one word unless dual-side), two
     /// buffers of each, the windows in workgroup memory (one word unless gathered from there),
-    /// and the counter row.
-    pub(super) fn workgroup_bytes(&self, df: &Dataflow, a_g1: usize, wg_rows: usize) -> u64 {
-        let window_words = (df.fibers_per_step * df.shape.fiber_span()).div_ceil(4);
-        let words_per_row = (df.fibers_per_step * a_g1 * df.shape.g0 as usize).div_ceil(4);
+    /// and the counter rows.
+    pub(super) fn workgroup_bytes(&self, df: &KernelShape, wg_rows: usize) -> u64 {
+        let window_words = (df.fibers_per_step * df.span).div_ceil(4);
+        let words_per_row = (df.fibers_per_step * df.stored).div_ceil(4);
         let buffers = 1 + usize::from(self.double_buffer);
-        let slots = if df.b_drives_rank1 { buffers * wg_rows * MAX_SLOTS } else { 0 } + 1;
+        let slots = if df.b_drives { buffers * wg_rows * MAX_SLOTS } else { 0 } + 1;
         let windows = if self.window_shared { window_words * TILE_N } else { 0 } + 1;
-        4 * (2 * buffers * wg_rows * words_per_row + slots + windows + ROW_WORDS) as u64
+        4 * (2 * buffers * wg_rows * words_per_row + slots + windows + ROW_WORDS + RANK_WORDS) as u64
     }
 }
