@@ -194,8 +194,9 @@ impl Scatter {
     }
 }
 
-/// Lines of `(x, y, marked)` points per series, a marker on each marked point (figure 6(a):
-/// normalised latency against sparsity degree, markers at the degrees a design supports).
+/// Per series, a line through its marked `(x, y, marked)` points, filled markers on them and
+/// hollow ones on the rest (figure 6(a): normalised latency against sparsity degree, the line
+/// through the degrees a design supports).
 pub struct LinePlot {
     pub title: String,
     pub caption: String,
@@ -235,7 +236,7 @@ impl LinePlot {
             .map_err(err)?;
         for (s, (name, pts)) in self.series.iter().enumerate() {
             let color = COLORS[(s + 1) % COLORS.len()];
-            let mut line: Vec<(f64, f64)> = pts.iter().map(|p| (p.0, p.1)).collect();
+            let mut line: Vec<(f64, f64)> = pts.iter().filter(|p| p.2).map(|p| (p.0, p.1)).collect();
             line.sort_by(|a, b| a.0.total_cmp(&b.0));
             chart
                 .draw_series(LineSeries::new(line, color.stroke_width(2)))
@@ -243,9 +244,9 @@ impl LinePlot {
                 .label(name.as_str())
                 .legend(move |(x, y)| Circle::new((x + 6, y), 5, color.filled()));
             chart
-                .draw_series(
-                    pts.iter().filter(|p| p.2).map(|&(x, y, _)| Circle::new((x, y), 5, color.filled())),
-                )
+                .draw_series(pts.iter().map(|&(x, y, marked)| {
+                    Circle::new((x, y), 5, if marked { color.filled() } else { color.stroke_width(2) })
+                }))
                 .map_err(err)?;
         }
         legend(&mut chart)?;

@@ -255,3 +255,50 @@ fn gpu_equals_cpu_for_every_shipped_design() {
     }
     assert!(runs > 60, "{runs}");
 }
+
+/// `hss figure6` end to end on a small product: the paper's claims hold, every supported point's
+/// latency is the closed form over its own dense cycles, and the files are written.
+#[test]
+fn figure6_measures_the_papers_claims() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("fig6");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_highlight-emu"))
+        .args(["hss", "figure6", "--m", "64", "--k", "1024", "--n", "8", "--backend", "cpu", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(
+        summary
+            .contains("| S and SS both support 15 sparsity degrees from 0 % to 87.5 % | yes | S 15, SS 15 |"),
+        "{summary}"
+    );
+    assert!(summary.contains("| SS has more than 2x less muxing overhead than S | yes | S 15360 two-input mux cells, SS 6656: 2.31x |"), "{summary}");
+    for f in ["figure6a.png", "figure6b.png", "figure6.json"] {
+        assert!(out.join(f).metadata().unwrap().len() > 1000, "{f}");
+    }
+    let csv = std::fs::read_to_string(out.join("figure6.csv")).unwrap();
+    let mut supported = 0;
+    for line in csv.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let (design, ran, cycles, latency) =
+            (f[0], f[4], f[6].parse::<u64>().unwrap(), f[7].parse::<f64>().unwrap());
+        // Closed form: one row group, 8 columns, k-steps of (PE slots / G per fiber) fibers of
+        // the pattern's span; dense: 1024 / 16 = 64 k-steps.
+        let p = Pattern::parse(ran).unwrap();
+        let hs: Vec<u32> = p.ruled_ranks().iter().map(|r| r.h).collect();
+        let (fibers_per_step, span) = match (design, hs.as_slice()) {
+            (_, []) => (8, 2),
+            ("S", [h]) => (8, *h as usize),
+            ("SS", [h0]) => (4, 2 * *h0 as usize),
+            ("SS", [h1, h0]) => (4, (*h1 * *h0) as usize),
+            other => panic!("{other:?}"),
+        };
+        let steps = 1024usize.div_ceil(span).div_ceil(fibers_per_step);
+        assert_eq!(cycles, 8 * steps as u64, "{line}");
+        assert!((latency - steps as f64 / 64.0).abs() < 1e-12, "{line}");
+        supported += usize::from(f[3] == "true");
+    }
+    assert_eq!(supported, 30, "every degree of S and SS is run as supported");
+}

@@ -213,7 +213,7 @@ fn write_figure6(fig: &Figure6, dir: &Path) -> Result<()> {
     std::fs::write(dir.join("figure6.json"), serde_json::to_string_pretty(fig)?).context("figure6.json")?;
     std::fs::write(dir.join("summary.md"), summary(fig)).context("summary.md")?;
     let caption = format!(
-        "{} x {} x {}, B = {}, {} backend; latency over each design's own with dense A\nmarkers: degrees the design supports; lines join every target degree",
+        "{} x {} x {}, B = {}, {} backend; latency over each design's own with dense A\nfilled, joined: degrees the design supports; hollow: other targets, run as the sparsest supported pattern A satisfies",
         fig.m, fig.k, fig.n, fig.b, fig.backend
     );
     let series = fig

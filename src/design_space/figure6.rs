@@ -18,7 +18,8 @@ pub const FLEXIBILITY_MAX: f64 = 0.875;
 pub struct Point {
     pub design: String,
     pub target_sparsity: f64,
-    /// The pattern A was made with.
+    /// The pattern A was made with: the design's own at a degree it supports, else the target
+    /// list's.
     pub target_pattern: String,
     /// The design exploits the whole target degree (a marker in figure 6(a)).
     pub supported: bool,
@@ -135,7 +136,9 @@ pub fn figure6(
             Ok((sparsity, ran, result.cycles))
         };
         let dense = run_one(&Pattern::Dense)?;
-        for (target, pattern) in &list {
+        for (target, listed) in &list {
+            // At a degree it supports, A is made with the design's own pattern for it.
+            let pattern = own.iter().find(|(s, _)| (s - target).abs() < 1e-9).map_or(listed, |(_, p)| p);
             let (sparsity, ran, cycles) =
                 if *pattern == Pattern::Dense { dense.clone() } else { run_one(pattern)? };
             points.push(Point {
