@@ -302,3 +302,117 @@ fn figure6_measures_the_papers_claims() {
     }
     assert_eq!(supported, 30, "every degree of S and SS is run as supported");
 }
+
+/// `hss explore` on a two-layer network: the designs that qualify are the ones whose degree table
+/// has every required degree, the cheapest `--budget` are ranked by EDP, the Pareto flags are
+/// right, and the best design's whole-network EDP equals what `hss run best.toml` gives layer by
+/// layer.
+#[test]
+fn explore_ranks_designs_by_whole_network_edp() {
+    let dir = tempfile::tempdir().unwrap();
+    let workload = dir.path().join("net.toml");
+    std::fs::write(
+        &workload,
+        "name = \"net\"\nseed = 3\nweight_sparsity = [0.5, 0.875]\n\n[[layers]]\nname = \"a\"\nm = 70\nk = 96\nn = 40\nb_density = 0.5\n\n[[layers]]\nname = \"b\"\nm = 32\nk = 200\nn = 20\ncount = 3\nb_density = 1.0\n",
+    )
+    .unwrap();
+    let out = dir.path().join("ex");
+    let bin = env!("CARGO_BIN_EXE_highlight-emu");
+    let run = std::process::Command::new(bin)
+        .args(["hss", "explore"])
+        .arg(&workload)
+        .args([
+            "--weight-sparsity",
+            "0.5,0.8",
+            "--require",
+            "0.5,0.75",
+            "--max-ranks",
+            "2",
+            "--max-h",
+            "8",
+            "--budget",
+            "6",
+            "--backend",
+            "cpu",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let found: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("explore.json")).unwrap()).unwrap();
+    // Independently: every design of 1 or 2 G = 2 skip ranks with H_max <= 8 whose degrees
+    // include 50 % and 75 %.
+    let base = shipped("ss");
+    let all = highlight_emu::design_space::explore::enumerate(&base, 2, 8);
+    assert_eq!(all.len(), 7 + 49);
+    let has =
+        |s: &highlight_emu::hss::Support, d: f64| s.a_degrees.iter().any(|x| (x.sparsity - d).abs() < 1e-9);
+    let mut qualifying: Vec<u64> =
+        all.iter().map(support).filter(|s| has(s, 0.5) && has(s, 0.75)).map(|s| s.cells()).collect();
+    assert_eq!(found["enumerated"], 56);
+    assert_eq!(found["covering"], qualifying.len());
+    qualifying.sort();
+    let scores = found["scores"].as_array().unwrap();
+    assert_eq!(scores.len(), 6);
+    let mut cells: Vec<u64> = scores.iter().map(|s| s["mux_cells"].as_u64().unwrap()).collect();
+    cells.sort();
+    assert_eq!(cells, qualifying[..6], "the cheapest six are evaluated");
+    let edp: Vec<f64> = scores.iter().map(|s| s["edp_geomean"].as_f64().unwrap()).collect();
+    assert!(edp.windows(2).all(|w| w[0] <= w[1]), "{edp:?}");
+    for s in scores {
+        let dominated = scores.iter().any(|o| {
+            o["mux_cells"].as_u64() <= s["mux_cells"].as_u64()
+                && o["edp_geomean"].as_f64() <= s["edp_geomean"].as_f64()
+                && (o["mux_cells"] != s["mux_cells"] || o["edp_geomean"] != s["edp_geomean"])
+        });
+        assert_eq!(s["pareto"].as_bool().unwrap(), !dominated, "{s}");
+    }
+    // The best design through `hss run`, layer by layer, at 80 % (which it runs at its sparsest
+    // degree at or below 80 %).
+    let at = &scores[0]["at"][1];
+    let ran = at["ran_sparsity"].as_f64().unwrap();
+    let best = out.join("best.toml");
+    let degrees: serde_json::Value = serde_json::from_slice(
+        &std::process::Command::new(bin).arg("degrees").arg(&best).arg("--json").output().unwrap().stdout,
+    )
+    .unwrap();
+    let pattern = degrees["a_degrees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| (d["sparsity"].as_f64().unwrap() - ran).abs() < 1e-9)
+        .unwrap()["patterns"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (mut energy, mut latency) = (0.0, 0.0);
+    for (m, k, n, count, b) in [(70, 96, 40, 1.0, "unstructured(0.5)"), (32, 200, 20, 3.0, "dense")] {
+        let r = std::process::Command::new(bin)
+            .args(["hss", "run"])
+            .arg(&best)
+            .args([
+                "--m",
+                &m.to_string(),
+                "--k",
+                &k.to_string(),
+                "--n",
+                &n.to_string(),
+                "--a",
+                &pattern,
+                "--b",
+                b,
+            ])
+            .args(["--seed", "3", "--backend", "cpu", "--json"])
+            .output()
+            .unwrap();
+        let j: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+        assert_eq!(j["z_equals_dense"], true);
+        energy += count * j["energy_pj"].as_f64().unwrap();
+        latency += count * j["latency_s"].as_f64().unwrap();
+    }
+    let edp = energy * 1e-12 * latency;
+    assert!((at["edp"].as_f64().unwrap() - edp).abs() <= 1e-9 * edp, "{} vs {edp}", at["edp"]);
+    assert!(out.join("pareto.png").metadata().unwrap().len() > 1000);
+}

@@ -79,8 +79,8 @@ impl HssPrepared {
         ranks.join(" -> ")
     }
 
-    /// Bytes and metadata bits of A, B and Z as stored: what moves between DRAM and the GLB.
-    fn stored(&self, m: usize, n: usize) -> [Storage; 3] {
+    /// Words and metadata bits of A, B and Z as stored: what moves between DRAM and the GLB.
+    pub fn stored(&self, m: usize, n: usize) -> [Storage; 3] {
         let b = match &self.b_columns {
             Some(bc) => bc.storage(),
             None => self.b.storage(),
@@ -146,7 +146,8 @@ pub fn run_hss(
         }
     };
     let z_equals_dense = first_mismatch(&z, operands.dense()).is_none();
-    let energy_pj = energy(prepared, &counts, workload, ert)?;
+    let stored = prepared.stored(workload.m, workload.n);
+    let energy_pj = energy(&prepared.hss, &prepared.dataflow, &counts, stored, ert)?;
     let cycles = counts.counters.cycles;
     let latency_s = cycles as f64 / prepared.hss.clock_hz;
     let n = prepared.dataflow.ranks.len();
@@ -186,13 +187,20 @@ pub fn run_hss(
     Ok((result, z))
 }
 
-/// Energy of a run: the counters' actions as for every design, each rank's selects at H_max
-/// `mux_input`s, the GLB traffic the emulator counts, and each operand's DRAM and GLB fill once.
-fn energy(p: &HssPrepared, c: &HssCounters, w: &Workload, ert: &Ert) -> Result<f64, EnergyError> {
-    let arch = p.hss.arch();
+/// Energy of a run of `df` on `hss`: the counters' actions as for every design, each rank's
+/// selects at H_max `mux_input`s, the GLB traffic the emulator counts, and each operand as
+/// `stored` (A, B, Z) moved between DRAM and the GLB once.
+pub fn energy(
+    hss: &HssArch,
+    df: &HssDataflow,
+    c: &HssCounters,
+    stored: [Storage; 3],
+    ert: &Ert,
+) -> Result<f64, EnergyError> {
+    let arch = hss.arch();
     let shared = crate::counters::Counters { rank1_mux: 0, rank0_mux: 0, ..c.counters };
     let mut pj = counters_energy(&shared, &arch, ert)?;
-    for (r, counts) in p.dataflow.ranks.iter().zip(&c.ranks) {
+    for (r, counts) in df.ranks.iter().zip(&c.ranks) {
         pj += charge("rank mux", counts.mux, "mux_input", f64::from(r.h_max), ert)?;
     }
     let k = &c.counters;
@@ -205,7 +213,7 @@ fn energy(p: &HssPrepared, c: &HssCounters, w: &Workload, ert: &Ert) -> Result<f
         ert,
     )?;
     pj += charge("glb_write_z", k.glb_write_z, "glb_write", 1.0, ert)?;
-    let [a, b, z] = p.stored(w.m, w.n);
+    let [a, b, z] = stored;
     let words = a.value_words + b.value_words;
     let bits = a.metadata_bits + b.metadata_bits;
     pj += charge("dram_read", words, "dram_read", 1.0, ert)?;
