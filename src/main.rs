@@ -3,17 +3,14 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::io::{ErrorKind, Write};
 
 use highlight_emu::design::Design;
-use highlight_emu::energy::Ert;
-use highlight_emu::format::Format;
 use highlight_emu::gpu;
 use highlight_emu::operand::OperandRole;
-use highlight_emu::run::{BackendChoice, GpuBackend, RunError, open_backend};
-use highlight_emu::search::{Objective, Search};
+use highlight_emu::run::RunError;
+use highlight_emu::search::Objective;
 use highlight_emu::sweep::Shard;
 
 /// Emulate the HighLight sparse DNN accelerator (MICRO 2023) and the designs it is compared with.
@@ -241,104 +238,6 @@ struct ModelArgs {
     energy: EnergyArgs,
 }
 
-/// The energy table, shared by the commands that emulate.
-#[derive(clap::Args)]
-struct EnergyArgs {
-    /// Energy table instead of assets/ert/default-45nm.toml: the emulator's TOML, or an
-    /// Accelergy ERT (.yaml), mapped onto the emulator's actions by --ert-map.
-    #[arg(long)]
-    ert: Option<PathBuf>,
-    /// How an Accelergy ERT's components and actions become the emulator's (default:
-    /// assets/ert/accelergy-map.toml).
-    #[arg(long, requires = "ert")]
-    ert_map: Option<PathBuf>,
-}
-
-impl EnergyArgs {
-    fn load(&self) -> Result<Ert> {
-        Ok(match &self.ert {
-            Some(path) => Ert::load_any(path, self.ert_map.as_deref())?,
-            None => Ert::default_45nm(),
-        })
-    }
-}
-
-/// What the search minimises and which formats the user fixes, for `run` and `compare`.
-#[derive(clap::Args)]
-struct SearchArgs {
-    /// What each design's mapping and operand formats are chosen to minimise, the same for every
-    /// design: edp (energy x delay), energy, or delay (cycles).
-    #[arg(long, value_enum, default_value = "edp")]
-    objective: Objective,
-    /// Store A in this format instead of the best one the design allows (uncompressed, cp,
-    /// blocked-csr, bitmask); a design that cannot store A so is refused (compare: unsupported).
-    #[arg(long, value_enum)]
-    a_format: Option<Format>,
-    /// Store B in this format instead of the best one the design allows.
-    #[arg(long, value_enum)]
-    b_format: Option<Format>,
-}
-
-impl SearchArgs {
-    /// The search these flags ask for, with the given mapping.
-    fn search(&self, mapping: Option<highlight_emu::mapping::Mapping>) -> Search {
-        Search { objective: self.objective, mapping, a_format: self.a_format, b_format: self.b_format }
-    }
-}
-
-/// Where to emulate, shared by the commands that emulate.
-#[derive(clap::Args)]
-struct BackendArgs {
-    /// Where to emulate: auto takes a hardware GPU when there is one, else the CPU reference.
-    #[arg(long, value_enum, default_value = "auto")]
-    backend: BackendChoice,
-    /// Use the GPU adapter whose name contains this text (see `devices`); naming a software
-    /// adapter such as llvmpipe allows it.
-    #[arg(long, env = "HIGHLIGHT_ADAPTER")]
-    adapter: Option<String>,
-    /// Run on the GPU and on the CPU reference and compare Z and every counter; exit 3 on a
-    /// mismatch.
-    #[arg(long)]
-    check: bool,
-}
-
-impl BackendArgs {
-    /// Opens the backend asked for, saying on stderr when `auto` falls back to the CPU.
-    fn open(&self) -> Result<Option<GpuBackend>> {
-        // An empty name (`HIGHLIGHT_ADAPTER=""`) means none.
-        let adapter = self.adapter.as_deref().filter(|a| !a.trim().is_empty());
-        let (gpu, fallback) = open_backend(self.backend, adapter, self.check)?;
-        if let Some(reason) = fallback {
-            let _ = writeln!(std::io::stderr(), "note: using the CPU reference: {reason}");
-        }
-        Ok(gpu)
-    }
-}
-
-/// The product's shape, shared by the commands that emulate one.
-#[derive(clap::Args)]
-struct ShapeArgs {
-    /// Rows of A and Z (from --a-file when given).
-    #[arg(long)]
-    m: Option<usize>,
-    /// The reduction dimension, columns of A and rows of B (from the operand files when given).
-    #[arg(long)]
-    k: Option<usize>,
-    /// Columns of B and Z (from --b-file when given).
-    #[arg(long)]
-    n: Option<usize>,
-}
-
-impl ShapeArgs {
-    /// M, K and N, all given.
-    fn required(&self) -> Result<(usize, usize, usize)> {
-        match (self.m, self.k, self.n) {
-            (Some(m), Some(k), Some(n)) => Ok((m, k, n)),
-            _ => anyhow::bail!("give --m, --k and --n (e.g. --m 1024 --k 1024 --n 1024)"),
-        }
-    }
-}
-
 #[derive(clap::Args)]
 struct CompareArgs {
     #[command(flatten)]
@@ -515,6 +414,8 @@ fn private_runtime_dir() -> Option<tempfile::TempDir> {
     Some(dir)
 }
 
+mod args;
 mod commands;
 
+use args::{BackendArgs, EnergyArgs, SearchArgs, ShapeArgs};
 use commands::{Mismatch, OutOfTolerance, StdoutError};

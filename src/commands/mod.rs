@@ -41,6 +41,7 @@ pub fn parse_pattern(text: &str) -> Result<Pattern> {
 }
 
 mod emulate;
+mod explore;
 pub mod hss;
 mod model;
 mod operands;
