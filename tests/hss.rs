@@ -416,3 +416,49 @@ fn explore_ranks_designs_by_whole_network_edp() {
     assert!((at["edp"].as_f64().unwrap() - edp).abs() <= 1e-9 * edp, "{} vs {edp}", at["edp"]);
     assert!(out.join("pareto.png").metadata().unwrap().len() > 1000);
 }
+
+/// Bad input to the HSS commands: one line naming the problem and the accepted forms, exit 2.
+#[test]
+fn hss_commands_refuse_bad_input_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad_file = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad_file,
+        include_str!("../assets/arch/hss/ss.toml").replace("macs_per_pe = 2", "macs_per_pe = 3"),
+    )
+    .unwrap();
+    let bad = bad_file.to_str().unwrap();
+    let cases: [(&[&str], &str); 7] = [
+        (
+            &["hss", "run", "nope"],
+            "no HSS design \"nope\": give a design file (.toml) or a shipped name: s, ss, sss",
+        ),
+        (&["hss", "run", bad], "macs_per_pe = 3 must equal the PE-level ranks' slots per fiber (2"),
+        (
+            &["hss", "run", "ss", "--a", "K0(3:4)"],
+            "SS cannot run A = K0(3:4): SS runs A = dense or K1(G:H) with G <= 2",
+        ),
+        (&["hss", "run", "ss", "--m", "0"], "M, K and N must be at least 1"),
+        (&["hss", "figure6", "--targets", "1.5"], "--targets 1.5: a sparsity degree is a number in [0, 1)"),
+        (
+            &["hss", "explore", "workloads/resnet50.toml", "--max-ranks", "5"],
+            "--max-ranks 5: accepted 1 to 4",
+        ),
+        (
+            &["hss", "explore", "workloads/fig13.toml"],
+            "no [[layers]]; explore ranks designs on a network's layers",
+        ),
+    ];
+    for (args, want) in cases {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_highlight-emu"))
+            .args(args)
+            .args(["--backend", "cpu"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}\nwants {want}");
+    }
+}
