@@ -462,3 +462,28 @@ fn hss_commands_refuse_bad_input_in_one_line() {
         assert!(err.contains(want), "{args:?}: {err}\nwants {want}");
     }
 }
+
+/// The GPU kernel sees HighLight, TC, STC and HighLight-DSSO and their files as the same
+/// machine: one shape, so one pipeline, for every pattern they run.
+#[test]
+fn files_and_builtin_designs_give_the_kernel_the_same_shape() {
+    use highlight_emu::gpu::highlight::KernelShape;
+    let b_dual = Pattern::parse("K1(2:4)->K0(4:4)").unwrap();
+    for (design, file) in
+        [(Design::Highlight, "ss"), (Design::Tc, "tc"), (Design::Stc, "stc"), (Design::HighlightDsso, "dsso")]
+    {
+        let hss = shipped(file);
+        for a in ["dense", "K0(2:4)", "K1(2:4)->K0(2:3)", "K1(2:8)->K0(1:4)", "K0(2:3)"] {
+            let a = Pattern::parse(a).unwrap();
+            for b in [Pattern::Dense, b_dual.clone()] {
+                let Ok(highlight_emu::design::Machine::TensorCore(df)) =
+                    design.machine(&design.arch(), &a, &b)
+                else {
+                    continue;
+                };
+                let shape = KernelShape::of_hss(&hss.dataflow(&a, &b).unwrap()).unwrap();
+                assert_eq!(shape, KernelShape::of_dataflow(&df), "{file} A {a} B {b}");
+            }
+        }
+    }
+}

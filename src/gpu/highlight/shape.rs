@@ -85,8 +85,12 @@ impl KernelShape {
             gating: df.gating,
             b_drives: df.b_drives_rank1,
             skip_select: df.skip_select,
-            b_leaves: g1 * h0,
-            b_meta: g1 as u64 * coord_bits(h1) + (g1 * h0) as u64 * coord_bits(h0),
+            b_leaves: if df.b_drives_rank1 { g1 * h0 } else { 0 },
+            b_meta: if df.b_drives_rank1 {
+                g1 as u64 * coord_bits(h1) + (g1 * h0) as u64 * coord_bits(h0)
+            } else {
+                0
+            },
             gate_ranks: false,
             csr_block: h0,
         }
