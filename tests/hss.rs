@@ -428,7 +428,7 @@ fn hss_commands_refuse_bad_input_in_one_line() {
     )
     .unwrap();
     let bad = bad_file.to_str().unwrap();
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 8] = [
         (
             &["hss", "run", "nope"],
             "no HSS design \"nope\": give a design file (.toml) or a shipped name: s, ss, sss",
@@ -447,6 +447,10 @@ fn hss_commands_refuse_bad_input_in_one_line() {
         (
             &["hss", "explore", "workloads/fig13.toml"],
             "no [[layers]]; explore ranks designs on a network's layers",
+        ),
+        (
+            &["hss", "explore", "workloads/resnet50.toml", "--max-ranks", "4", "--max-h", "16"],
+            "--max-ranks 4 --max-h 16 would enumerate 54240 designs; at most 5000",
         ),
     ];
     for (args, want) in cases {

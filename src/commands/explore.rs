@@ -11,6 +11,9 @@ use super::emit;
 use super::hss::load_design;
 use crate::{BackendArgs, EnergyArgs};
 
+/// Designs an exploration may enumerate.
+const MAX_ENUMERATED: u64 = 5000;
+
 /// `hss explore`: checks the bounds, runs the search, writes its files.
 #[allow(clippy::too_many_arguments)]
 pub fn explore(
@@ -28,6 +31,14 @@ pub fn explore(
     }
     if !(2..=highlight_emu::hss::spec::MAX_H).contains(&max_h) {
         bail!("--max-h {max_h}: accepted 2 to {}", highlight_emu::hss::spec::MAX_H);
+    }
+    // Each design's degree table is the product of its ranks' choices: keep the enumeration
+    // (and so that work) bounded.
+    let designs: u64 = (1..=max_ranks as u32).map(|n| u64::from(max_h - 1).pow(n)).sum();
+    if designs > MAX_ENUMERATED {
+        bail!(
+            "--max-ranks {max_ranks} --max-h {max_h} would enumerate {designs} designs; at most {MAX_ENUMERATED}: lower --max-h or --max-ranks"
+        );
     }
     if budget == 0 {
         bail!("--budget 0: evaluate at least one design");

@@ -126,9 +126,7 @@ pub fn hss(command: &HssCommand) -> Result<()> {
         HssCommand::Run { design, m, k, n, a, b, seed, backend, energy, json } => {
             let hss = load_design(design)?;
             let w = Workload { m: *m, k: *k, n: *n, a: parse_pattern(a)?, b: parse_pattern(b)?, seed: *seed };
-            if w.m == 0 || w.k == 0 || w.n == 0 {
-                bail!("M, K and N must be at least 1 (got M = {m}, K = {k}, N = {n})");
-            }
+            w.check()?;
             let ert = energy.load()?;
             let operands = w.operands()?;
             let prepared = HssPrepared::new(&hss, &w, &operands)?;

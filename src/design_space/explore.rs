@@ -179,6 +179,7 @@ pub fn explore(
         };
         for pattern in &patterns {
             let w = Workload { m: layer.m, k: layer.k, n: layer.n, a: pattern.clone(), b: b.clone(), seed };
+            w.check()?;
             let ops: Operands = w.operands()?;
             let mut runs: HashMap<ConfigKey, (HssCounters, [Storage; 3])> = HashMap::new();
             for ((hss, _), (plan, total)) in covering.iter().zip(plans.iter().zip(totals.iter_mut())) {

@@ -120,6 +120,7 @@ pub fn figure6(
         // What A made with `pattern` runs as, and its cycles.
         let mut run_one = |pattern: &Pattern| -> Result<(f64, Pattern, u64), RunError> {
             let w = Workload { m, k, n, a: pattern.clone(), b: b.clone(), seed };
+            w.check()?;
             let operands = w.operands()?;
             let (sparsity, ran) =
                 own.iter().find(|(_, p)| satisfies(&operands.a, p)).cloned().unwrap_or((0.0, Pattern::Dense));
