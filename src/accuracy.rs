@@ -207,5 +207,6 @@ pub fn figure(points: &[Point], results: &Results) -> Scatter {
         x_label: "accuracy loss".into(),
         y_label: "EDP / TC".into(),
         series,
+        lines: false,
     }
 }

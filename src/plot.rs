@@ -135,8 +135,10 @@ impl BarChart {
 /// `(x, y, on the frontier)`.
 pub type ScatterPoint = (f64, f64, bool);
 
-/// A scatter of labelled points per series, with the points marked `frontier` joined by a line
-/// (figure 15: EDP against accuracy loss, the Pareto frontier).
+/// A scatter of labelled points per series: the marked points filled, the others hollow. The
+/// marked points of all series are joined by one black line (figure 15: EDP against accuracy
+/// loss, the Pareto frontier), or with `lines`, each series' by a line of its colour (figure
+/// 6(a): latency against sparsity degree through the degrees a design supports).
 pub struct Scatter {
     pub title: String,
     pub caption: String,
@@ -144,6 +146,7 @@ pub struct Scatter {
     pub y_label: String,
     /// Per series: its points.
     pub series: Vec<(String, Vec<ScatterPoint>)>,
+    pub lines: bool,
 }
 
 impl Scatter {
@@ -177,6 +180,11 @@ impl Scatter {
             .map_err(err)?;
         for (s, (name, pts)) in self.series.iter().enumerate() {
             let color = COLORS[s % COLORS.len()];
+            if self.lines {
+                let mut line: Vec<(f64, f64)> = pts.iter().filter(|p| p.2).map(|p| (p.0, p.1)).collect();
+                line.sort_by(|a, b| a.0.total_cmp(&b.0));
+                chart.draw_series(LineSeries::new(line, color.stroke_width(2))).map_err(err)?;
+            }
             chart
                 .draw_series(pts.iter().map(|&(x, y, on)| {
                     let style = if on { color.filled() } else { color.stroke_width(2) };
@@ -186,68 +194,10 @@ impl Scatter {
                 .label(name.as_str())
                 .legend(move |(x, y)| Circle::new((x + 6, y), 5, color.filled()));
         }
-        let mut frontier: Vec<(f64, f64)> = points().filter(|p| p.2).map(|p| (p.0, p.1)).collect();
-        frontier.sort_by(|a, b| a.0.total_cmp(&b.0));
-        chart.draw_series(LineSeries::new(frontier, BLACK.stroke_width(1))).map_err(err)?;
-        legend(&mut chart)?;
-        root.present().map_err(err)
-    }
-}
-
-/// Per series, a line through its marked `(x, y, marked)` points, filled markers on them and
-/// hollow ones on the rest (figure 6(a): normalised latency against sparsity degree, the line
-/// through the degrees a design supports).
-pub struct LinePlot {
-    pub title: String,
-    pub caption: String,
-    pub x_label: String,
-    pub y_label: String,
-    pub series: Vec<(String, Vec<ScatterPoint>)>,
-}
-
-impl LinePlot {
-    /// Writes `<stem>.png` and `<stem>.svg`.
-    pub fn write(&self, stem: &Path) -> Result<(), String> {
-        register_font();
-        let size = (1000, 640);
-        self.draw(BitMapBackend::new(&stem.with_extension("png"), size).into_drawing_area())?;
-        self.draw(SVGBackend::new(&stem.with_extension("svg"), size).into_drawing_area())
-    }
-
-    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>) -> Result<(), String> {
-        let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-        let body = framed(&root, &self.caption)?;
-        let points = || self.series.iter().flat_map(|(_, p)| p.iter());
-        let x_max = points().fold(0.0f64, |m, p| m.max(p.0)) * 1.05 + 0.01;
-        let y_max = points().fold(0.0f64, |m, p| m.max(p.1)) * 1.1 + 0.01;
-        let mut chart = ChartBuilder::on(&body)
-            .caption(&self.title, ("sans-serif", 22))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
-            .build_cartesian_2d(0f64..x_max, 0f64..y_max)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(self.x_label.as_str())
-            .y_desc(self.y_label.as_str())
-            .label_style(("sans-serif", 13))
-            .draw()
-            .map_err(err)?;
-        for (s, (name, pts)) in self.series.iter().enumerate() {
-            let color = COLORS[(s + 1) % COLORS.len()];
-            let mut line: Vec<(f64, f64)> = pts.iter().filter(|p| p.2).map(|p| (p.0, p.1)).collect();
-            line.sort_by(|a, b| a.0.total_cmp(&b.0));
-            chart
-                .draw_series(LineSeries::new(line, color.stroke_width(2)))
-                .map_err(err)?
-                .label(name.as_str())
-                .legend(move |(x, y)| Circle::new((x + 6, y), 5, color.filled()));
-            chart
-                .draw_series(pts.iter().map(|&(x, y, marked)| {
-                    Circle::new((x, y), 5, if marked { color.filled() } else { color.stroke_width(2) })
-                }))
-                .map_err(err)?;
+        if !self.lines {
+            let mut frontier: Vec<(f64, f64)> = points().filter(|p| p.2).map(|p| (p.0, p.1)).collect();
+            frontier.sort_by(|a, b| a.0.total_cmp(&b.0));
+            chart.draw_series(LineSeries::new(frontier, BLACK.stroke_width(1))).map_err(err)?;
         }
         legend(&mut chart)?;
         root.present().map_err(err)

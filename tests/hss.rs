@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::gpu_or_skip;
+use common::{any_b, gpu_or_skip, highlight_a};
 use highlight_emu::counters::HssCounters;
 use highlight_emu::design::Design;
 use highlight_emu::format::{BFormat, NRankCp};
@@ -92,24 +92,6 @@ fn bad_design_files_are_refused_with_the_rule() {
     let five =
         base.replace("[b]", &("[[ranks]]\nh = [1]\nsaf = \"none\"\nlevel = \"pe\"\n\n".repeat(3) + "[b]"));
     assert!(HssArch::parse(&five, "x.toml").unwrap_err().to_string().contains("needs 1 to 4 [[ranks]]"));
-}
-
-/// Patterns HighLight runs: dense, K0(2:H0) and K1(2:H1)->K0(2:H0), sparser G included.
-fn highlight_a() -> impl Strategy<Value = String> {
-    prop_oneof![
-        Just("dense".to_string()),
-        (1u32..=2, 2u32..=4).prop_map(|(g, h)| format!("K0({g}:{h})")),
-        (1u32..=2, 2u32..=8, 1u32..=2, 2u32..=4)
-            .prop_map(|(g1, h1, g0, h0)| format!("K1({g1}:{h1})->K0({g0}:{h0})")),
-        Just("K1(4:4)->K0(2:4)".to_string()),
-    ]
-}
-
-fn any_b() -> impl Strategy<Value = String> {
-    prop_oneof![
-        Just("dense".to_string()),
-        (1u32..=100).prop_map(|p| format!("unstructured({})", f64::from(p) / 100.0))
-    ]
 }
 
 /// The old machine's run and the HSS file's, which must agree bit for bit.

@@ -1,7 +1,10 @@
 //! The CPU reference emulators of HighLight and TC (docs/DESIGN.md 6 to 8): exact Z, cycles by
 //! the formula, counters worked by hand, energy accounting.
 
+mod common;
+
 use approx::assert_relative_eq;
+use common::{any_b, highlight_a};
 use highlight_emu::counters::Counters;
 use highlight_emu::design::{Bandwidth, Design};
 use highlight_emu::energy::{Ert, evaluate};
@@ -19,24 +22,6 @@ fn reference_run(design: Design, w: &Workload, ops: &Operands) -> (RunResult, Ma
 
 fn workload(m: usize, k: usize, n: usize, a: &str, b: &str, seed: u64) -> Workload {
     Workload { m, k, n, a: Pattern::parse(a).unwrap(), b: Pattern::parse(b).unwrap(), seed }
-}
-
-/// Patterns HighLight runs: dense, K0(2:H0) and K1(2:H1)->K0(2:H0), sparser G included.
-fn highlight_a() -> impl Strategy<Value = String> {
-    prop_oneof![
-        Just("dense".to_string()),
-        (1u32..=2, 2u32..=4).prop_map(|(g, h)| format!("K0({g}:{h})")),
-        (1u32..=2, 2u32..=8, 1u32..=2, 2u32..=4)
-            .prop_map(|(g1, h1, g0, h0)| format!("K1({g1}:{h1})->K0({g0}:{h0})")),
-        Just("K1(4:4)->K0(2:4)".to_string()),
-    ]
-}
-
-fn any_b() -> impl Strategy<Value = String> {
-    prop_oneof![
-        Just("dense".to_string()),
-        (1u32..=100).prop_map(|p| format!("unstructured({})", f64::from(p) / 100.0))
-    ]
 }
 
 proptest! {

@@ -138,6 +138,7 @@ fn write_exploration(found: &Exploration, workload: &str, seconds: f64, dir: &Pa
             "designs".into(),
             found.scores.iter().map(|s| (s.mux_cells as f64 / 1000.0, s.edp_geomean / best_edp, s.pareto)).collect(),
         )],
+        lines: false,
     }
     .write(&dir.join("pareto"))
     .map_err(anyhow::Error::msg)

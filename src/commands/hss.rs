@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use highlight_emu::design_space::figure6::{FLEXIBILITY_MAX, Figure6, figure6};
 use highlight_emu::hss::{HssArch, Support, support};
-use highlight_emu::plot::{BarChart, LinePlot};
+use highlight_emu::plot::{BarChart, Scatter};
 use highlight_emu::run::Workload;
 use highlight_emu::run::hss::{HssPrepared, run_hss};
 use serde_json::json;
@@ -281,12 +281,13 @@ fn write_figure6(fig: &Figure6, dir: &Path) -> Result<()> {
             (d.design.clone(), pts)
         })
         .collect();
-    LinePlot {
+    Scatter {
         title: "Figure 6(a): normalised processing latency".into(),
         caption,
         x_label: "sparsity degree of A (%)".into(),
         y_label: "latency / dense latency".into(),
         series,
+        lines: true,
     }
     .write(&dir.join("figure6a"))
     .map_err(anyhow::Error::msg)?;

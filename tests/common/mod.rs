@@ -6,6 +6,7 @@ pub mod onnx;
 use highlight_emu::gpu::{AdapterRequest, Gpu};
 use highlight_emu::matrix::Matrix;
 use highlight_emu::pattern::Pattern;
+use proptest::prelude::*;
 
 /// Opens any adapter, software ones included (CI runs on lavapipe). Under `CI=true` a missing
 /// adapter fails the test; elsewhere the test is skipped with the reason printed.
@@ -74,4 +75,22 @@ pub fn noise(rows: usize, cols: usize, seed: u64) -> Matrix<i8> {
         })
         .collect();
     Matrix::from_vec(rows, cols, data)
+}
+
+/// Patterns HighLight runs: dense, K0(2:H0) and K1(2:H1)->K0(2:H0), sparser G included.
+pub fn highlight_a() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("dense".to_string()),
+        (1u32..=2, 2u32..=4).prop_map(|(g, h)| format!("K0({g}:{h})")),
+        (1u32..=2, 2u32..=8, 1u32..=2, 2u32..=4)
+            .prop_map(|(g1, h1, g0, h0)| format!("K1({g1}:{h1})->K0({g0}:{h0})")),
+        Just("K1(4:4)->K0(2:4)".to_string()),
+    ]
+}
+
+pub fn any_b() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("dense".to_string()),
+        (1u32..=100).prop_map(|p| format!("unstructured({})", f64::from(p) / 100.0))
+    ]
 }
