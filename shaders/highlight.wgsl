@@ -181,8 +181,9 @@ fn load_a(
                 if B_DRIVES == 1u {
                     reg_slot[(buf * WG_ROWS + r) * MAX_SLOTS + s] = word;
                 }
+                // In dual-side mode B picks the children per cycle: counted as they are processed.
                 let gated_by = word >> 16u;
-                if gated_by != 255u {
+                if B_DRIVES == 0u && gated_by != 255u {
                     (*rank_count)[R_GATED + gated_by] += tile_cycles;
                 }
                 // Loaded once here, counted once per emulated column tile in these columns.
@@ -201,7 +202,7 @@ fn load_a(
                     (*count)[C_GLB_READ_A] += a_loads;
                 }
             } else if B_DRIVES == 1u && s < stored_per_step {
-                reg_slot[(buf * WG_ROWS + r) * MAX_SLOTS + s] = 0u;
+                reg_slot[(buf * WG_ROWS + r) * MAX_SLOTS + s] = 255u << 16u;
             }
         }
         reg_a4[buf * REG_WORDS + r * WORDS_PER_ROW + q] = a4;
@@ -392,6 +393,10 @@ fn main(
                             for (var e = 0u; e < PER_CHILD; e++) {
                                 let slot = reg_slot[a_first + e];
                                 let a = byte_of(slot, 0u);
+                                let gated_by = slot >> 16u;
+                                if gated_by != 255u {
+                                    rank_count[R_GATED + gated_by] += 1u;
+                                }
                                 // The lower ranks' muxes: the MAC's B value at A's leaf offset.
                                 let kl = fiber_local * SPAN + ((slot >> 8u) & 0xffu);
                                 let b = byte_of(window[j * MAX_WINDOW_WORDS + (kl >> 2u)], kl);

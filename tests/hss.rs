@@ -211,8 +211,24 @@ fn gpu_equals_cpu_for_every_shipped_design() {
     };
     let gpu = GpuBackend::new(gpu);
     let mut runs = 0;
-    for (name, _) in highlight_emu::hss::spec::SHIPPED {
-        let hss = shipped(name);
+    // Beside the shipped files: B driving Rank1 above a gating Rank0 (A stores every Rank1 child,
+    // B picks which are processed, so gated MACs are counted per processed child).
+    let dual_gate = HssArch::parse(
+        &include_str!("../assets/arch/hss/dsso.toml")
+            .replace("macs_per_pe = 2", "macs_per_pe = 4")
+            .replace("g = 2\nh = [2, 3, 4]\nsaf = \"skip\"", "h = [2, 3, 4]\nsaf = \"gate\"")
+            // A holds every Rank1 child in dual-side mode: 4 fibers x 4 children x 4 values fit
+            // the kernel's 64 registers per row.
+            .replace("h = [2, 3, 4, 5, 6, 7, 8]", "h = [2, 3, 4]"),
+        "dual-gate.toml",
+    )
+    .unwrap();
+    let designs: Vec<(&str, HssArch)> = highlight_emu::hss::spec::SHIPPED
+        .iter()
+        .map(|(name, _)| (*name, shipped(name)))
+        .chain([("dual-gate", dual_gate)])
+        .collect();
+    for (name, hss) in designs {
         let s = support(&hss);
         let mut cases: Vec<(String, String)> = Vec::new();
         for (i, d) in s.a_degrees.iter().enumerate() {
@@ -472,4 +488,28 @@ fn files_and_builtin_designs_give_the_kernel_the_same_shape() {
             }
         }
     }
+}
+
+/// A skip rank whose H list lacks its G (STC's 2:{4}) runs an explicit G:G as dense, as it runs a
+/// missing rank: the pattern its degree table lists runs. A file with [bandwidth] is refused.
+#[test]
+fn a_dense_rank_written_out_runs_as_the_bypass() {
+    let mixed = HssArch::parse(
+        &include_str!("../assets/arch/hss/ss.toml").replace("h = [2, 3, 4]\n", "h = [4]\n"),
+        "mixed.toml",
+    )
+    .unwrap();
+    let listed: Vec<String> = support(&mixed).a_degrees.iter().flat_map(|d| d.patterns.clone()).collect();
+    assert!(listed.contains(&"K1(2:8)->K0(2:2)".to_string()), "{listed:?}");
+    for text in &listed {
+        let w = workload(40, 100, 24, text, "unstructured(0.5)", 5);
+        let ops = w.operands().unwrap();
+        let prepared = HssPrepared::new(&mixed, &w, &ops).unwrap();
+        let (z, _) = prepared.run_cpu(&ops);
+        assert_eq!(z, dense_product(&ops.a, &ops.b), "{text}");
+    }
+    let bw = include_str!("../assets/arch/hss/ss.toml").to_string()
+        + "\n[bandwidth]\ndram_read = 32.0\ndram_write = 32.0\nglb_read = 64.0\nglb_write = 64.0\n";
+    let err = HssArch::parse(&bw, "bw.toml").unwrap_err().to_string();
+    assert!(err.contains("[bandwidth] is not applied to HSS designs yet"), "{err}");
 }

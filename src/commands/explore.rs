@@ -56,7 +56,14 @@ pub fn explore(
             bail!("{flag} {bad}: a sparsity degree is a number in [0, 1), e.g. 0.5,0.75");
         }
     }
+    let base_name = base;
     let base = load_design(base)?;
+    if base.macs_per_pe != 2 {
+        bail!(
+            "--base {base_name}: explore's designs take Rank0 with g = 2 in the PE, so the base needs macs_per_pe = 2 (it has {})",
+            base.macs_per_pe
+        );
+    }
     let out =
         out.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(format!("results/explore-{}", file.name)));
     highlight_emu::output::check_output_dir(&out)?;

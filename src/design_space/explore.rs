@@ -191,12 +191,11 @@ pub fn explore(
                     let key = config_key(&df);
                     if !runs.contains_key(&key) {
                         let prepared = HssPrepared::new(hss, &w, &ops)?;
-                        let (z, counts) = match gpu {
-                            Some(gpu) => {
-                                let (z, c, _) = prepared.run_gpu(gpu)?;
-                                (z, c)
-                            }
-                            None => prepared.run_cpu(&ops),
+                        // Where the kernel cannot run a design, the CPU reference does, as in `run`.
+                        let (z, counts) = match gpu.map(|g| prepared.run_gpu(g)) {
+                            Some(Ok((z, c, _))) => (z, c),
+                            Some(Err(crate::gpu::GpuError::Unsupported(_))) | None => prepared.run_cpu(&ops),
+                            Some(Err(e)) => return Err(e.into()),
                         };
                         if first_mismatch(&z, ops.dense()).is_some() {
                             return Err(RunError::Gpu(crate::gpu::GpuError::SelfCheck(format!(

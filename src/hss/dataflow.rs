@@ -245,6 +245,7 @@ fn a_skip(spec: &HssRank, rule: Option<&RuledRank>) -> Option<RunRank> {
     };
     match rule {
         None => Some(run(g, spec.h.contains(&g))),
+        Some(r) if r.g == g && r.h == g => Some(run(g, spec.h.contains(&g))),
         Some(r) if r.g <= g && spec.h.contains(&r.h) => Some(run(r.h, true)),
         Some(_) => None,
     }

@@ -163,6 +163,12 @@ impl HssArch {
     }
 
     fn check_ranks(&self) -> Result<(), String> {
+        if self.bandwidth.is_some() {
+            return Err(
+                "[bandwidth] is not applied to HSS designs yet (their cycles are the arrays'); remove it"
+                    .into(),
+            );
+        }
         let n = self.ranks.len();
         if !(1..=MAX_RANKS).contains(&n) {
             return Err(format!("needs 1 to {MAX_RANKS} [[ranks]], outermost first; it has {n}"));

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::{GpuBackend, Operands, RunError, Workload, first_mismatch};
 use crate::counters::HssCounters;
 use crate::energy::{EnergyError, Ert, charge, counters_energy};
-use crate::format::{BFormat, BlockedCsr, CsrAddresses, NRankCp, Storage};
+use crate::format::{BFormat, BlockedCsr, CsrAddresses, NRankCp, Storage, nrank_cp};
 use crate::gpu::GpuError;
 use crate::hss::{HssArch, HssDataflow, Side};
 use crate::matrix::Matrix;
@@ -33,6 +33,22 @@ impl HssPrepared {
     /// Checks that the design runs the workload's patterns and compresses the operands for it.
     pub fn new(hss: &HssArch, workload: &Workload, operands: &Operands) -> Result<HssPrepared, RunError> {
         let dataflow = hss.dataflow(&workload.a, &workload.b)?;
+        // K padded to whole top-rank fibers (up to 65,536 positions for four ranks) can outgrow
+        // what the workload's own size check counted.
+        let leaves = nrank_cp::slots(&dataflow.a_tree(), dataflow.ranks.len() - 1) as u64;
+        let fibers = dataflow.fibers(workload.k) as u64;
+        let need = [workload.m as u64, workload.n as u64].iter().try_fold(0u64, |sum, &rows| {
+            rows.checked_mul(fibers)?.checked_mul(leaves)?.checked_mul(10)?.checked_add(sum)
+        });
+        crate::memory::check(
+            || {
+                format!(
+                    "{} on M = {}, K = {}, N = {} (K padded to whole fibers)",
+                    hss.name, workload.m, workload.k, workload.n
+                )
+            },
+            need,
+        )?;
         let a = NRankCp::compress(&operands.a, &dataflow.a_tree())?;
         let b_columns = match dataflow.b_tree() {
             Some(tree) => Some(NRankCp::compress(&operands.b.transpose(), &tree)?),
@@ -134,16 +150,17 @@ pub fn run_hss(
     check: bool,
     ert: &Ert,
 ) -> Result<(HssResult, Matrix<i32>), RunError> {
-    let (z, counts, backend, gpu_equals_cpu) = match gpu {
-        Some(gpu) => {
-            let (z, counts, _) = prepared.run_gpu(gpu)?;
+    let (z, counts, backend, gpu_equals_cpu) = match gpu.map(|g| prepared.run_gpu(g)) {
+        Some(Ok((z, counts, _))) => {
             let same = check.then(|| (z.clone(), counts.clone()) == prepared.run_cpu(operands));
             (z, counts, "gpu", same)
         }
-        None => {
+        Some(Err(GpuError::Unsupported(why))) if check => return Err(RunError::CheckUnsupported(why)),
+        Some(Err(GpuError::Unsupported(_))) | None => {
             let (z, counts) = prepared.run_cpu(operands);
             (z, counts, "cpu", None)
         }
+        Some(Err(e)) => return Err(e.into()),
     };
     let z_equals_dense = first_mismatch(&z, operands.dense()).is_none();
     let stored = prepared.stored(workload.m, workload.n);
