@@ -89,7 +89,8 @@ enum Command {
     },
     /// The sparsity degrees a design exploits (paper figure 6a) and its muxing cost against a
     /// one-rank design of the same flexibility (figure 6b); or, given an HSS accelerator file
-    /// (or a shipped name: s, ss, sss, ss-gate, dsso), its degree table and mux cost by structure.
+    /// (or a shipped name: s, ss, sss, ss-gate, dsso, tc, stc), its degree table and mux cost by
+    /// structure.
     Degrees {
         /// An HSS accelerator file (assets/arch/hss/*.toml) or a shipped HSS design's name.
         #[arg(required_unless_present = "design", conflicts_with_all = ["design", "arch"])]

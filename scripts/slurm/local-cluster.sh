@@ -4,7 +4,8 @@
 #                                                     munged, slurmctld and slurmd, waits for the
 #                                                     node to be idle; prints `export SLURM_CONF=...`
 #   scripts/slurm/local-cluster.sh stop DIR           stops them (only the daemons it started)
-# Needs Debian's slurm-wlm and munge, and root (the daemons run as the calling user). No GRES: for
+# Needs Debian's slurm-wlm and munge, python3 (to find free ports), and root (the daemons run as
+# the calling user). No GRES: for
 # GPUs, add `GresTypes=gpu` and `Gres=gpu:1` on the node line, and a gres.conf naming the
 # device (`Name=gpu File=/dev/nvidia0`), as README's "Cluster runs" says.
 set -euo pipefail
@@ -29,8 +30,8 @@ start) ;;
 *) echo "error: $cmd: accepted start DIR [CPUS] or stop DIR" >&2; exit 2 ;;
 esac
 
-for tool in munged slurmctld slurmd sbatch; do
-    command -v "$tool" >/dev/null || { echo "error: $tool not found: install Debian's slurm-wlm and munge" >&2; exit 2; }
+for tool in munged slurmctld slurmd sbatch python3; do
+    command -v "$tool" >/dev/null || { echo "error: $tool not found: install Debian's slurm-wlm, munge and python3" >&2; exit 2; }
 done
 mkdir -p "$dir/state" "$dir/spool" "$dir/munge"
 chmod 700 "$dir/munge"
@@ -71,6 +72,8 @@ SelectTypeParameters=CR_CPU
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
 PartitionName=local Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
+# A daemon that fails to start takes the ones started before it down with it.
+trap stop ERR
 munged --force --key-file="$dir/munge/munge.key" --socket="$dir/munge/munge.socket" \
     --pid-file="$dir/munged.pid" --log-file="$dir/munged.log" --seed-file="$dir/munge/munge.seed"
 export SLURM_CONF=$dir/slurm.conf

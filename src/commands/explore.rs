@@ -76,10 +76,19 @@ pub fn explore(
         indicatif::ProgressBar::hidden()
     };
     let started = std::time::Instant::now();
-    let found = explore_designs(&base, &file.layers, bounds, file.seed, gpu.as_ref(), &ert, |i, _, name| {
-        bar.set_position(i as u64);
-        bar.set_message(name.to_string());
-    })?;
+    let found = explore_designs(
+        &base,
+        &file.layers,
+        bounds,
+        file.seed,
+        gpu.as_ref(),
+        backend.check,
+        &ert,
+        |i, _, name| {
+            bar.set_position(i as u64);
+            bar.set_message(name.to_string());
+        },
+    )?;
     bar.finish_and_clear();
     if found.scores.is_empty() {
         bail!(

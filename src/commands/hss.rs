@@ -224,11 +224,20 @@ pub fn hss(command: &HssCommand) -> Result<()> {
             } else {
                 indicatif::ProgressBar::hidden()
             };
-            let fig =
-                figure6(&designs, (*m, *k, *n), &b, *seed, targets.as_deref(), gpu.as_ref(), &ert, |msg| {
+            let fig = figure6(
+                &designs,
+                (*m, *k, *n),
+                &b,
+                *seed,
+                targets.as_deref(),
+                gpu.as_ref(),
+                backend.check,
+                &ert,
+                |msg| {
                     bar.set_message(msg.to_string());
                     bar.tick();
-                })?;
+                },
+            )?;
             bar.finish_and_clear();
             highlight_emu::output::write_dir(&out, highlight_emu::output::Replace::Earlier, |tmp| {
                 write_figure6(&fig, tmp).map_err(|e| e.to_string())

@@ -122,13 +122,16 @@ fn config_key(df: &HssDataflow) -> ConfigKey {
 }
 
 /// Runs the search: `base` gives the organisation, `layers` the network (each at every weight
-/// sparsity of `bounds`); `progress` hears of each layer as it starts.
+/// sparsity of `bounds`); with `check`, every GPU emulation is compared with the CPU reference's;
+/// `progress` hears of each layer as it starts.
+#[allow(clippy::too_many_arguments)]
 pub fn explore(
     base: &HssArch,
     layers: &[Layer],
     bounds: Bounds,
     seed: u64,
     gpu: Option<&GpuBackend>,
+    check: bool,
     ert: &Ert,
     mut progress: impl FnMut(usize, usize, &str),
 ) -> Result<Exploration, RunError> {
@@ -193,7 +196,18 @@ pub fn explore(
                         let prepared = HssPrepared::new(hss, &w, &ops)?;
                         // Where the kernel cannot run a design, the CPU reference does, as in `run`.
                         let (z, counts) = match gpu.map(|g| prepared.run_gpu(g)) {
+                            Some(Ok((z, c, _)))
+                                if check && (z.clone(), c.clone()) != prepared.run_cpu(&ops) =>
+                            {
+                                return Err(RunError::Gpu(crate::gpu::GpuError::SelfCheck(format!(
+                                    "{} on layer {} with A = {pattern}: the GPU's Z or counters differ from the CPU reference's",
+                                    hss.name, layer.name
+                                ))));
+                            }
                             Some(Ok((z, c, _))) => (z, c),
+                            Some(Err(crate::gpu::GpuError::Unsupported(why))) if check => {
+                                return Err(RunError::CheckUnsupported(why));
+                            }
                             Some(Err(crate::gpu::GpuError::Unsupported(_))) | None => prepared.run_cpu(&ops),
                             Some(Err(e)) => return Err(e.into()),
                         };
