@@ -513,3 +513,32 @@ fn a_dense_rank_written_out_runs_as_the_bypass() {
     let err = HssArch::parse(&bw, "bw.toml").unwrap_err().to_string();
     assert!(err.contains("[bandwidth] is not applied to HSS designs yet"), "{err}");
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// N-rank CP holds A exactly: decompressed it is A, each leaf's K position is where its value
+    /// sits, and its metadata is each selecting rank's coordinates.
+    #[test]
+    fn nrank_cp_round_trips(h2 in 2u32..=6, h1 in 2u32..=4, h0 in 2u32..=3, m in 1usize..40, k in 1usize..200, seed: u64) {
+        let w = workload(m, k, 8, &format!("K2(2:{h2})->K1(2:{h1})->K0(2:{h0})"), "dense", seed);
+        let ops = w.operands().unwrap();
+        let df = shipped("sss").dataflow(&w.a, &w.b).unwrap();
+        let tree = df.a_tree();
+        let cp = NRankCp::compress(&ops.a, &tree).unwrap();
+        prop_assert_eq!(cp.decompress(), ops.a.clone());
+        let leaves = 8 * cp.fibers * m;
+        prop_assert_eq!(cp.value.len(), leaves);
+        for (slot, (&v, &pos)) in cp.value.iter().zip(&cp.position).enumerate() {
+            let row = slot / (8 * cp.fibers);
+            if (pos as usize) < k {
+                prop_assert_eq!(v, ops.a.get(row, pos as usize));
+            } else {
+                prop_assert_eq!(v, 0);
+            }
+        }
+        let bits = |h: u32| u64::from(32 - (h - 1).leading_zeros());
+        let per_fiber = 2 * bits(h2) + 4 * bits(h1) + 8 * bits(h0);
+        prop_assert_eq!(cp.storage().metadata_bits, (m * cp.fibers) as u64 * per_fiber);
+    }
+}
