@@ -372,6 +372,7 @@ fn main() -> ExitCode {
             let self_check = err.chain().any(|e| {
                 matches!(e.downcast_ref(), Some(gpu::GpuError::SelfCheck(_)))
                     || matches!(e.downcast_ref(), Some(RunError::Gpu(gpu::GpuError::SelfCheck(_))))
+                    || matches!(e.downcast_ref(), Some(RunError::Mismatch(_)))
             });
             if err.downcast_ref::<OutOfTolerance>().is_some() {
                 return ExitCode::from(1);

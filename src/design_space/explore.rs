@@ -154,12 +154,7 @@ pub fn explore(
     let plans: Vec<Vec<(f64, Pattern)>> = covering
         .iter()
         .map(|(_, sup)| {
-            let mut own: Vec<(f64, Pattern)> = sup
-                .a_degrees
-                .iter()
-                .filter_map(|d| Pattern::parse(&d.patterns[0]).ok().map(|p| (d.sparsity, p)))
-                .collect();
-            own.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let own = sup.sparsest_first();
             bounds
                 .weight_sparsity
                 .iter()
@@ -199,10 +194,10 @@ pub fn explore(
                             Some(Ok((z, c, _)))
                                 if check && (z.clone(), c.clone()) != prepared.run_cpu(&ops) =>
                             {
-                                return Err(RunError::Gpu(crate::gpu::GpuError::SelfCheck(format!(
+                                return Err(RunError::Mismatch(format!(
                                     "{} on layer {} with A = {pattern}: the GPU's Z or counters differ from the CPU reference's",
                                     hss.name, layer.name
-                                ))));
+                                )));
                             }
                             Some(Ok((z, c, _))) => (z, c),
                             Some(Err(crate::gpu::GpuError::Unsupported(why))) if check => {
@@ -212,10 +207,10 @@ pub fn explore(
                             Some(Err(e)) => return Err(e.into()),
                         };
                         if first_mismatch(&z, ops.dense()).is_some() {
-                            return Err(RunError::Gpu(crate::gpu::GpuError::SelfCheck(format!(
+                            return Err(RunError::Mismatch(format!(
                                 "{} on layer {} with A = {pattern}: Z differs from the dense product",
                                 hss.name, layer.name
-                            ))));
+                            )));
                         }
                         emulations += 1;
                         runs.insert(key.clone(), (counts, prepared.stored(w.m, w.n)));

@@ -110,15 +110,8 @@ pub fn figure6(
     let list = target_list(&supports, targets);
     let mut points = Vec::new();
     for (hss, sup) in designs.iter().zip(&supports) {
-        // Its degrees, sparsest first: the first A satisfies is what it runs.
-        let mut own: Vec<(f64, Pattern)> = sup
-            .a_degrees
-            .iter()
-            .flat_map(|d| {
-                d.patterns.iter().filter_map(move |p| Pattern::parse(p).ok().map(|p| (d.sparsity, p)))
-            })
-            .collect();
-        own.sort_by(|a, b| b.0.total_cmp(&a.0));
+        // Its patterns, sparsest first: the first A satisfies is what it runs.
+        let own = sup.sparsest_first();
         // What A made with `pattern` runs as, and its cycles.
         let mut run_one = |pattern: &Pattern| -> Result<(f64, Pattern, u64), RunError> {
             let w = Workload { m, k, n, a: pattern.clone(), b: b.clone(), seed };
@@ -138,10 +131,7 @@ pub fn figure6(
                 None
             };
             if let Some(what) = wrong {
-                return Err(RunError::Gpu(crate::gpu::GpuError::SelfCheck(format!(
-                    "{} at A = {ran}: {what}",
-                    hss.name
-                ))));
+                return Err(RunError::Mismatch(format!("{} at A = {ran}: {what}", hss.name)));
             }
             if !backends.contains(&result.backend) {
                 backends.push(result.backend);

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::spec::{Driver, HssArch, Level, Saf};
+use crate::pattern::Pattern;
 
 /// One sparsity degree and the patterns that give it.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -44,6 +45,19 @@ pub struct Support {
 }
 
 impl Support {
+    /// Every A pattern with its sparsity, sparsest first, each degree's in table order.
+    pub fn sparsest_first(&self) -> Vec<(f64, Pattern)> {
+        let mut own: Vec<(f64, Pattern)> = self
+            .a_degrees
+            .iter()
+            .flat_map(|d| {
+                d.patterns.iter().filter_map(move |p| Pattern::parse(p).ok().map(|p| (d.sparsity, p)))
+            })
+            .collect();
+        own.sort_by(|a, b| b.0.total_cmp(&a.0));
+        own
+    }
+
     /// Two-input mux cells of the whole design.
     pub fn cells(&self) -> u64 {
         self.ranks.iter().map(|r| r.cells).sum::<u64>() + self.skip_select_muxes

@@ -64,6 +64,10 @@ pub enum RunError {
     Gpu(#[from] GpuError),
     #[error(transparent)]
     Degree(#[from] crate::degrees::DegreeError),
+    /// A result that disagrees with its reference (Z against the dense product, the GPU against
+    /// the CPU reference): exit 3.
+    #[error("{0}")]
+    Mismatch(String),
     #[error("--check compares the GPU with the CPU reference, and no GPU adapter is available: {0}")]
     CheckNeedsGpu(GpuError),
     #[error(
