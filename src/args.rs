@@ -1,13 +1,13 @@
 //! Command-line arguments several subcommands share: the shape, the backend, the search's
 //! objective and formats, and the energy table.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Result;
+use highlight_emu::api::{Backend, Energy};
 use highlight_emu::energy::Ert;
 use highlight_emu::format::Format;
-use highlight_emu::run::{BackendChoice, GpuBackend, open_backend};
+use highlight_emu::run::{BackendChoice, GpuBackend};
 use highlight_emu::search::{Objective, Search};
 
 /// The energy table, shared by the commands that emulate.
@@ -24,11 +24,12 @@ pub struct EnergyArgs {
 }
 
 impl EnergyArgs {
+    pub fn energy(&self) -> Energy {
+        Energy { ert: self.ert.clone(), ert_map: self.ert_map.clone() }
+    }
+
     pub fn load(&self) -> Result<Ert> {
-        Ok(match &self.ert {
-            Some(path) => Ert::load_any(path, self.ert_map.as_deref())?,
-            None => Ert::default_45nm(),
-        })
+        self.energy().load()
     }
 }
 
@@ -72,15 +73,13 @@ pub struct BackendArgs {
 }
 
 impl BackendArgs {
+    pub fn backend(&self) -> Backend {
+        Backend { choice: self.backend, adapter: self.adapter.clone(), check: self.check }
+    }
+
     /// Opens the backend asked for, saying on stderr when `auto` falls back to the CPU.
     pub fn open(&self) -> Result<Option<GpuBackend>> {
-        // An empty name (`HIGHLIGHT_ADAPTER=""`) means none.
-        let adapter = self.adapter.as_deref().filter(|a| !a.trim().is_empty());
-        let (gpu, fallback) = open_backend(self.backend, adapter, self.check)?;
-        if let Some(reason) = fallback {
-            let _ = writeln!(std::io::stderr(), "note: using the CPU reference: {reason}");
-        }
-        Ok(gpu)
+        self.backend().open()
     }
 }
 
@@ -96,14 +95,4 @@ pub struct ShapeArgs {
     /// Columns of B and Z (from --b-file when given).
     #[arg(long)]
     pub n: Option<usize>,
-}
-
-impl ShapeArgs {
-    /// M, K and N, all given.
-    pub fn required(&self) -> Result<(usize, usize, usize)> {
-        match (self.m, self.k, self.n) {
-            (Some(m), Some(k), Some(n)) => Ok((m, k, n)),
-            _ => anyhow::bail!("give --m, --k and --n (e.g. --m 1024 --k 1024 --n 1024)"),
-        }
-    }
 }

@@ -10,7 +10,7 @@ use crate::degrees;
 use crate::design::{Arch, Design};
 use crate::matrix::Matrix;
 use crate::operand::conform::{first_violation, satisfies};
-use crate::operand::npy::{self, NpyError, NpyMatrix};
+use crate::operand::npy::{self, NpyError, NpyMatrix, Values};
 use crate::operand::{OperandError, quantize};
 use crate::pattern::{Pattern, readable};
 use crate::run::InputFile;
@@ -34,6 +34,8 @@ pub enum InputError {
         occupancy: usize,
         count: usize,
     },
+    #[error("{file}: {message}")]
+    Array { file: String, message: String },
     #[error("{file}: density {density} is above the declared {pattern}")]
     TooDense { file: String, pattern: String, density: String },
     #[error(
@@ -62,6 +64,63 @@ pub fn load(path: &Path) -> Result<Loaded, InputError> {
     Ok(Loaded {
         matrix,
         report: InputFile { file, dtype: dtype.into(), quantization, satisfies: Vec::new() },
+    })
+}
+
+/// An operand given in memory (the Python package's NumPy arrays) under `label`, row-major
+/// `rows` x `cols`: integers must fit int8 and are taken as they are; floats are quantised to int8
+/// as a float32 file is (float64 through float32).
+pub fn from_array(label: &str, rows: usize, cols: usize, values: Values) -> Result<Loaded, InputError> {
+    let bad = |message: String| InputError::Array { file: label.into(), message };
+    if rows == 0 || cols == 0 {
+        return Err(bad(format!("{rows} x {cols} is empty; an operand has at least one row and column")));
+    }
+    if rows.checked_mul(cols) != Some(values.len()) {
+        return Err(bad(format!("{} values for {rows} x {cols}", values.len())));
+    }
+    let dtype = values.dtype();
+    let as_int8 = |v: Vec<i64>| -> Result<Vec<i8>, InputError> {
+        match v.iter().position(|x| i8::try_from(*x).is_err()) {
+            Some(i) => Err(bad(format!(
+                "{dtype} value {} at [{}, {}] is outside int8 (-128..127); pass int8 values, or floats to be quantised",
+                v[i],
+                i / cols,
+                i % cols
+            ))),
+            None => Ok(v.into_iter().map(|x| x as i8).collect()),
+        }
+    };
+    let floats = |v: Vec<f32>| -> Result<Loaded, InputError> {
+        let q = quantize(&Matrix::from_vec(rows, cols, v))
+            .map_err(|source| InputError::Operand { file: label.into(), source })?;
+        Ok(Loaded {
+            matrix: q.matrix,
+            report: InputFile {
+                file: label.into(),
+                dtype: dtype.into(),
+                quantization: Some(q.report),
+                satisfies: Vec::new(),
+            },
+        })
+    };
+    let data: Vec<i8> = match values {
+        Values::I8(v) => v,
+        Values::U8(v) => as_int8(v.into_iter().map(i64::from).collect())?,
+        Values::I16(v) => as_int8(v.into_iter().map(i64::from).collect())?,
+        Values::I32(v) => as_int8(v.into_iter().map(i64::from).collect())?,
+        Values::I64(v) => as_int8(v)?,
+        Values::F16(v) => return floats(v.into_iter().map(f32::from).collect()),
+        Values::F32(v) => return floats(v),
+        Values::F64(v) => return floats(v.into_iter().map(|x| x as f32).collect()),
+    };
+    Ok(Loaded {
+        matrix: Matrix::from_vec(rows, cols, data),
+        report: InputFile {
+            file: label.into(),
+            dtype: dtype.into(),
+            quantization: None,
+            satisfies: Vec::new(),
+        },
     })
 }
 

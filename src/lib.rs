@@ -6,6 +6,7 @@
 //! reference product ([`matrix`]) and the GPU path ([`gpu`]).
 
 pub mod accuracy;
+pub mod api;
 pub mod bench;
 pub mod claims;
 pub mod compare;

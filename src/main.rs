@@ -6,10 +6,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use std::io::{ErrorKind, Write};
 
+use highlight_emu::api;
 use highlight_emu::design::Design;
-use highlight_emu::gpu;
 use highlight_emu::operand::OperandRole;
-use highlight_emu::run::RunError;
 use highlight_emu::search::Objective;
 use highlight_emu::sweep::Shard;
 
@@ -367,40 +366,16 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(err) => {
-            let _ = writeln!(std::io::stderr(), "error: {}", one_line(&err));
-            // A GPU run that failed its self-check disagrees with what the host knows: as a mismatch.
-            let self_check = err.chain().any(|e| {
-                matches!(e.downcast_ref(), Some(gpu::GpuError::SelfCheck(_)))
-                    || matches!(e.downcast_ref(), Some(RunError::Gpu(gpu::GpuError::SelfCheck(_))))
-                    || matches!(e.downcast_ref(), Some(RunError::Mismatch(_)))
-            });
+            let _ = writeln!(std::io::stderr(), "error: {}", api::one_line(&err));
             if err.downcast_ref::<OutOfTolerance>().is_some() {
-                return ExitCode::from(1);
-            }
-            match err.downcast_ref::<Mismatch>() {
-                Some(_) => ExitCode::from(3),
-                None if self_check => ExitCode::from(3),
-                None => ExitCode::from(2),
+                ExitCode::from(1)
+            } else if api::is_mismatch(&err) {
+                ExitCode::from(3)
+            } else {
+                ExitCode::from(2)
             }
         }
     }
-}
-
-/// The error and its causes on one line, each cause once: an OS error that a message already
-/// quotes is not repeated.
-fn one_line(err: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in err.chain() {
-        let text = cause.to_string();
-        if line.contains(&text) {
-            continue;
-        }
-        if !line.is_empty() {
-            line.push_str(": ");
-        }
-        line.push_str(&text);
-    }
-    line.replace('\n', " ")
 }
 
 /// Mesa warns on stderr at every adapter probe when `XDG_RUNTIME_DIR` is unset; a private,
@@ -420,4 +395,4 @@ mod args;
 mod commands;
 
 use args::{BackendArgs, EnergyArgs, SearchArgs, ShapeArgs};
-use commands::{Mismatch, OutOfTolerance, StdoutError};
+use commands::{OutOfTolerance, StdoutError};

@@ -3,13 +3,8 @@
 
 use std::io::Write;
 
-use anyhow::{Context, Result};
-use highlight_emu::pattern::Pattern;
-
-/// A result that disagrees with its reference: exit code 3.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Mismatch(String);
+use anyhow::Result;
+pub use highlight_emu::api::{Mismatch, parse_pattern};
 
 /// A validation figure outside its tolerance: exit code 1.
 #[derive(Debug, thiserror::Error)]
@@ -34,10 +29,6 @@ pub fn emit(text: &str, verdict: Result<()>) -> Result<()> {
     let printed = write!(std::io::stdout().lock(), "{text}").and_then(|()| std::io::stdout().flush());
     verdict?;
     printed.map_err(|e| StdoutError(e).into())
-}
-
-pub fn parse_pattern(text: &str) -> Result<Pattern> {
-    Pattern::parse(text).with_context(|| format!("bad pattern {text:?}"))
 }
 
 mod emulate;

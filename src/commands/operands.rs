@@ -8,23 +8,16 @@ use highlight_emu::matrix::Matrix;
 use highlight_emu::operand::npy::{self, NpyMatrix};
 use highlight_emu::operand::{self, OperandRole};
 use highlight_emu::pattern::{Pattern, readable};
-use serde_json::json;
 
 use super::{StdoutError, parse_pattern};
 
 pub fn spec(text: &str, as_json: bool) -> Result<()> {
-    let pattern = parse_pattern(text)?;
-    let density = pattern.density();
     if as_json {
-        let out = json!({
-            "canonical": pattern.to_string(),
-            "density": density,
-            "sparsity": density.map(|d| 1.0 - d),
-            "ranks": pattern.ruled_ranks(),
-        });
-        outln!("{out}");
+        outln!("{}", highlight_emu::api::spec(text)?);
         return Ok(());
     }
+    let pattern = parse_pattern(text)?;
+    let density = pattern.density();
     outln!("canonical: {pattern}");
     match density {
         Some(d) => outln!("density:   {} (sparsity {})", readable(d), readable(1.0 - d)),
@@ -51,13 +44,6 @@ fn check_shape(rows: usize, cols: usize) -> Result<()> {
     }
 }
 
-/// Bytes of `copies` int8 copies of `rows` fibers of `k` padded to the pattern's blocks.
-fn padded_bytes(rows: usize, k: usize, pattern: &Pattern, copies: u64) -> Option<u64> {
-    let block = pattern.block_shape() as u64;
-    let k_pad = (k as u64).div_ceil(block).checked_mul(block)?;
-    (rows as u64).checked_mul(k_pad)?.checked_mul(copies)
-}
-
 pub fn gen_operand(
     role: OperandRole,
     rows: usize,
@@ -74,7 +60,7 @@ pub fn gen_operand(
         OperandRole::B => (cols, rows),
     };
     let what = || format!("gen {rows} x {cols} with K padded to {}'s blocks", pattern);
-    highlight_emu::memory::check(what, padded_bytes(fibers, k, &pattern, 3))?;
+    highlight_emu::memory::check(what, highlight_emu::api::padded_bytes(fibers, k, &pattern, 3))?;
     let matrix = operand::generate(&pattern, role, fibers, k, seed)?;
     npy::write_matrix(out, &matrix)?;
     outln!(
@@ -87,11 +73,12 @@ pub fn gen_operand(
 }
 
 pub fn prune(text: &str, input: &Path, out: &Path) -> Result<()> {
-    let pattern = parse_pattern(text)?;
+    parse_pattern(text)?;
     highlight_emu::output::check_file_target(out)?;
-    let (density, shape) = match npy::read_matrix(input)? {
-        NpyMatrix::I8(m) => write_pruned(&m, &pattern, input, out)?,
-        NpyMatrix::F32(m) => write_pruned(&m, &pattern, input, out)?,
+    let label = input.display().to_string();
+    let (pattern, density, shape) = match npy::read_matrix(input)? {
+        NpyMatrix::I8(m) => write_pruned(&m, text, &label, out)?,
+        NpyMatrix::F32(m) => write_pruned(&m, text, &label, out)?,
     };
     outln!(
         "achieved density {} (pattern {pattern}, target {}); wrote {} ({} x {})",
@@ -106,21 +93,14 @@ pub fn prune(text: &str, input: &Path, out: &Path) -> Result<()> {
 
 fn write_pruned<T>(
     m: &Matrix<T>,
-    pattern: &Pattern,
-    input: &Path,
+    text: &str,
+    label: &str,
     out: &Path,
-) -> Result<(f64, (usize, usize))>
+) -> Result<(Pattern, f64, (usize, usize))>
 where
     T: operand::prune::Magnitude + npyz::AutoSerialize,
 {
-    // The input, the kept flags and the output, plus one padded row of f64 magnitudes.
-    let what = || format!("prune of a {} x {} array to {pattern}", m.rows, m.cols);
-    let item = std::mem::size_of::<T>() as u64;
-    let need = (m.data.len() as u64)
-        .checked_mul(2 * item + 1)
-        .and_then(|b| b.checked_add(padded_bytes(1, m.cols, pattern, 8)?));
-    highlight_emu::memory::check(what, need)?;
-    let pruned = operand::prune(m, pattern).map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
+    let (pattern, pruned) = highlight_emu::api::prune(m, text, label)?;
     npy::write_matrix(out, &pruned)?;
-    Ok((pruned.density(), (pruned.rows, pruned.cols)))
+    Ok((pattern, pruned.density(), (pruned.rows, pruned.cols)))
 }

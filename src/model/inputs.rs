@@ -19,6 +19,9 @@ use crate::operand::npy::{self, Values};
 pub struct Inputs {
     /// `--input [NAME=]x.npy`, repeatable.
     pub files: Vec<String>,
+    /// Arrays given in memory (the Python package's `inputs`): the input's name (needed when the
+    /// model has several), the shape and the values.
+    pub arrays: Vec<(Option<String>, Vec<usize>, Values)>,
     /// `--input-shape [NAME=]1x3x224x224`, repeatable: the shape of a seeded input.
     pub shapes: Vec<String>,
     /// `--image [NAME=]x.png`.
@@ -74,6 +77,8 @@ impl Declared {
 /// Where one input's values come from.
 enum Source<'a> {
     File(&'a str),
+    /// An array in memory, by its label in messages.
+    Array(&'a str, &'a [usize], &'a Values),
     Image(&'a Image, &'a str),
     Shape(&'a str, Vec<usize>),
     Seeded,
@@ -83,6 +88,7 @@ impl Source<'_> {
     fn flag(&self) -> &'static str {
         match self {
             Source::File(_) => "--input",
+            Source::Array(..) => "input",
             Source::Image(..) => "--image",
             Source::Shape(..) => "--input-shape",
             Source::Seeded => "the seeded input",
@@ -286,7 +292,10 @@ pub(super) fn tensors(
     let list =
         || declared.iter().map(|d| format!("{:?} {}", d.name, d.shown())).collect::<Vec<_>>().join(", ");
     if declared.is_empty()
-        && (!inputs.files.is_empty() || inputs.image.is_some() || !inputs.shapes.is_empty())
+        && (!inputs.files.is_empty()
+            || !inputs.arrays.is_empty()
+            || inputs.image.is_some()
+            || !inputs.shapes.is_empty())
     {
         return Err(unsupported("the model has no inputs; give none".into()));
     }
@@ -295,6 +304,21 @@ pub(super) fn tensors(
     for text in &inputs.files {
         let (i, file) = split_named("--input", text, &declared, true).map_err(unsupported)?;
         given.push((i, Source::File(file), text));
+    }
+    let labels: Vec<String> =
+        inputs.arrays.iter().map(|(_, shape, v)| format!("array ({} {shape:?})", v.dtype())).collect();
+    for ((name, shape, values), label) in inputs.arrays.iter().zip(&labels) {
+        let i = match name {
+            Some(name) => Some(declared.iter().position(|d| &d.name == name).ok_or_else(|| {
+                let names = declared.iter().map(|d| format!("{:?}", d.name)).collect::<Vec<_>>();
+                unsupported(format!(
+                    "input {name:?}: the model has no such input; its inputs: {}",
+                    names.join(", ")
+                ))
+            })?),
+            None => (declared.len() == 1).then_some(0),
+        };
+        given.push((i, Source::Array(label, shape, values), label));
     }
     for text in &inputs.shapes {
         let (i, shape) = split_named("--input-shape", text, &declared, false).map_err(unsupported)?;
@@ -349,6 +373,10 @@ pub(super) fn tensors(
                 read[i] = Some((shape.clone(), values));
                 (shape, format!("--input {file}"))
             }
+            Source::Array(label, shape, values) => {
+                read[i] = Some((shape.to_vec(), (*values).clone()));
+                (shape.to_vec(), format!("input {label}"))
+            }
             Source::Shape(text, dims) => (dims.clone(), format!("--input-shape {text}")),
             Source::Image(image, file) => match (image.size, &declared[i].dims) {
                 (Some((h, w)), Some(d)) if d.len() == 4 => {
@@ -383,7 +411,7 @@ pub(super) fn tensors(
         };
         let want = datum(decl.elem);
         let tensor = match source {
-            Source::File(file) => {
+            Source::File(file) | Source::Array(file, ..) => {
                 let (shape, values) = read[i].take().expect("read above");
                 let bad = |message: String| ModelError::Input { path: file.to_string(), message };
                 let wanted_integer = want.is_some_and(|dt| dt.is_integer() || dt == DatumType::Bool);

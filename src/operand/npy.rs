@@ -102,6 +102,24 @@ impl Values {
         !matches!(self, Values::F16(_) | Values::F32(_) | Values::F64(_))
     }
 
+    /// How many values there are.
+    pub fn len(&self) -> usize {
+        match self {
+            Values::F16(v) => v.len(),
+            Values::F32(v) => v.len(),
+            Values::F64(v) => v.len(),
+            Values::I8(v) => v.len(),
+            Values::U8(v) => v.len(),
+            Values::I16(v) => v.len(),
+            Values::I32(v) => v.len(),
+            Values::I64(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The NumPy name of the dtype.
     pub fn dtype(&self) -> &'static str {
         match self {

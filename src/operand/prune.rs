@@ -24,6 +24,12 @@ impl Magnitude for f32 {
     }
 }
 
+impl Magnitude for f64 {
+    fn magnitude(self) -> f64 {
+        self.abs()
+    }
+}
+
 /// Prunes `matrix` (rows x K, structure along K) to `pattern`.
 pub fn prune<T: Magnitude>(matrix: &Matrix<T>, pattern: &Pattern) -> Result<Matrix<T>, OperandError> {
     if let Some(i) = matrix.data.iter().position(|v| !v.magnitude().is_finite()) {

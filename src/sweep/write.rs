@@ -67,6 +67,12 @@ pub fn write_csv<W: std::io::Write>(
     out: W,
 ) -> Result<(), csv::Error> {
     let mut w = csv::Writer::from_writer(out);
+    // The hierarchy's GLB counts share five names with the arrays' counters; a CSV column's name
+    // is unique, so those are written as `hierarchy_<name>`.
+    let hierarchy: Vec<String> = Hierarchy::NAMES
+        .iter()
+        .map(|n| if Counters::NAMES.contains(n) { format!("hierarchy_{n}") } else { n.to_string() })
+        .collect();
     let mut header: Vec<&str> = vec![
         "point",
         "layer",
@@ -89,7 +95,7 @@ pub fn write_csv<W: std::io::Write>(
         "reason",
     ];
     header.extend(Counters::NAMES);
-    header.extend(Hierarchy::NAMES);
+    header.extend(hierarchy.iter().map(String::as_str));
     header.extend([
         "run_cycles",
         "bound",
@@ -169,6 +175,14 @@ pub fn write_csv<W: std::io::Write>(
     Ok(())
 }
 
+/// `results.csv` of every row, streamed from wherever the rows are.
+pub fn write_results_csv<W: std::io::Write>(results: &Results, out: W) -> Result<(), csv::Error> {
+    let rows = results.row_lines()?;
+    let rows =
+        rows.map(|line| line.and_then(|l| serde_json::from_str::<Row>(&l).map_err(std::io::Error::from)));
+    write_csv(rows, out)
+}
+
 /// Writes `results.json` and `results.csv`, for a full run `summary.md` and the figures, then
 /// whatever `extra` adds (a model's `layers.csv`, figure 15),
 /// as one output folder that replaces an earlier one atomically ([`crate::output::write_dir`]).
@@ -181,10 +195,7 @@ pub fn write_outputs(
         let fail = |what: &str, e: &dyn std::fmt::Display| format!("{what}: {e}");
         write_json(results, &tmp.join("results.json")).map_err(|e| fail("results.json", &e))?;
         let csv = File::create(tmp.join("results.csv")).map_err(|e| fail("results.csv", &e))?;
-        let rows = results.row_lines().map_err(|e| fail("results.csv", &e))?;
-        let rows =
-            rows.map(|line| line.and_then(|l| serde_json::from_str::<Row>(&l).map_err(std::io::Error::from)));
-        write_csv(rows, BufWriter::new(csv)).map_err(|e| fail("results.csv", &e))?;
+        write_results_csv(results, BufWriter::new(csv)).map_err(|e| fail("results.csv", &e))?;
         if results.shard.is_none() {
             let mut summary = claims::summary_md(results);
             let synthetic: std::collections::BTreeSet<usize> =

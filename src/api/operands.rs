@@ -1,0 +1,51 @@
+//! Patterns and operands without files: `spec` and `prune`.
+
+use anyhow::Result;
+use serde_json::{Value, json};
+
+use super::parse_pattern;
+use crate::matrix::Matrix;
+use crate::operand::npy::Values;
+use crate::operand::prune::Magnitude;
+use crate::pattern::Pattern;
+
+/// An array given in memory (a NumPy array): its shape, and its values in C order.
+#[derive(Clone, Debug)]
+pub struct Array {
+    pub shape: Vec<usize>,
+    pub values: Values,
+}
+
+/// A pattern's canonical form, density, sparsity and ruled ranks (`spec --json`).
+pub fn spec(text: &str) -> Result<Value> {
+    let pattern = parse_pattern(text)?;
+    let density = pattern.density();
+    Ok(json!({
+        "canonical": pattern.to_string(),
+        "density": density,
+        "sparsity": density.map(|d| 1.0 - d),
+        "ranks": pattern.ruled_ranks(),
+    }))
+}
+
+/// Bytes of `copies` int8 copies of `rows` fibers of `k` padded to the pattern's blocks.
+pub fn padded_bytes(rows: usize, k: usize, pattern: &Pattern, copies: u64) -> Option<u64> {
+    let block = pattern.block_shape() as u64;
+    let k_pad = (k as u64).div_ceil(block).checked_mul(block)?;
+    (rows as u64).checked_mul(k_pad)?.checked_mul(copies)
+}
+
+/// Prunes `m` (rows x K, structure along K) to the pattern `text` by the paper's rule, refused
+/// before it starts when the work would not fit in memory. `label` names the input in errors.
+pub fn prune<T: Magnitude>(m: &Matrix<T>, text: &str, label: &str) -> Result<(Pattern, Matrix<T>)> {
+    let pattern = parse_pattern(text)?;
+    // The input, the kept flags and the output, plus one padded row of f64 magnitudes.
+    let what = || format!("prune of a {} x {} array to {pattern}", m.rows, m.cols);
+    let item = std::mem::size_of::<T>() as u64;
+    let need = (m.data.len() as u64)
+        .checked_mul(2 * item + 1)
+        .and_then(|b| b.checked_add(padded_bytes(1, m.cols, &pattern, 8)?));
+    crate::memory::check(what, need)?;
+    let pruned = crate::operand::prune(m, &pattern).map_err(|e| anyhow::anyhow!("{label}: {e}"))?;
+    Ok((pattern, pruned))
+}
