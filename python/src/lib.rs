@@ -42,10 +42,11 @@ fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> PyResult<String> {
 /// The dtypes an array may have, as errors list them.
 const DTYPES: &str = "int8, uint8, int16, int32, int64, float32, float64";
 
-/// Any array-like as an [`Array`] in C order, in its own dtype; `what` names it in errors.
+/// Any array-like as an [`Array`] (values in C order, whatever its strides), in its own dtype;
+/// `what` names it in errors.
 fn array(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Array> {
     let np = obj.py().import("numpy")?;
-    let arr = np.call_method1("ascontiguousarray", (obj,))?;
+    let arr = np.call_method1("asarray", (obj,))?;
     macro_rules! try_as {
         ($($t:ty => $variant:ident),+) => {
             $(
@@ -59,6 +60,24 @@ fn array(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Array> {
     try_as!(i8 => I8, u8 => U8, i16 => I16, i32 => I32, i64 => I64, f32 => F32, f64 => F64);
     let dtype = arr.getattr("dtype")?.str()?.to_string();
     Err(PyValueError::new_err(format!("{what}: dtype {dtype}; accepted dtypes: {DTYPES}")))
+}
+
+/// A size or seed: a non-negative integer (Python's own errors would be OverflowError or
+/// TypeError).
+fn count(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Option<u64>> {
+    obj.map(|o| {
+        o.extract::<u64>().map_err(|_| {
+            let shown = o.repr().map_or_else(|_| "?".to_string(), |r| r.to_string());
+            PyValueError::new_err(format!("{what} {shown}: accepted a non-negative integer"))
+        })
+    })
+    .transpose()
+}
+
+fn size(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Option<usize>> {
+    count(obj, what)?
+        .map(|v| usize::try_from(v).map_err(|_| PyValueError::new_err(format!("{what} {v}: too large"))))
+        .transpose()
 }
 
 fn choice<T: clap::ValueEnum>(what: &str, text: &str) -> PyResult<T> {
@@ -104,23 +123,23 @@ fn shard(text: Option<&str>) -> PyResult<Option<Shard>> {
 /// Z = A x B on one design: the `run --json` object as JSON text, and Z when asked for.
 #[pyfunction]
 #[pyo3(signature = (design, m=None, k=None, n=None, a=None, b=None, a_array=None, b_array=None,
-    a_file=None, b_file=None, seed=1, objective="edp", a_format=None, b_format=None, swap=false,
+    a_file=None, b_file=None, seed=None, objective="edp", a_format=None, b_format=None, swap=false,
     arch=None, mapping=None, backend="auto", adapter=None, check=false, ert=None, ert_map=None,
-    return_z=false))]
+    save=None, return_z=false))]
 #[allow(clippy::too_many_arguments)]
 fn run<'py>(
     py: Python<'py>,
     design: &str,
-    m: Option<usize>,
-    k: Option<usize>,
-    n: Option<usize>,
+    m: Option<&Bound<'py, PyAny>>,
+    k: Option<&Bound<'py, PyAny>>,
+    n: Option<&Bound<'py, PyAny>>,
     a: Option<String>,
     b: Option<String>,
     a_array: Option<&Bound<'py, PyAny>>,
     b_array: Option<&Bound<'py, PyAny>>,
     a_file: Option<PathBuf>,
     b_file: Option<PathBuf>,
-    seed: u64,
+    seed: Option<&Bound<'py, PyAny>>,
     objective: &str,
     a_format: Option<&str>,
     b_format: Option<&str>,
@@ -132,24 +151,26 @@ fn run<'py>(
     check: bool,
     ert: Option<PathBuf>,
     ert_map: Option<PathBuf>,
+    save: Option<PathBuf>,
     return_z: bool,
 ) -> PyResult<(String, Option<Bound<'py, PyArrayDyn<i32>>>)> {
     let request = RunRequest {
         design: choice::<Design>("design", design)?,
-        m,
-        k,
-        n,
+        m: size(m, "m")?,
+        k: size(k, "k")?,
+        n: size(n, "n")?,
         a,
         b,
         a_input: operand(a_array, a_file, "a")?,
         b_input: operand(b_array, b_file, "b")?,
-        seed,
+        seed: count(seed, "seed")?.unwrap_or(1),
         search: search(objective, a_format, b_format)?,
         mapping,
         swap,
         arch,
         backend: self::backend(backend, adapter, check)?,
         energy: Energy { ert, ert_map },
+        save,
     };
     let out = py.detach(|| api::run(&request)).map_err(py_err)?;
     let json = to_json(&out.result)?;
@@ -165,21 +186,21 @@ fn matrix<'py, T: numpy::Element>(py: Python<'py>, m: Matrix<T>) -> PyResult<Bou
 /// Every design on one point: one row per design, as a sweep's results.csv, in JSON text.
 #[pyfunction]
 #[pyo3(signature = (m=None, k=None, n=None, a_sparsity=0.0, b_sparsity=0.0, a_array=None,
-    b_array=None, a_file=None, b_file=None, seed=1, objective="edp", a_format=None, b_format=None,
+    b_array=None, a_file=None, b_file=None, seed=None, objective="edp", a_format=None, b_format=None,
     backend="auto", adapter=None, check=false, ert=None, ert_map=None))]
 #[allow(clippy::too_many_arguments)]
 fn compare(
     py: Python<'_>,
-    m: Option<usize>,
-    k: Option<usize>,
-    n: Option<usize>,
+    m: Option<&Bound<'_, PyAny>>,
+    k: Option<&Bound<'_, PyAny>>,
+    n: Option<&Bound<'_, PyAny>>,
     a_sparsity: f64,
     b_sparsity: f64,
     a_array: Option<&Bound<'_, PyAny>>,
     b_array: Option<&Bound<'_, PyAny>>,
     a_file: Option<PathBuf>,
     b_file: Option<PathBuf>,
-    seed: u64,
+    seed: Option<&Bound<'_, PyAny>>,
     objective: &str,
     a_format: Option<&str>,
     b_format: Option<&str>,
@@ -190,14 +211,14 @@ fn compare(
     ert_map: Option<PathBuf>,
 ) -> PyResult<String> {
     let request = CompareRequest {
-        m,
-        k,
-        n,
+        m: size(m, "m")?,
+        k: size(k, "k")?,
+        n: size(n, "n")?,
         a_input: operand(a_array, a_file, "a")?,
         b_input: operand(b_array, b_file, "b")?,
         a_sparsity,
         b_sparsity,
-        seed,
+        seed: count(seed, "seed")?.unwrap_or(1),
         search: search(objective, a_format, b_format)?,
         backend: self::backend(backend, adapter, check)?,
         energy: Energy { ert, ert_map },
@@ -244,7 +265,7 @@ fn sweep(
 /// `input` is one array (a model of one input) or a dict of them by input name.
 #[pyfunction]
 #[pyo3(signature = (path, input=None, input_files=vec![], input_shapes=vec![], image=None,
-    size=None, mean=None, std=None, seed=1, activations=false, weight_sparsity=None, designs=None,
+    size=None, mean=None, std=None, seed=None, activations=false, weight_sparsity=None, designs=None,
     out=None, export_workload=None, accuracy=None, shard=None, objective="edp", backend="auto",
     adapter=None, check=false, ert=None, ert_map=None))]
 #[allow(clippy::too_many_arguments)]
@@ -258,7 +279,7 @@ fn model(
     size: Option<String>,
     mean: Option<Vec<f32>>,
     std: Option<Vec<f32>>,
-    seed: u64,
+    seed: Option<&Bound<'_, PyAny>>,
     activations: bool,
     weight_sparsity: Option<Vec<f64>>,
     designs: Option<Vec<String>>,
@@ -280,7 +301,9 @@ fn model(
             Ok(dict) => dict
                 .iter()
                 .map(|(name, value)| {
-                    let name: String = name.extract()?;
+                    let name: String = name.extract().map_err(|_| {
+                        PyValueError::new_err("input: a dict of arrays by the model's input names (str)")
+                    })?;
                     let array = array(&value, &format!("input {name:?}"))?;
                     Ok(ModelTensor { name: Some(name), array })
                 })
@@ -298,7 +321,7 @@ fn model(
     if let Some(std) = std {
         request.std = std;
     }
-    request.seed = seed;
+    request.seed = count(seed, "seed")?.unwrap_or(1);
     request.activations = activations;
     if let Some(w) = weight_sparsity {
         request.weight_sparsity = w;
@@ -329,29 +352,14 @@ fn spec(pattern: &str) -> PyResult<String> {
 #[pyfunction]
 fn prune<'py>(py: Python<'py>, array: &Bound<'py, PyAny>, pattern: &str) -> PyResult<Bound<'py, PyAny>> {
     let given = self::array(array, "array")?;
-    let [rows, cols] = given.shape[..] else {
-        return Err(PyValueError::new_err(format!(
-            "array: shape {:?}; prune takes a 2-D array (rows x K)",
-            given.shape
-        )));
-    };
-    fn pruned<'py, T: highlight_emu::operand::prune::Magnitude + numpy::Element + Send + Sync>(
-        py: Python<'py>,
-        m: Matrix<T>,
-        pattern: &str,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let (_, p) = py.detach(|| api::prune(&m, pattern, "array")).map_err(py_err)?;
-        Ok(matrix(py, p)?.into_any())
-    }
-    match given.values {
-        Values::I8(v) => pruned(py, Matrix::from_vec(rows, cols, v), pattern),
-        Values::F32(v) => pruned(py, Matrix::from_vec(rows, cols, v), pattern),
-        Values::F64(v) => pruned(py, Matrix::from_vec(rows, cols, v), pattern),
-        other => Err(PyValueError::new_err(format!(
-            "array: dtype {}; prune keeps the dtype, and accepts int8, float32, float64",
-            other.dtype()
-        ))),
-    }
+    let pruned = py.detach(|| api::prune_array(given, pattern, "array")).map_err(py_err)?;
+    let shape = pruned.shape;
+    Ok(match pruned.values {
+        Values::I8(v) => v.into_pyarray(py).reshape(shape)?.into_any(),
+        Values::F32(v) => v.into_pyarray(py).reshape(shape)?.into_any(),
+        Values::F64(v) => v.into_pyarray(py).reshape(shape)?.into_any(),
+        other => return Err(PyValueError::new_err(format!("array: prune returned dtype {}", other.dtype()))),
+    })
 }
 
 /// The designs `run` accepts, by the names the CLI uses.

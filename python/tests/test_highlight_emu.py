@@ -110,6 +110,63 @@ def test_float_arrays_are_quantised_as_the_cli_quantises_float32(tmp_path):
     assert result["counters"] == expected["counters"]
 
 
+def test_strided_arrays_and_save_equal_the_cli(tmp_path):
+    """A transposed view (not C-contiguous) runs as its values; save= writes what --save does."""
+    rng = np.random.default_rng(9)
+    a, b = hss_operands(rng, 24, 64, 16)
+    a_view, b_view = np.ascontiguousarray(a.T).T, np.asfortranarray(b)
+    assert not a_view.flags["C_CONTIGUOUS"] and not b_view.flags["C_CONTIGUOUS"]
+    result = hl.run("stc", a_array=a_view, b_array=b_view, backend="cpu", return_z=True,
+                    save=tmp_path / "py")
+    assert np.array_equal(result["z"], a.astype(np.int32) @ b.astype(np.int32))
+    np.save(tmp_path / "a.npy", a)
+    np.save(tmp_path / "b.npy", b)
+    cli("run", "--design", "stc", "--a-file", tmp_path / "a.npy", "--b-file", tmp_path / "b.npy", "--backend",
+        "cpu", "--save", tmp_path / "cli")
+    for name in ["a.npy", "b.npy", "z.npy"]:
+        assert (tmp_path / "py" / name).read_bytes() == (tmp_path / "cli" / name).read_bytes(), name
+    saved = json.loads((tmp_path / "py" / "result.json").read_text())
+    assert saved["counters"] == json.loads((tmp_path / "cli" / "result.json").read_text())["counters"]
+
+
+def test_compare_on_arrays_equals_the_cli(tmp_path):
+    rng = np.random.default_rng(12)
+    a, b = hss_operands(rng, 32, 64, 32)
+    rows = hl.compare(a_array=a, b_array=b, backend="cpu")
+    np.save(tmp_path / "a.npy", a)
+    np.save(tmp_path / "b.npy", b)
+    expected = json.loads(
+        cli("compare", "--a-file", tmp_path / "a.npy", "--b-file", tmp_path / "b.npy", "--backend", "cpu",
+            "--json").stdout
+    )
+    for row, design in zip(rows, expected["designs"], strict=True):
+        assert row["design"] == design["design"]
+        if "result" in design:
+            assert row["a_runs_as"] == design["result"]["a_runs_as"]
+            assert row["mac"] == design["result"]["counters"]["mac"]
+            assert row["run_cycles"] == design["result"]["cycles"]
+
+
+def test_bad_arrays_and_numbers_raise_value_error():
+    ones = np.ones((4, 4), dtype=np.int8)
+    cases = [
+        (dict(a_array=np.ones((2, 2, 2), dtype=np.int8), b_array=ones), r"^a_array: shape \[2, 2, 2\]; an operand is a 2-D"),
+        (dict(a_array=np.ones((0, 4), dtype=np.int8), b_array=ones), r"^a_array: 0 x 4 is empty"),
+        (dict(m=-1, k=4, n=4), r"^m -1: accepted a non-negative integer$"),
+        (dict(m=4, k=4, n=4, seed=2.5), r"^seed 2.5: accepted a non-negative integer$"),
+        (dict(a_array=ones, a_file="a.npy", b_array=ones), r"^give a_array or a_file, not both$"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(ValueError, match=message):
+            hl.run("tc", backend="cpu", **kwargs)
+    with pytest.raises(ValueError, match=r"^array: 0 x 8 is empty"):
+        hl.prune(np.zeros((0, 8), dtype=np.float32), "K0(2:4)")
+    with pytest.raises(ValueError, match=r"^array: shape \[8\]; prune takes a 2-D array"):
+        hl.prune(np.zeros(8, dtype=np.float32), "K0(2:4)")
+    with pytest.raises(ValueError, match=r"^array: dtype int32; prune keeps the dtype"):
+        hl.prune(np.zeros((2, 8), dtype=np.int32), "K0(2:4)")
+
+
 def test_errors_raise_value_error_with_the_cli_message():
     cases = [
         (dict(design="highlight", m=8, k=8, n=8, a="C1(2:5"), ["run", "--design", "highlight", "--m", "8",
@@ -182,13 +239,14 @@ def test_sweep_rows_and_folder_equal_the_cli(tmp_path):
     assert not any(c.endswith(".1") for c in frame.columns)  # no column name twice
 
 
-def test_sweep_without_out_writes_nothing(tmp_path):
+def test_sweep_without_out_writes_nothing(tmp_path, monkeypatch):
     sweep = tmp_path / "small.toml"
     sweep.write_text(SMALL_SWEEP)
-    before = sorted(p.name for p in tmp_path.iterdir())
+    # The CLI's default folder would be results/small-shards/ under the working directory.
+    monkeypatch.chdir(tmp_path)
     rows = hl.sweep(sweep, shard="1/2", backend="cpu")
     assert {r["point"] for r in rows} == {1, 3}
-    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["small.toml"]
     with pytest.raises(ValueError, match=r"--shard 0/9: the sweep has 4 points, so at most 4 shards"):
         hl.sweep(sweep, shard="0/9", backend="cpu")
 
@@ -242,6 +300,7 @@ def test_model_with_two_inputs_equals_the_cli(tmp_path):
     assert len(rows) == 2 * 2 * 2  # two layers, two sparsities, TC and HighLight
     assert {(r["m"], r["k"], r["n"]) for r in rows} == {(16, 32, 24), (8, 16, 24)}
     model_rows_equal_cli(rows, read_csv(tmp_path / "cli" / "results.csv"))
+    assert all(isinstance(r["layer"], str) and isinstance(r["a"], str) for r in rows)
     # One array for a model of two inputs must name its input.
     with pytest.raises(ValueError, match=r"the model has 2 inputs"):
         hl.model(path, input=x, backend="cpu")

@@ -17,7 +17,7 @@ use crate::energy::Ert;
 use crate::pattern::Pattern;
 use crate::run::{BackendChoice, GpuBackend, RunResult, open_backend};
 
-pub use operands::{Array, padded_bytes, prune, spec};
+pub use operands::{Array, padded_bytes, prune, prune_array, spec};
 pub use run::{CompareRequest, Compared, OperandSource, RunOutput, RunRequest, compare, run};
 pub use study::{
     ModelRequest, ModelTensor, SweepRequest, model, model_out, sweep, sweep_out, table_rows, verdict_of,
@@ -45,13 +45,15 @@ impl Default for Backend {
 }
 
 impl Backend {
-    /// Opens the backend asked for, saying on stderr when `auto` falls back to the CPU.
+    /// Opens the backend asked for, saying on stderr when `auto` falls back to the CPU. Without
+    /// an adapter named, `HIGHLIGHT_ADAPTER` names one (as the CLI's `--adapter` reads it).
     pub fn open(&self) -> Result<Option<GpuBackend>> {
+        let adapter = self.adapter.clone().or_else(|| std::env::var("HIGHLIGHT_ADAPTER").ok());
         // An empty name (`HIGHLIGHT_ADAPTER=""`) means none.
-        let adapter = self.adapter.as_deref().filter(|a| !a.trim().is_empty());
+        let adapter = adapter.as_deref().filter(|a| !a.trim().is_empty());
         let (gpu, fallback) = open_backend(self.choice, adapter, self.check)?;
         if let Some(reason) = fallback {
-            eprintln!("note: using the CPU reference: {reason}");
+            note(&format!("using the CPU reference: {reason}"));
         }
         Ok(gpu)
     }
@@ -77,6 +79,12 @@ impl Energy {
             }
         })
     }
+}
+
+/// A note on stderr; one that cannot be written is dropped, never a panic.
+pub fn note(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "note: {text}");
 }
 
 pub fn parse_pattern(text: &str) -> Result<Pattern> {

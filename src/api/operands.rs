@@ -1,6 +1,6 @@
 //! Patterns and operands without files: `spec` and `prune`.
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
 use super::parse_pattern;
@@ -48,4 +48,29 @@ pub fn prune<T: Magnitude>(m: &Matrix<T>, text: &str, label: &str) -> Result<(Pa
     crate::memory::check(what, need)?;
     let pruned = crate::operand::prune(m, &pattern).map_err(|e| anyhow::anyhow!("{label}: {e}"))?;
     Ok((pattern, pruned))
+}
+
+/// [`prune`] on an array in memory (`label` names it): 2-D (rows x K) and not empty, int8,
+/// float32 or float64; the result has its dtype and shape.
+pub fn prune_array(array: Array, text: &str, label: &str) -> Result<Array> {
+    parse_pattern(text)?;
+    let [rows, cols] = array.shape[..] else {
+        bail!("{label}: shape {:?}; prune takes a 2-D array (rows x K)", array.shape);
+    };
+    if rows == 0 || cols == 0 {
+        bail!("{label}: {rows} x {cols} is empty; prune takes at least one row and one column");
+    }
+    if rows.checked_mul(cols) != Some(array.values.len()) {
+        bail!("{label}: {} values for {rows} x {cols}", array.values.len());
+    }
+    let values = match array.values {
+        Values::I8(v) => Values::I8(prune(&Matrix::from_vec(rows, cols, v), text, label)?.1.data),
+        Values::F32(v) => Values::F32(prune(&Matrix::from_vec(rows, cols, v), text, label)?.1.data),
+        Values::F64(v) => Values::F64(prune(&Matrix::from_vec(rows, cols, v), text, label)?.1.data),
+        other => bail!(
+            "{label}: dtype {}; prune keeps the dtype, and accepts int8, float32, float64",
+            other.dtype()
+        ),
+    };
+    Ok(Array { shape: array.shape, values })
 }

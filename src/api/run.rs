@@ -1,8 +1,8 @@
 //! One product on one design (`run`), and every design on one point (`compare`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use super::{Array, Backend, Energy, parse_pattern};
 use crate::compare::{Outcome, Point, PointOperands};
@@ -11,7 +11,9 @@ use crate::design::{Arch, Design};
 use crate::inputs::{self, Loaded, Operand};
 use crate::mapping::Mapping;
 use crate::matrix::Matrix;
+use crate::operand::npy;
 use crate::operand::{self, OperandRole};
+use crate::output::Replace;
 use crate::pattern::{Pattern, readable};
 use crate::run::{InputFile, Inputs, Operands, RunResult, Workload, run_best_order};
 use crate::search::Search;
@@ -61,6 +63,8 @@ pub struct RunRequest {
     pub arch: Option<PathBuf>,
     pub backend: Backend,
     pub energy: Energy,
+    /// A new folder to write a.npy, b.npy, z.npy and result.json into.
+    pub save: Option<PathBuf>,
 }
 
 impl RunRequest {
@@ -82,6 +86,7 @@ impl RunRequest {
             arch: None,
             backend: Backend::default(),
             energy: Energy::default(),
+            save: None,
         }
     }
 }
@@ -114,6 +119,12 @@ pub fn run(req: &RunRequest) -> Result<RunOutput> {
     if mapping.is_some() && req.swap {
         bail!("--mapping names the loops of the order given; drop --swap, or the mapping");
     }
+    if let Some(dir) = &req.save {
+        crate::output::check_output_dir(dir).with_context(|| format!("--save {}", dir.display()))?;
+        if dir.exists() {
+            bail!("--save {}: already exists; name a new folder", dir.display());
+        }
+    }
     let gpu = req.backend.open()?;
     let input = |file: Option<Loaded>, satisfies: Vec<String>| {
         file.map(|f| (f.matrix, InputFile { satisfies, ..f.report }))
@@ -145,7 +156,24 @@ pub fn run(req: &RunRequest) -> Result<RunOutput> {
         &search,
     )?;
     result.inputs = report;
+    if let Some(dir) = &req.save {
+        save(dir, &operands, &z, &result)?;
+    }
     Ok(RunOutput { result, operands, z })
+}
+
+/// Writes the run as a new folder ([`crate::output::write_dir`]): a failed or interrupted save
+/// leaves nothing behind.
+fn save(dir: &Path, operands: &Operands, z: &Matrix<i32>, result: &RunResult) -> Result<()> {
+    crate::output::write_dir(dir, Replace::Never, |tmp| {
+        let npy = |name: &str, e: npy::NpyError| format!("{name}: {e}");
+        npy::write_matrix(&tmp.join("a.npy"), &operands.a).map_err(|e| npy("a.npy", e))?;
+        npy::write_matrix(&tmp.join("b.npy"), &operands.b).map_err(|e| npy("b.npy", e))?;
+        npy::write_matrix(&tmp.join("z.npy"), z).map_err(|e| npy("z.npy", e))?;
+        let json = serde_json::to_string_pretty(result).map_err(|e| e.to_string())?;
+        std::fs::write(tmp.join("result.json"), json + "\n").map_err(|e| format!("result.json: {e}"))
+    })
+    .with_context(|| format!("--save {}", dir.display()))
 }
 
 /// M, K and N from the operands and the given sizes, which must agree.
@@ -236,13 +264,13 @@ pub fn compare(req: &CompareRequest, progress: impl FnMut(Design)) -> Result<Com
             let shape = shape_of((req.m, req.k, req.n), Some(&a_file), Some(&b_file))?;
             for (name, f) in [("A", &a_file), ("B", &b_file)] {
                 if let Some(q) = f.report.quantization {
-                    eprintln!(
-                        "note: {name} ({}) quantised to int8 with scale {:e}: density {} -> {}",
+                    super::note(&format!(
+                        "{name} ({}) quantised to int8 with scale {:e}: density {} -> {}",
                         f.report.file,
                         q.scale,
                         readable(q.density_before),
                         readable(q.density_after)
-                    );
+                    ));
                 }
             }
             let files = PointOperands::Files { a: a_file.report.file.clone(), b: b_file.report.file.clone() };

@@ -144,33 +144,57 @@ pub fn verdict_of(results: &Results) -> Result<()> {
     Ok(())
 }
 
-/// The rows as `results.csv` has them, one object per row with the CSV's columns: numbers as
-/// numbers, `true`/`false` as booleans, empty cells as null.
+/// The columns of `results.csv` that hold text (names, patterns, formats, reasons) and those
+/// that hold `true`/`false`; every other column holds numbers.
+const TEXT_COLUMNS: [&str; 12] = [
+    "layer",
+    "design",
+    "a",
+    "b",
+    "a_runs_as",
+    "a_format",
+    "b_format",
+    "objective",
+    "order",
+    "backend",
+    "reason",
+    "bound",
+];
+const BOOL_COLUMNS: [&str; 3] = ["supported", "z_equals_dense", "cpu_gpu_equal"];
+
+/// The rows as `results.csv` has them, one object per row with the CSV's columns, each cell typed
+/// by its column: text, booleans, numbers; empty cells as null.
 pub fn table_rows(results: &Results) -> Result<Vec<Map<String, Value>>> {
     let mut csv = Vec::new();
     crate::sweep::write_results_csv(results, &mut csv)?;
     csv_table(&csv)
 }
 
-/// A CSV's records as objects keyed by its header, cells typed as [`table_rows`] says.
+/// A `results.csv`'s records as objects keyed by its header, typed as [`table_rows`] says.
 pub(super) fn csv_table(csv: &[u8]) -> Result<Vec<Map<String, Value>>> {
     let mut reader = csv::Reader::from_reader(csv);
     let header = reader.headers()?.clone();
-    let cell = |text: &str| -> Value {
+    let cell = |column: &str, text: &str| -> Value {
+        let number = || {
+            text.parse::<i64>()
+                .map(Value::from)
+                .ok()
+                .or_else(|| text.parse::<f64>().ok().filter(|v| v.is_finite()).map(Value::from))
+        };
         match text {
             "" => Value::Null,
-            "true" => Value::Bool(true),
-            "false" => Value::Bool(false),
-            _ => text
-                .parse::<i64>()
-                .map(Value::from)
-                .or_else(|_| text.parse::<f64>().map(Value::from))
-                .unwrap_or_else(|_| Value::String(text.to_string())),
+            _ if TEXT_COLUMNS.contains(&column) => Value::String(text.to_string()),
+            "true" if BOOL_COLUMNS.contains(&column) => Value::Bool(true),
+            "false" if BOOL_COLUMNS.contains(&column) => Value::Bool(false),
+            // A number that is not finite, or a cell of a column added later, stays as written.
+            _ => number().unwrap_or_else(|| Value::String(text.to_string())),
         }
     };
     reader
         .records()
-        .map(|record| Ok(header.iter().zip(record?.iter()).map(|(h, v)| (h.to_string(), cell(v))).collect()))
+        .map(|record| {
+            Ok(header.iter().zip(record?.iter()).map(|(h, v)| (h.to_string(), cell(h, v))).collect())
+        })
         .collect()
 }
 
@@ -328,6 +352,12 @@ pub fn model(req: &ModelRequest) -> Result<(Option<Study>, usize, usize)> {
     }
     if req.capture_only && out.is_none() {
         bail!("capture only writes layers.csv into the output folder: give one");
+    }
+    if req.weight_sparsity.is_empty() {
+        bail!("--weight-sparsity: give at least one, e.g. 0,0.5,0.75");
+    }
+    if req.size.is_some() && req.image.is_none() {
+        bail!("--size is the image's size: give --image too");
     }
     let ert = req.energy.load()?;
     let size = req.size.as_deref().map(image_size).transpose()?;

@@ -3,13 +3,10 @@
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use highlight_emu::api::{self, CompareRequest, Mismatch, OperandSource, RunRequest};
 use highlight_emu::design::{Arch, Design};
 use highlight_emu::gpu;
-use highlight_emu::matrix::Matrix;
-use highlight_emu::operand::npy::{self};
-use highlight_emu::output::Replace;
 use highlight_emu::pattern::Pattern;
 use serde_json::json;
 
@@ -30,12 +27,6 @@ pub fn devices() -> Result<()> {
 }
 
 pub fn run(args: &RunArgs) -> Result<()> {
-    if let Some(dir) = &args.save {
-        highlight_emu::output::check_output_dir(dir).with_context(|| format!("--save {}", dir.display()))?;
-        if dir.exists() {
-            bail!("--save {}: already exists; name a new folder", dir.display());
-        }
-    }
     let file = |path: &Option<std::path::PathBuf>| path.clone().map(OperandSource::File);
     let request = RunRequest {
         design: args.design,
@@ -53,36 +44,15 @@ pub fn run(args: &RunArgs) -> Result<()> {
         arch: args.arch.clone(),
         backend: args.backend.backend(),
         energy: args.energy.energy(),
+        save: args.save.clone(),
     };
     let out = api::run(&request)?;
-    if let Some(dir) = &args.save {
-        save(dir, &out.operands, &out.z, &out.result)?;
-    }
     let text = if args.json {
         serde_json::to_string_pretty(&out.result)? + "\n"
     } else {
         highlight_emu::report::run_text(&out.result)
     };
     emit(&text, api::verdict(&out.result, ""))
-}
-
-/// Writes the run as a new folder ([`highlight_emu::output::write_dir`]): a failed or
-/// interrupted save leaves nothing behind.
-fn save(
-    dir: &Path,
-    operands: &highlight_emu::run::Operands,
-    z: &Matrix<i32>,
-    result: &highlight_emu::run::RunResult,
-) -> Result<()> {
-    highlight_emu::output::write_dir(dir, Replace::Never, |tmp| {
-        let npy = |name: &str, e: npy::NpyError| format!("{name}: {e}");
-        npy::write_matrix(&tmp.join("a.npy"), &operands.a).map_err(|e| npy("a.npy", e))?;
-        npy::write_matrix(&tmp.join("b.npy"), &operands.b).map_err(|e| npy("b.npy", e))?;
-        npy::write_matrix(&tmp.join("z.npy"), z).map_err(|e| npy("z.npy", e))?;
-        let json = serde_json::to_string_pretty(result).map_err(|e| e.to_string())?;
-        std::fs::write(tmp.join("result.json"), json + "\n").map_err(|e| format!("result.json: {e}"))
-    })
-    .with_context(|| format!("--save {}", dir.display()))
 }
 
 pub fn compare(args: &CompareArgs) -> Result<()> {
