@@ -40,7 +40,7 @@ fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> PyResult<String> {
 }
 
 /// The dtypes an array may have, as errors list them.
-const DTYPES: &str = "int8, uint8, int16, int32, int64, float32, float64";
+const DTYPES: &str = "int8, uint8, int16, int32, int64, float16, float32, float64";
 
 /// Any array-like as an [`Array`] (values in C order, whatever its strides), in its own dtype;
 /// `what` names it in errors.
@@ -57,7 +57,7 @@ fn array(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Array> {
             )+
         };
     }
-    try_as!(i8 => I8, u8 => U8, i16 => I16, i32 => I32, i64 => I64, f32 => F32, f64 => F64);
+    try_as!(i8 => I8, u8 => U8, i16 => I16, i32 => I32, i64 => I64, half::f16 => F16, f32 => F32, f64 => F64);
     let dtype = arr.getattr("dtype")?.str()?.to_string();
     Err(PyValueError::new_err(format!("{what}: dtype {dtype}; accepted dtypes: {DTYPES}")))
 }

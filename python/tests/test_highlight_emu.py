@@ -290,7 +290,7 @@ def test_model_with_two_inputs_equals_the_cli(tmp_path):
     mlp_model(path)
     rng = np.random.default_rng(2)
     x = rng.standard_normal((24, 32)).astype(np.float32)
-    bias = rng.standard_normal((24, 16)).astype(np.float32)
+    bias = rng.standard_normal((24, 16))  # float64, as NumPy makes by default
     rows = hl.model(path, input={"x": x, "bias": bias}, weight_sparsity=[0.0, 0.5],
                     designs=["highlight"], backend="cpu")
     np.save(tmp_path / "x.npy", x)
@@ -309,7 +309,7 @@ def test_model_with_two_inputs_equals_the_cli(tmp_path):
 def test_model_one_input_array_sets_the_dynamic_batch(tmp_path):
     path = tmp_path / "one.onnx"
     mlp_model(path, two_inputs=False)
-    x = np.random.default_rng(4).standard_normal((40, 32))  # float64, as NumPy makes by default
+    x = np.random.default_rng(4).standard_normal((40, 32)).astype(np.float16)  # read as a float16 file
     rows = hl.model(path, input=x, weight_sparsity=[0.75], designs=["highlight"], backend="cpu",
                     out=tmp_path / "py")
     assert {(r["m"], r["k"], r["n"]) for r in rows} == {(16, 32, 40), (8, 16, 40)}
