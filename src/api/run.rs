@@ -67,30 +67,6 @@ pub struct RunRequest {
     pub save: Option<PathBuf>,
 }
 
-impl RunRequest {
-    /// A dense M x K x N run of `design` with every other choice at its default.
-    pub fn new(design: Design) -> RunRequest {
-        RunRequest {
-            design,
-            m: None,
-            k: None,
-            n: None,
-            a: None,
-            b: None,
-            a_input: None,
-            b_input: None,
-            seed: 1,
-            search: Search::default(),
-            mapping: None,
-            swap: false,
-            arch: None,
-            backend: Backend::default(),
-            energy: Energy::default(),
-            save: None,
-        }
-    }
-}
-
 /// What a run gives: the report, the operands it ran (generated or the user's, as int8) and Z.
 pub struct RunOutput {
     pub result: RunResult,
