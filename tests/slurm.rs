@@ -143,17 +143,21 @@ fn slurm_array_and_merge_equal_one_full_run() {
     // The cancelled task never ran (Slurm drops its record): three tasks, no shard 2.
     assert_eq!(states, "COMPLETED,COMPLETED,COMPLETED", "{states}");
     assert!(!work.join("out2/shard-2").exists());
-    let refused = cluster.ok(
-        "sbatch",
-        &[
-            "--parsable",
-            &format!("--dependency=afterany:{held}"),
-            merge_script.to_str().unwrap(),
-            "out2",
-            "4",
-        ],
-        &work,
-    );
+    // The merge of out2's four shards, once `job` ends as `dependency` asks.
+    let merge_after = |dependency: &str, job: &str| {
+        cluster.ok(
+            "sbatch",
+            &[
+                "--parsable",
+                &format!("--dependency={dependency}:{job}"),
+                merge_script.to_str().unwrap(),
+                "out2",
+                "4",
+            ],
+            &work,
+        )
+    };
+    let refused = merge_after("afterany", &held);
     assert_eq!(cluster.wait(&refused, &work), "FAILED");
     let log = String::from_utf8(read(&format!("highlight-emu-merge-{refused}.out"))).unwrap();
     assert!(log.contains("shard 2/4 is missing"), "{log}");
@@ -165,17 +169,7 @@ fn slurm_array_and_merge_equal_one_full_run() {
         &["--parsable", "--array=2", sweep_array.to_str().unwrap(), "small.toml", "out2", "4", "cpu"],
         &work,
     );
-    let merged = cluster.ok(
-        "sbatch",
-        &[
-            "--parsable",
-            &format!("--dependency=afterok:{again}"),
-            merge_script.to_str().unwrap(),
-            "out2",
-            "4",
-        ],
-        &work,
-    );
+    let merged = merge_after("afterok", &again);
     assert_eq!(cluster.wait(&again, &work), "COMPLETED");
     assert_eq!(cluster.wait(&merged, &work), "COMPLETED");
     for f in ["results.csv", "summary.md"] {

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use highlight_emu::api::{
-    self, Array, Backend, CompareRequest, Energy, ModelRequest, ModelTensor, OperandSource, RunRequest,
+    self, Array, Backend, CompareRequest, Energy, ModelRequest, NamedArray, OperandSource, RunRequest,
     SweepRequest,
 };
 use highlight_emu::design::Design;
@@ -305,10 +305,10 @@ fn model(
                         PyValueError::new_err("input: a dict of arrays by the model's input names (str)")
                     })?;
                     let array = array(&value, &format!("input {name:?}"))?;
-                    Ok(ModelTensor { name: Some(name), array })
+                    Ok(NamedArray { name: Some(name), array })
                 })
                 .collect::<PyResult<_>>()?,
-            Err(_) => vec![ModelTensor { name: None, array: array(obj, "input")? }],
+            Err(_) => vec![NamedArray { name: None, array: array(obj, "input")? }],
         },
     };
     request.input_files = input_files;

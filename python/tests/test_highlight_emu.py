@@ -322,6 +322,23 @@ def test_model_one_input_array_sets_the_dynamic_batch(tmp_path):
     assert (tmp_path / "py" / "results.csv").read_bytes() == (tmp_path / "cli" / "results.csv").read_bytes()
 
 
+def test_model_as_an_exporter_wrote_it():
+    """ResNet-50 as the onnx package ships it (a fixed 1 x 3 x 224 x 224 input, exported
+    weights), fed one NumPy image: every captured layer has a shape of workloads/resnet50.toml,
+    which was written from the paper's network, not from this file, and every Z is exact."""
+    import tomllib
+
+    path = ROOT / "tests" / "fixtures" / "onnx" / "light_resnet50.onnx"
+    x = np.random.default_rng(4).standard_normal((1, 3, 224, 224)).astype(np.float32)
+    rows = hl.model(path, input=x, weight_sparsity=[0.5], designs=["highlight"], backend="cpu")
+    with open(ROOT / "workloads" / "resnet50.toml", "rb") as f:
+        expected = {(l["m"], l["k"], l["n"]) for l in tomllib.load(f)["layers"]}
+    assert len(expected) == 21
+    assert {(r["m"], r["k"], r["n"]) for r in rows} == expected
+    assert {r["design"] for r in rows} == {"tc", "highlight"}
+    assert all(r["supported"] and r["z_equals_dense"] for r in rows)
+
+
 def test_prune_equals_the_cli_prune(tmp_path):
     w = np.random.default_rng(5).standard_normal((16, 64)).astype(np.float32)
     pruned = hl.prune(w, "C1(2:4)->C0(2:4)")

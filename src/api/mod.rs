@@ -17,11 +17,12 @@ use crate::energy::Ert;
 use crate::pattern::Pattern;
 use crate::run::{BackendChoice, GpuBackend, RunResult, open_backend};
 
-pub use operands::{Array, padded_bytes, prune, prune_array, spec};
+pub use crate::model::NamedArray;
+pub use crate::operand::npy::Array;
+pub use operands::{padded_bytes, prune, prune_array, spec};
 pub use run::{CompareRequest, Compared, OperandSource, RunOutput, RunRequest, compare, run};
 pub use study::{
-    ModelRequest, ModelTensor, SweepRequest, model, model_out, sweep, sweep_out, table_rows, verdict_of,
-    write_outputs,
+    ModelRequest, SweepRequest, model, model_out, sweep, sweep_out, table_rows, verdict_of, write_outputs,
 };
 
 /// A result that disagrees with its reference: Z with the dense product, or the GPU with the CPU.

@@ -5,16 +5,9 @@ use serde_json::{Value, json};
 
 use super::parse_pattern;
 use crate::matrix::Matrix;
-use crate::operand::npy::Values;
+use crate::operand::npy::{Array, Values};
 use crate::operand::prune::Magnitude;
 use crate::pattern::Pattern;
-
-/// An array given in memory (a NumPy array): its shape, and its values in C order.
-#[derive(Clone, Debug)]
-pub struct Array {
-    pub shape: Vec<usize>,
-    pub values: Values,
-}
 
 /// A pattern's canonical form, density, sparsity and ruled ranks (`spec --json`).
 pub fn spec(text: &str) -> Result<Value> {
@@ -35,25 +28,23 @@ pub fn padded_bytes(rows: usize, k: usize, pattern: &Pattern, copies: u64) -> Op
     (rows as u64).checked_mul(k_pad)?.checked_mul(copies)
 }
 
-/// Prunes `m` (rows x K, structure along K) to the pattern `text` by the paper's rule, refused
-/// before it starts when the work would not fit in memory. `label` names the input in errors.
-pub fn prune<T: Magnitude>(m: &Matrix<T>, text: &str, label: &str) -> Result<(Pattern, Matrix<T>)> {
-    let pattern = parse_pattern(text)?;
+/// Prunes `m` (rows x K, structure along K) to `pattern` by the paper's rule, refused before it
+/// starts when the work would not fit in memory. `label` names the input in errors.
+pub fn prune<T: Magnitude>(m: &Matrix<T>, pattern: &Pattern, label: &str) -> Result<Matrix<T>> {
     // The input, the kept flags and the output, plus one padded row of f64 magnitudes.
     let what = || format!("prune of a {} x {} array to {pattern}", m.rows, m.cols);
     let item = std::mem::size_of::<T>() as u64;
     let need = (m.data.len() as u64)
         .checked_mul(2 * item + 1)
-        .and_then(|b| b.checked_add(padded_bytes(1, m.cols, &pattern, 8)?));
+        .and_then(|b| b.checked_add(padded_bytes(1, m.cols, pattern, 8)?));
     crate::memory::check(what, need)?;
-    let pruned = crate::operand::prune(m, &pattern).map_err(|e| anyhow::anyhow!("{label}: {e}"))?;
-    Ok((pattern, pruned))
+    crate::operand::prune(m, pattern).map_err(|e| anyhow::anyhow!("{label}: {e}"))
 }
 
 /// [`prune`] on an array in memory (`label` names it): 2-D (rows x K) and not empty, int8,
 /// float32 or float64; the result has its dtype and shape.
 pub fn prune_array(array: Array, text: &str, label: &str) -> Result<Array> {
-    parse_pattern(text)?;
+    let pattern = parse_pattern(text)?;
     let [rows, cols] = array.shape[..] else {
         bail!("{label}: shape {:?}; prune takes a 2-D array (rows x K)", array.shape);
     };
@@ -64,9 +55,9 @@ pub fn prune_array(array: Array, text: &str, label: &str) -> Result<Array> {
         bail!("{label}: {} values for {rows} x {cols}", array.values.len());
     }
     let values = match array.values {
-        Values::I8(v) => Values::I8(prune(&Matrix::from_vec(rows, cols, v), text, label)?.1.data),
-        Values::F32(v) => Values::F32(prune(&Matrix::from_vec(rows, cols, v), text, label)?.1.data),
-        Values::F64(v) => Values::F64(prune(&Matrix::from_vec(rows, cols, v), text, label)?.1.data),
+        Values::I8(v) => Values::I8(prune(&Matrix::from_vec(rows, cols, v), &pattern, label)?.data),
+        Values::F32(v) => Values::F32(prune(&Matrix::from_vec(rows, cols, v), &pattern, label)?.data),
+        Values::F64(v) => Values::F64(prune(&Matrix::from_vec(rows, cols, v), &pattern, label)?.data),
         other => bail!(
             "{label}: dtype {}; prune keeps the dtype, and accepts int8, float32, float64",
             other.dtype()

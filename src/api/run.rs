@@ -292,9 +292,7 @@ impl Compared {
             .outcomes
             .iter()
             .map(|o| Ok(Row { point_index: 0, point: self.point.clone(), outcome: o.clone() }));
-        let mut csv = Vec::new();
-        crate::sweep::write_csv(rows, &mut csv)?;
-        super::study::csv_table(&csv)
+        Ok(crate::sweep::table(rows)?)
     }
 
     /// Every design's verdict ([`super::verdict`]), the first mismatch named by its design.

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 use serde_json::{Map, Value};
 
-use super::{Array, Backend, Energy};
+use super::{Backend, Energy};
 use crate::design::Design;
 use crate::model::emulate::{LayerStats, layers_csv, workload, workload_toml};
-use crate::model::{Image, Inputs, capture};
+use crate::model::{Image, Inputs, NamedArray, capture};
 use crate::search::{Objective, Search};
 use crate::sweep::{Provenance, Results, Shard, SweepFile, safe_name};
 
@@ -144,65 +144,9 @@ pub fn verdict_of(results: &Results) -> Result<()> {
     Ok(())
 }
 
-/// The columns of `results.csv` that hold text (names, patterns, formats, reasons) and those
-/// that hold `true`/`false`; every other column holds numbers.
-const TEXT_COLUMNS: [&str; 12] = [
-    "layer",
-    "design",
-    "a",
-    "b",
-    "a_runs_as",
-    "a_format",
-    "b_format",
-    "objective",
-    "order",
-    "backend",
-    "reason",
-    "bound",
-];
-const BOOL_COLUMNS: [&str; 3] = ["supported", "z_equals_dense", "cpu_gpu_equal"];
-
-/// The rows as `results.csv` has them, one object per row with the CSV's columns, each cell typed
-/// by its column: text, booleans, numbers; empty cells as null.
+/// The rows as `results.csv` has them, each cell typed by its column ([`crate::sweep::table`]).
 pub fn table_rows(results: &Results) -> Result<Vec<Map<String, Value>>> {
-    let mut csv = Vec::new();
-    crate::sweep::write_results_csv(results, &mut csv)?;
-    csv_table(&csv)
-}
-
-/// A `results.csv`'s records as objects keyed by its header, typed as [`table_rows`] says.
-pub(super) fn csv_table(csv: &[u8]) -> Result<Vec<Map<String, Value>>> {
-    let mut reader = csv::Reader::from_reader(csv);
-    let header = reader.headers()?.clone();
-    let cell = |column: &str, text: &str| -> Value {
-        let number = || {
-            text.parse::<i64>()
-                .map(Value::from)
-                .ok()
-                .or_else(|| text.parse::<f64>().ok().filter(|v| v.is_finite()).map(Value::from))
-        };
-        match text {
-            "" => Value::Null,
-            _ if TEXT_COLUMNS.contains(&column) => Value::String(text.to_string()),
-            "true" if BOOL_COLUMNS.contains(&column) => Value::Bool(true),
-            "false" if BOOL_COLUMNS.contains(&column) => Value::Bool(false),
-            // A number that is not finite, or a cell of a column added later, stays as written.
-            _ => number().unwrap_or_else(|| Value::String(text.to_string())),
-        }
-    };
-    reader
-        .records()
-        .map(|record| {
-            Ok(header.iter().zip(record?.iter()).map(|(h, v)| (h.to_string(), cell(h, v))).collect())
-        })
-        .collect()
-}
-
-/// A model input given in memory: for one of several inputs, its name.
-#[derive(Clone, Debug)]
-pub struct ModelTensor {
-    pub name: Option<String>,
-    pub array: Array,
+    Ok(crate::sweep::table(crate::sweep::full_rows(results)?)?)
 }
 
 /// `model`: an ONNX model's layers with their real weights and activations, on every design at
@@ -212,7 +156,7 @@ pub struct ModelRequest {
     pub model: PathBuf,
     /// `[NAME=]x.npy` files.
     pub input_files: Vec<String>,
-    pub input_arrays: Vec<ModelTensor>,
+    pub input_arrays: Vec<NamedArray>,
     /// `[NAME=]D1xD2x...`: the shapes of seeded inputs.
     pub input_shapes: Vec<String>,
     /// `[NAME=]x.png`, its size as `HxW`, and the per-channel mean and standard deviation.
@@ -364,11 +308,7 @@ pub fn model(req: &ModelRequest) -> Result<(Option<Study>, usize, usize)> {
     let (mean, std) = (channels(&req.mean, "--mean")?, channels(&req.std, "--std")?);
     let inputs = Inputs {
         files: req.input_files.clone(),
-        arrays: req
-            .input_arrays
-            .iter()
-            .map(|t| (t.name.clone(), t.array.shape.clone(), t.array.values.clone()))
-            .collect(),
+        arrays: req.input_arrays.clone(),
         shapes: req.input_shapes.clone(),
         image: req.image.as_ref().map(|path| Image { path: path.clone(), size, mean, std }),
         seed: req.seed,

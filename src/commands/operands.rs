@@ -73,12 +73,12 @@ pub fn gen_operand(
 }
 
 pub fn prune(text: &str, input: &Path, out: &Path) -> Result<()> {
-    parse_pattern(text)?;
+    let pattern = parse_pattern(text)?;
     highlight_emu::output::check_file_target(out)?;
     let label = input.display().to_string();
-    let (pattern, density, shape) = match npy::read_matrix(input)? {
-        NpyMatrix::I8(m) => write_pruned(&m, text, &label, out)?,
-        NpyMatrix::F32(m) => write_pruned(&m, text, &label, out)?,
+    let (density, shape) = match npy::read_matrix(input)? {
+        NpyMatrix::I8(m) => write_pruned(&m, &pattern, &label, out)?,
+        NpyMatrix::F32(m) => write_pruned(&m, &pattern, &label, out)?,
     };
     outln!(
         "achieved density {} (pattern {pattern}, target {}); wrote {} ({} x {})",
@@ -91,16 +91,11 @@ pub fn prune(text: &str, input: &Path, out: &Path) -> Result<()> {
     Ok(())
 }
 
-fn write_pruned<T>(
-    m: &Matrix<T>,
-    text: &str,
-    label: &str,
-    out: &Path,
-) -> Result<(Pattern, f64, (usize, usize))>
+fn write_pruned<T>(m: &Matrix<T>, pattern: &Pattern, label: &str, out: &Path) -> Result<(f64, (usize, usize))>
 where
     T: operand::prune::Magnitude + npyz::AutoSerialize,
 {
-    let (pattern, pruned) = highlight_emu::api::prune(m, text, label)?;
+    let pruned = highlight_emu::api::prune(m, pattern, label)?;
     npy::write_matrix(out, &pruned)?;
-    Ok((pattern, pruned.density(), (pruned.rows, pruned.cols)))
+    Ok((pruned.density(), (pruned.rows, pruned.cols)))
 }

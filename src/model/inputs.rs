@@ -12,22 +12,28 @@ use tract_onnx::pb;
 use tract_onnx::prelude::*;
 
 use super::ModelError;
-use crate::operand::npy::{self, Values};
+use crate::operand::npy::{self, Array, Values};
 
 /// What the user gave for the model's inputs (the CLI's flags, unparsed).
 #[derive(Clone, Debug, Default)]
 pub struct Inputs {
     /// `--input [NAME=]x.npy`, repeatable.
     pub files: Vec<String>,
-    /// Arrays given in memory (the Python package's `inputs`): the input's name (needed when the
-    /// model has several), the shape and the values.
-    pub arrays: Vec<(Option<String>, Vec<usize>, Values)>,
+    /// Arrays given in memory (the Python package's `input`).
+    pub arrays: Vec<NamedArray>,
     /// `--input-shape [NAME=]1x3x224x224`, repeatable: the shape of a seeded input.
     pub shapes: Vec<String>,
     /// `--image [NAME=]x.png`.
     pub image: Option<Image>,
     /// The seed of the values of inputs no file gives.
     pub seed: u64,
+}
+
+/// An input array given in memory, with the input's name (needed when the model has several).
+#[derive(Clone, Debug)]
+pub struct NamedArray {
+    pub name: Option<String>,
+    pub array: Array,
 }
 
 /// An image (PNG or JPEG), resized to `size` (height, width; default: the model's), as a
@@ -78,7 +84,7 @@ impl Declared {
 enum Source<'a> {
     File(&'a str),
     /// An array in memory, by its label in messages.
-    Array(&'a str, &'a [usize], &'a Values),
+    Array(&'a str, &'a Array),
     Image(&'a Image, &'a str),
     Shape(&'a str, Vec<usize>),
     Seeded,
@@ -305,9 +311,12 @@ pub(super) fn tensors(
         let (i, file) = split_named("--input", text, &declared, true).map_err(unsupported)?;
         given.push((i, Source::File(file), text));
     }
-    let labels: Vec<String> =
-        inputs.arrays.iter().map(|(_, shape, v)| format!("array ({} {shape:?})", v.dtype())).collect();
-    for ((name, shape, values), label) in inputs.arrays.iter().zip(&labels) {
+    let labels: Vec<String> = inputs
+        .arrays
+        .iter()
+        .map(|a| format!("array ({} {:?})", a.array.values.dtype(), a.array.shape))
+        .collect();
+    for (NamedArray { name, array }, label) in inputs.arrays.iter().zip(&labels) {
         let i = match name {
             Some(name) => Some(declared.iter().position(|d| &d.name == name).ok_or_else(|| {
                 let names = declared.iter().map(|d| format!("{:?}", d.name)).collect::<Vec<_>>();
@@ -318,7 +327,7 @@ pub(super) fn tensors(
             })?),
             None => (declared.len() == 1).then_some(0),
         };
-        given.push((i, Source::Array(label, shape, values), label));
+        given.push((i, Source::Array(label, array), label));
     }
     for text in &inputs.shapes {
         let (i, shape) = split_named("--input-shape", text, &declared, false).map_err(unsupported)?;
@@ -364,18 +373,19 @@ pub(super) fn tensors(
 
     // Shapes the user gave bind the symbols first; files are read once.
     let mut bound = Bindings::new();
-    let mut read: Vec<Option<(Vec<usize>, Values)>> = declared.iter().map(|_| None).collect();
+    let mut read: Vec<Option<Array>> = declared.iter().map(|_| None).collect();
     for (i, source) in sources.iter().enumerate() {
         let (shape, given) = match source {
             Source::File(file) => {
-                let (shape, values) = npy::read_tensor(Path::new(file))
+                let array = npy::read_tensor(Path::new(file))
                     .map_err(|e| ModelError::Input { path: file.to_string(), message: e.to_string() })?;
-                read[i] = Some((shape.clone(), values));
+                let shape = array.shape.clone();
+                read[i] = Some(array);
                 (shape, format!("--input {file}"))
             }
-            Source::Array(label, shape, values) => {
-                read[i] = Some((shape.to_vec(), (*values).clone()));
-                (shape.to_vec(), format!("input {label}"))
+            Source::Array(label, array) => {
+                read[i] = Some((*array).clone());
+                (array.shape.clone(), format!("input {label}"))
             }
             Source::Shape(text, dims) => (dims.clone(), format!("--input-shape {text}")),
             Source::Image(image, file) => match (image.size, &declared[i].dims) {
@@ -412,7 +422,7 @@ pub(super) fn tensors(
         let want = datum(decl.elem);
         let tensor = match source {
             Source::File(file) | Source::Array(file, ..) => {
-                let (shape, values) = read[i].take().expect("read above");
+                let Array { shape, values } = read[i].take().expect("read above");
                 let bad = |message: String| ModelError::Input { path: file.to_string(), message };
                 let wanted_integer = want.is_some_and(|dt| dt.is_integer() || dt == DatumType::Bool);
                 if want.is_some() && values.is_integer() != wanted_integer {

@@ -15,7 +15,7 @@ use thiserror::Error;
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
 
-pub use inputs::{Image, Inputs};
+pub use inputs::{Image, Inputs, NamedArray};
 pub use lower::Gemm;
 
 #[derive(Debug, Error)]

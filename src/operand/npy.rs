@@ -135,11 +135,19 @@ impl Values {
     }
 }
 
+/// An array of any rank in memory (a model's input, a NumPy array): its shape and its values in
+/// C order.
+#[derive(Clone, Debug)]
+pub struct Array {
+    pub shape: Vec<usize>,
+    pub values: Values,
+}
+
 /// The dtypes [`read_tensor`] accepts, as the error lists them.
 const TENSOR_DTYPES: &str = "float16, float32, float64, int8, uint8, int16, int32, int64 (little-endian)";
 
-/// Reads an array of any rank (a model's input tensor), C order: its shape and values.
-pub fn read_tensor(path: &Path) -> Result<(Vec<usize>, Values), NpyError> {
+/// Reads an array of any rank (a model's input tensor), C order.
+pub fn read_tensor(path: &Path) -> Result<Array, NpyError> {
     let read_err = |source| NpyError::Read { path: path.to_path_buf(), source };
     let npy = open(path)?;
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
@@ -153,7 +161,8 @@ pub fn read_tensor(path: &Path) -> Result<(Vec<usize>, Values), NpyError> {
             $(
                 let npy = match npy.try_data::<$t>() {
                     Ok(data) => {
-                        return Ok((shape, Values::$variant(data.collect::<Result<_, _>>().map_err(read_err)?)))
+                        let values = Values::$variant(data.collect::<Result<_, _>>().map_err(read_err)?);
+                        return Ok(Array { shape, values });
                     }
                     Err(npy) => npy,
                 };

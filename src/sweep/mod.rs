@@ -15,7 +15,7 @@ mod write;
 pub use brief::{Brief, BriefOutcome, BriefResult, Briefs};
 pub use results::{Provenance, Results, Row, RowsDigest};
 pub use spill::Spill;
-pub use write::{FIG13_MAX_POINTS, write_csv, write_outputs, write_results_csv};
+pub use write::{FIG13_MAX_POINTS, full_rows, table, write_outputs};
 
 use crate::compare::{LayerRef, Point, PointOperands, compare};
 use crate::degrees::DegreeTable;

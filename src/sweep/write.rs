@@ -61,19 +61,15 @@ fn write_json(results: &Results, path: &Path) -> std::io::Result<()> {
     w.flush()
 }
 
-/// The CSV: one row per point and design, every counter, and each figure normalised to TC.
-pub fn write_csv<W: std::io::Write>(
-    rows: impl Iterator<Item = std::io::Result<Row>>,
-    out: W,
-) -> Result<(), csv::Error> {
-    let mut w = csv::Writer::from_writer(out);
+/// The CSV's columns, in order.
+fn header() -> Vec<String> {
     // The hierarchy's GLB counts share five names with the arrays' counters; a CSV column's name
     // is unique, so those are written as `hierarchy_<name>`.
     let hierarchy: Vec<String> = Hierarchy::NAMES
         .iter()
         .map(|n| if Counters::NAMES.contains(n) { format!("hierarchy_{n}") } else { n.to_string() })
         .collect();
-    let mut header: Vec<&str> = vec![
+    let mut header: Vec<String> = [
         "point",
         "layer",
         "count",
@@ -93,23 +89,90 @@ pub fn write_csv<W: std::io::Write>(
         "backend",
         "supported",
         "reason",
-    ];
-    header.extend(Counters::NAMES);
-    header.extend(hierarchy.iter().map(String::as_str));
-    header.extend([
-        "run_cycles",
-        "bound",
-        "energy_pj",
-        "latency_s",
-        "edp",
-        "speedup_over_tc",
-        "cycles_vs_tc",
-        "energy_vs_tc",
-        "latency_vs_tc",
-        "edp_vs_tc",
-        "z_equals_dense",
-        "cpu_gpu_equal",
-    ]);
+    ]
+    .map(String::from)
+    .to_vec();
+    header.extend(Counters::NAMES.iter().map(|n| n.to_string()));
+    header.extend(hierarchy);
+    header.extend(
+        [
+            "run_cycles",
+            "bound",
+            "energy_pj",
+            "latency_s",
+            "edp",
+            "speedup_over_tc",
+            "cycles_vs_tc",
+            "energy_vs_tc",
+            "latency_vs_tc",
+            "edp_vs_tc",
+            "z_equals_dense",
+            "cpu_gpu_equal",
+        ]
+        .map(String::from),
+    );
+    header
+}
+
+/// The CSV's columns that hold text (names, patterns, formats, reasons) and those that hold
+/// `true`/`false`; every other column holds numbers.
+const TEXT_COLUMNS: [&str; 12] = [
+    "layer",
+    "design",
+    "a",
+    "b",
+    "a_runs_as",
+    "a_format",
+    "b_format",
+    "objective",
+    "order",
+    "backend",
+    "reason",
+    "bound",
+];
+const BOOL_COLUMNS: [&str; 3] = ["supported", "z_equals_dense", "cpu_gpu_equal"];
+
+/// The rows as the CSV has them: one object per row keyed by its columns, each cell typed by its
+/// column (text, booleans, numbers; empty cells as null). The Python package's rows.
+pub fn table(
+    rows: impl Iterator<Item = std::io::Result<Row>>,
+) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, csv::Error> {
+    use serde_json::Value;
+    let mut csv = Vec::new();
+    write_csv(rows, &mut csv)?;
+    let mut reader = csv::Reader::from_reader(csv.as_slice());
+    let header = reader.headers()?.clone();
+    let cell = |column: &str, text: &str| -> Value {
+        let number = || {
+            text.parse::<i64>()
+                .map(Value::from)
+                .ok()
+                .or_else(|| text.parse::<f64>().ok().filter(|v| v.is_finite()).map(Value::from))
+        };
+        match text {
+            "" => Value::Null,
+            _ if TEXT_COLUMNS.contains(&column) => Value::String(text.to_string()),
+            "true" if BOOL_COLUMNS.contains(&column) => Value::Bool(true),
+            "false" if BOOL_COLUMNS.contains(&column) => Value::Bool(false),
+            // A number that is not finite stays as written.
+            _ => number().unwrap_or_else(|| Value::String(text.to_string())),
+        }
+    };
+    reader
+        .records()
+        .map(|record| {
+            Ok(header.iter().zip(record?.iter()).map(|(h, v)| (h.to_string(), cell(h, v))).collect())
+        })
+        .collect()
+}
+
+/// The CSV: one row per point and design, every counter, and each figure normalised to TC.
+pub fn write_csv<W: std::io::Write>(
+    rows: impl Iterator<Item = std::io::Result<Row>>,
+    out: W,
+) -> Result<(), csv::Error> {
+    let mut w = csv::Writer::from_writer(out);
+    let header = header();
     w.write_record(&header)?;
     for row in rows {
         let row = &row?;
@@ -175,12 +238,10 @@ pub fn write_csv<W: std::io::Write>(
     Ok(())
 }
 
-/// `results.csv` of every row, streamed from wherever the rows are.
-pub fn write_results_csv<W: std::io::Write>(results: &Results, out: W) -> Result<(), csv::Error> {
+/// Every row in full, read back from wherever the rows are.
+pub fn full_rows(results: &Results) -> std::io::Result<impl Iterator<Item = std::io::Result<Row>> + '_> {
     let rows = results.row_lines()?;
-    let rows =
-        rows.map(|line| line.and_then(|l| serde_json::from_str::<Row>(&l).map_err(std::io::Error::from)));
-    write_csv(rows, out)
+    Ok(rows.map(|line| line.and_then(|l| serde_json::from_str::<Row>(&l).map_err(std::io::Error::from))))
 }
 
 /// Writes `results.json` and `results.csv`, for a full run `summary.md` and the figures, then
@@ -195,7 +256,8 @@ pub fn write_outputs(
         let fail = |what: &str, e: &dyn std::fmt::Display| format!("{what}: {e}");
         write_json(results, &tmp.join("results.json")).map_err(|e| fail("results.json", &e))?;
         let csv = File::create(tmp.join("results.csv")).map_err(|e| fail("results.csv", &e))?;
-        write_results_csv(results, BufWriter::new(csv)).map_err(|e| fail("results.csv", &e))?;
+        let rows = full_rows(results).map_err(|e| fail("results.csv", &e))?;
+        write_csv(rows, BufWriter::new(csv)).map_err(|e| fail("results.csv", &e))?;
         if results.shard.is_none() {
             let mut summary = claims::summary_md(results);
             let synthetic: std::collections::BTreeSet<usize> =
@@ -305,4 +367,19 @@ fn figures(results: &Results) -> Vec<(&'static str, BarChart)> {
         charts.clear();
     }
     charts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_columns_and_unique_names() {
+        let header = header();
+        for column in TEXT_COLUMNS.iter().chain(&BOOL_COLUMNS) {
+            assert!(header.iter().any(|h| h == column), "{column} is not a column");
+        }
+        let unique: std::collections::BTreeSet<&String> = header.iter().collect();
+        assert_eq!(unique.len(), header.len(), "a column name appears twice");
+    }
 }
