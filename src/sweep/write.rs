@@ -61,76 +61,62 @@ fn write_json(results: &Results, path: &Path) -> std::io::Result<()> {
     w.flush()
 }
 
-/// The CSV's columns, in order.
-fn header() -> Vec<String> {
-    // The hierarchy's GLB counts share five names with the arrays' counters; a CSV column's name
-    // is unique, so those are written as `hierarchy_<name>`.
-    let hierarchy: Vec<String> = Hierarchy::NAMES
-        .iter()
-        .map(|n| if Counters::NAMES.contains(n) { format!("hierarchy_{n}") } else { n.to_string() })
-        .collect();
-    let mut header: Vec<String> = [
-        "point",
-        "layer",
-        "count",
-        "m",
-        "k",
-        "n",
-        "a_sparsity",
-        "b_sparsity",
-        "design",
-        "a",
-        "b",
-        "a_runs_as",
-        "a_format",
-        "b_format",
-        "objective",
-        "order",
-        "backend",
-        "supported",
-        "reason",
-    ]
-    .map(String::from)
-    .to_vec();
-    header.extend(Counters::NAMES.iter().map(|n| n.to_string()));
-    header.extend(hierarchy);
-    header.extend(
-        [
-            "run_cycles",
-            "bound",
-            "energy_pj",
-            "latency_s",
-            "edp",
-            "speedup_over_tc",
-            "cycles_vs_tc",
-            "energy_vs_tc",
-            "latency_vs_tc",
-            "edp_vs_tc",
-            "z_equals_dense",
-            "cpu_gpu_equal",
-        ]
-        .map(String::from),
-    );
-    header
+/// What a CSV column holds, for the typed rows of [`table`].
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Number,
+    Text,
+    Bool,
 }
 
-/// The CSV's columns that hold text (names, patterns, formats, reasons) and those that hold
-/// `true`/`false`; every other column holds numbers.
-const TEXT_COLUMNS: [&str; 12] = [
-    "layer",
-    "design",
-    "a",
-    "b",
-    "a_runs_as",
-    "a_format",
-    "b_format",
-    "objective",
-    "order",
-    "backend",
-    "reason",
-    "bound",
-];
-const BOOL_COLUMNS: [&str; 3] = ["supported", "z_equals_dense", "cpu_gpu_equal"];
+/// The CSV's columns, in order, with what each holds.
+fn columns() -> Vec<(String, Kind)> {
+    use Kind::{Bool, Number, Text};
+    let fixed = |list: &[(&str, Kind)]| list.iter().map(|&(n, k)| (n.to_string(), k)).collect::<Vec<_>>();
+    let mut columns = fixed(&[
+        ("point", Number),
+        ("layer", Text),
+        ("count", Number),
+        ("m", Number),
+        ("k", Number),
+        ("n", Number),
+        ("a_sparsity", Number),
+        ("b_sparsity", Number),
+        ("design", Text),
+        ("a", Text),
+        ("b", Text),
+        ("a_runs_as", Text),
+        ("a_format", Text),
+        ("b_format", Text),
+        ("objective", Text),
+        ("order", Text),
+        ("backend", Text),
+        ("supported", Bool),
+        ("reason", Text),
+    ]);
+    columns.extend(Counters::NAMES.iter().map(|n| (n.to_string(), Number)));
+    // The hierarchy's GLB counts share five names with the arrays' counters; a CSV column's name
+    // is unique, so those are written as `hierarchy_<name>`.
+    columns.extend(Hierarchy::NAMES.iter().map(|n| {
+        let name = if Counters::NAMES.contains(n) { format!("hierarchy_{n}") } else { n.to_string() };
+        (name, Number)
+    }));
+    columns.extend(fixed(&[
+        ("run_cycles", Number),
+        ("bound", Text),
+        ("energy_pj", Number),
+        ("latency_s", Number),
+        ("edp", Number),
+        ("speedup_over_tc", Number),
+        ("cycles_vs_tc", Number),
+        ("energy_vs_tc", Number),
+        ("latency_vs_tc", Number),
+        ("edp_vs_tc", Number),
+        ("z_equals_dense", Bool),
+        ("cpu_gpu_equal", Bool),
+    ]));
+    columns
+}
 
 /// The rows as the CSV has them: one object per row keyed by its columns, each cell typed by its
 /// column (text, booleans, numbers; empty cells as null). The Python package's rows.
@@ -140,28 +126,27 @@ pub fn table(
     use serde_json::Value;
     let mut csv = Vec::new();
     write_csv(rows, &mut csv)?;
-    let mut reader = csv::Reader::from_reader(csv.as_slice());
-    let header = reader.headers()?.clone();
-    let cell = |column: &str, text: &str| -> Value {
+    let columns = columns();
+    let cell = |kind: Kind, text: &str| -> Value {
         let number = || {
             text.parse::<i64>()
                 .map(Value::from)
                 .ok()
                 .or_else(|| text.parse::<f64>().ok().filter(|v| v.is_finite()).map(Value::from))
         };
-        match text {
-            "" => Value::Null,
-            _ if TEXT_COLUMNS.contains(&column) => Value::String(text.to_string()),
-            "true" if BOOL_COLUMNS.contains(&column) => Value::Bool(true),
-            "false" if BOOL_COLUMNS.contains(&column) => Value::Bool(false),
+        match (kind, text) {
+            (_, "") => Value::Null,
+            (Kind::Text, _) => Value::String(text.to_string()),
+            (Kind::Bool, "true") => Value::Bool(true),
+            (Kind::Bool, "false") => Value::Bool(false),
             // A number that is not finite stays as written.
             _ => number().unwrap_or_else(|| Value::String(text.to_string())),
         }
     };
-    reader
+    csv::Reader::from_reader(csv.as_slice())
         .records()
         .map(|record| {
-            Ok(header.iter().zip(record?.iter()).map(|(h, v)| (h.to_string(), cell(h, v))).collect())
+            Ok(columns.iter().zip(record?.iter()).map(|((h, k), v)| (h.clone(), cell(*k, v))).collect())
         })
         .collect()
 }
@@ -172,7 +157,7 @@ pub fn write_csv<W: std::io::Write>(
     out: W,
 ) -> Result<(), csv::Error> {
     let mut w = csv::Writer::from_writer(out);
-    let header = header();
+    let header: Vec<String> = columns().into_iter().map(|(name, _)| name).collect();
     w.write_record(&header)?;
     for row in rows {
         let row = &row?;
@@ -374,12 +359,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn typed_columns_and_unique_names() {
-        let header = header();
-        for column in TEXT_COLUMNS.iter().chain(&BOOL_COLUMNS) {
-            assert!(header.iter().any(|h| h == column), "{column} is not a column");
-        }
-        let unique: std::collections::BTreeSet<&String> = header.iter().collect();
-        assert_eq!(unique.len(), header.len(), "a column name appears twice");
+    fn no_column_name_appears_twice() {
+        let columns = columns();
+        let unique: std::collections::BTreeSet<&String> = columns.iter().map(|(n, _)| n).collect();
+        assert_eq!(unique.len(), columns.len());
     }
 }
